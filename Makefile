@@ -1,0 +1,40 @@
+# The README's two commands: `make demo` and `make test`. Each creates .venv when
+# missing and installs what it needs from this repository's own pyproject.toml.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?= -m "not slow"
+
+.PHONY: demo test lint unit clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "releasectl needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Stamp files record what was installed; they go stale when pyproject.toml changes.
+$(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[sandbox]'
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	@touch $@ $(VENV)/.installed-demo
+
+demo: $(VENV)/.installed-demo
+	$(BIN)/releasectl demo
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check releasectl service tests benchmarks
+	$(BIN)/ruff format --check releasectl service tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/hadolint Dockerfile
+	@if ls infra/*.yaml >/dev/null 2>&1; then $(BIN)/cfn-lint infra/*.yaml; fi
+
+unit: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
+
+test: lint unit
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

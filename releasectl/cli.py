@@ -1,0 +1,224 @@
+"""Command-line interface: parse, call one handler, render its answer, map the exit code.
+
+Handlers live in their own modules and are imported inside each command, so
+`releasectl version --offline` never loads boto3 or rich.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from releasectl import __version__
+from releasectl.errors import ExitCode, ReleasectlError, UsageError
+
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0    succeeded, or nothing to do
+  1    the operation ran and failed (build failed, deployment rolled back, ...)
+  2    usage error or invalid input; nothing was changed
+  3    timed out waiting; the operation may still be in progress
+  4    environment or precondition error (credentials, missing resource,
+       unknown version, shallow clone); nothing was changed
+  5    conflict: superseded by another deployment, or a version claim lost its race
+  130  interrupted
+"""
+
+app = typer.Typer(
+    name="releasectl",
+    help="Version, build, publish, deploy and roll back a container service on AWS.",
+    epilog=EXIT_CODES_HELP,
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class _State:
+    """What the global options decided, for the error path in run()."""
+
+    json_output = False
+    verbose = False
+    command: str | None = None
+
+
+_state = _State()
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"releasectl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    region: Annotated[str | None, typer.Option(help="AWS region.")] = None,
+    profile: Annotated[str | None, typer.Option(help="AWS profile (else AWS_PROFILE).")] = None,
+    endpoint_url: Annotated[
+        str | None, typer.Option("--endpoint-url", help="AWS endpoint (else AWS_ENDPOINT_URL).")
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")
+    ] = False,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Config file (default: nearest pyproject.toml).")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="More detail; tracebacks.")] = False,
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_version_callback, is_eager=True, help="Show version and exit."),
+    ] = None,
+) -> None:
+    _state.json_output = json_output
+    _state.verbose = verbose
+    _state.command = ctx.invoked_subcommand
+    ctx.obj = {
+        "flags": {"region": region, "profile": profile, "endpoint_url": endpoint_url},
+        "config_path": config,
+        "json": json_output,
+        "verbose": verbose,
+    }
+
+
+def _context(ctx: typer.Context, **flags: Any) -> Any:
+    from releasectl.config import load_config
+    from releasectl.context import Context, StreamReporter
+
+    options = ctx.find_root().obj or {}
+    merged = {**options.get("flags", {}), **flags}
+    config = load_config(flags=merged, config_path=options.get("config_path"))
+    verbose = bool(options.get("verbose"))
+    return Context(
+        config=config,
+        json_output=bool(options.get("json")),
+        verbose=verbose,
+        reporter=StreamReporter(verbose=verbose),
+    )
+
+
+def _finish(result: Any, context: Any) -> None:
+    from releasectl.render import write_result
+
+    write_result(result, json_output=context.json_output)
+    if result.exit_code != ExitCode.OK:
+        raise typer.Exit(int(result.exit_code))
+
+
+def _show(view: Any, context: Any) -> None:
+    from releasectl.render import write_view
+
+    write_view(view, json_output=context.json_output)
+
+
+# ----------------------------------------------------------------------------- versioning
+
+
+@app.command("version")
+def version_cmd(
+    ctx: typer.Context,
+    offline: Annotated[bool, typer.Option(help="Use git tags only; no AWS calls.")] = False,
+) -> None:
+    """Print the current released version and the next one, with the reason."""
+    from releasectl.versions import version_report
+
+    context = _context(ctx)
+    _show(version_report(context, offline=offline), context)
+
+
+@app.command()
+def bump(
+    ctx: typer.Context,
+    level: Annotated[str, typer.Argument(help="auto, major, minor or patch.")] = "auto",
+    pre: Annotated[str | None, typer.Option(help="Pre-release label, e.g. rc → X.Y.Z-rc.N.")] = None,
+    git_tag: Annotated[bool, typer.Option("--git-tag", help="Create an annotated vX.Y.Z tag.")] = False,
+    push: Annotated[bool, typer.Option("--push", help="Push the tag (with --git-tag).")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Decide and print; change nothing.")] = False,
+    offline: Annotated[bool, typer.Option(help="Use git tags only; no AWS calls.")] = False,
+) -> None:
+    """Decide the next version; optionally tag it in git."""
+    from releasectl.versions import bump as do_bump
+
+    context = _context(ctx)
+    _finish(
+        do_bump(
+            context, level=level, pre=pre, git_tag=git_tag, push=push, dry_run=dry_run, offline=offline
+        ),
+        context,
+    )
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    record: Annotated[Path | None, typer.Option(help="Save the terminal session as SVG.")] = None,
+) -> None:
+    """Run the whole story end to end on this machine."""
+    from releasectl.demo import run_demo
+
+    context = _context(ctx)
+    code = run_demo(context, record=record)
+    if code:
+        raise typer.Exit(code)
+
+
+# ----------------------------------------------------------------------------- entry point
+
+
+def run(args: list[str]) -> int:
+    """Run the CLI and return its exit code; errors become one line on stderr."""
+    import click
+
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=args, prog_name="releasectl", standalone_mode=False)
+        return 0
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.exceptions.Abort:
+        return _fail("interrupted", ExitCode.INTERRUPTED)
+    except click.ClickException as exc:
+        # Usage problems: wrong option, missing argument, bad choice.
+        return _fail(exc.format_message(), ExitCode.USAGE, hint=_usage_hint(exc))
+    except ReleasectlError as exc:
+        return _fail(exc.one_line(), exc.exit_code, exc=exc)
+    except KeyboardInterrupt:
+        return _fail("interrupted", ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        return int(ExitCode.OK)
+
+
+def _usage_hint(exc: Any) -> str | None:
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None:
+        return f"see `{ctx.command_path} --help`"
+    return "see `releasectl --help`"
+
+
+def _fail(message: str, code: ExitCode, *, hint: str | None = None, exc: BaseException | None = None) -> int:
+    from releasectl.render import write_error, write_json
+
+    if _state.verbose and exc is not None:
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+    line = f"{message} ({hint})" if hint else message
+    write_error(line)
+    if _state.json_output:
+        write_json(
+            {
+                "command": _state.command,
+                "outcome": "error",
+                "exit_code": int(code),
+                "message": line,
+            }
+        )
+    return int(code)
+
+
+__all__ = ["UsageError", "app", "run"]

@@ -1,0 +1,71 @@
+"""Exit codes and the exceptions that carry them (DESIGN §3).
+
+Every failure the tool knows about is raised as a ReleasectlError subclass; the
+CLI turns it into one line on stderr and the exit code below. Anything else is a
+bug and is reported as such.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FAILED = 1
+    USAGE = 2
+    TIMED_OUT = 3
+    ENVIRONMENT = 4
+    CONFLICT = 5
+    INTERRUPTED = 130
+
+
+class ReleasectlError(Exception):
+    """A failure with a known exit code and, where one exists, a fix."""
+
+    exit_code: ExitCode = ExitCode.FAILED
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def one_line(self) -> str:
+        text = self.message.strip().replace("\n", " ")
+        if self.hint:
+            text = f"{text} ({self.hint})"
+        return text
+
+
+class UsageError(ReleasectlError):
+    """Bad option, bad version string, bad config value. Nothing was changed."""
+
+    exit_code = ExitCode.USAGE
+
+
+class OperationFailed(ReleasectlError):
+    """The operation ran and failed (build failed, deployment rolled back...)."""
+
+    exit_code = ExitCode.FAILED
+
+
+class TimedOut(ReleasectlError):
+    """Gave up waiting; the operation may still be in progress."""
+
+    exit_code = ExitCode.TIMED_OUT
+
+
+class EnvironmentProblem(ReleasectlError):
+    """Missing credentials, resource, version or git history. Nothing was changed."""
+
+    exit_code = ExitCode.ENVIRONMENT
+
+
+class Conflict(ReleasectlError):
+    """Superseded by someone else, or a version claim lost its race for good."""
+
+    exit_code = ExitCode.CONFLICT
+
+
+class Interrupted(ReleasectlError):
+    exit_code = ExitCode.INTERRUPTED
