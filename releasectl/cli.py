@@ -34,6 +34,7 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -165,6 +166,117 @@ def demo(
     code = run_demo(context, record=record)
     if code:
         raise typer.Exit(code)
+
+
+# ----------------------------------------------------------------------------- ECR
+
+
+@app.command()
+def releases(ctx: typer.Context) -> None:
+    """The ledger: version, digest, commit, pushed at, deployment outcome."""
+    from releasectl.releases import list_releases
+
+    context = _context(ctx)
+    _show(list_releases(context), context)
+
+
+@app.command()
+def promote(
+    ctx: typer.Context,
+    version: Annotated[str, typer.Argument(help="Released version, e.g. 1.2.0.")],
+    tag: Annotated[str, typer.Option(help="Floating tag to move, e.g. latest or prod.")] = "latest",
+) -> None:
+    """Move a floating tag to VERSION's digest, without pulling the image."""
+    from releasectl.releases import promote as do_promote
+
+    context = _context(ctx)
+    _finish(do_promote(context, version=version, tag=tag), context)
+
+
+# ----------------------------------------------------------------------------- ECS
+
+
+@app.command()
+def deploy(
+    ctx: typer.Context,
+    version: Annotated[str | None, typer.Argument(help="Released version (default: newest).")] = None,
+    timeout: Annotated[int | None, typer.Option(help="Seconds to wait for the rollout.", min=1)] = None,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the rollout's outcome.")] = True,
+) -> None:
+    """Deploy a released version to the ECS service, pinned by digest."""
+    from releasectl.deploy import deploy as do_deploy
+
+    context = _context(ctx)
+    _finish(do_deploy(context, version=version, timeout=timeout, wait=wait), context)
+
+
+@app.command()
+def rollback(
+    ctx: typer.Context,
+    to: Annotated[str | None, typer.Option("--to", help="Version to go back to.")] = None,
+    timeout: Annotated[int | None, typer.Option(help="Seconds to wait for the rollout.", min=1)] = None,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the rollout's outcome.")] = True,
+) -> None:
+    """Deploy an earlier version (default: newest earlier one verified healthy)."""
+    from releasectl.deploy import rollback as do_rollback
+
+    context = _context(ctx)
+    _finish(do_rollback(context, to=to, timeout=timeout, wait=wait), context)
+
+
+@app.command()
+def status(ctx: typer.Context) -> None:
+    """What runs now: version, digest, task definition, rollout state, counts, events."""
+    from releasectl.status import service_status
+
+    context = _context(ctx)
+    _show(service_status(context), context)
+
+
+# ----------------------------------------------------------------------------- CodeBuild
+
+
+@app.command()
+def build(
+    ctx: typer.Context,
+    ref: Annotated[str | None, typer.Option(help="Commit, branch or tag to build (default HEAD).")] = None,
+    follow: Annotated[bool, typer.Option("--follow/--no-follow", help="Stream logs until it ends.")] = True,
+    stop_on_interrupt: Annotated[
+        bool, typer.Option("--stop-on-interrupt", help="Stop the build on Ctrl-C.")
+    ] = False,
+) -> None:
+    """Start the CodeBuild project for a commit and stream its logs."""
+    from releasectl.build import build as do_build
+
+    context = _context(ctx)
+    _finish(do_build(context, ref=ref, follow=follow, stop_on_interrupt=stop_on_interrupt), context)
+
+
+@app.command()
+def logs(
+    ctx: typer.Context,
+    build_id: Annotated[str, typer.Argument(help="CodeBuild build id (project:uuid).")],
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep following until it ends.")] = False,
+) -> None:
+    """Print (or follow) a CodeBuild build's logs."""
+    from releasectl.build import logs as do_logs
+
+    context = _context(ctx)
+    code = do_logs(context, build_id=build_id, follow=follow)
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command()
+def doctor(ctx: typer.Context) -> None:
+    """Check credentials, region, git state and every configured resource."""
+    from releasectl.doctor import doctor as do_doctor
+
+    context = _context(ctx)
+    report = do_doctor(context)
+    _show(report, context)
+    if report.exit_code:
+        raise typer.Exit(int(report.exit_code))
 
 
 # ----------------------------------------------------------------------------- entry point
