@@ -126,9 +126,9 @@ def version_cmd(
     offline: Annotated[bool, typer.Option(help="Use git tags only; no AWS calls.")] = False,
 ) -> None:
     """Print the current released version and the next one, with the reason."""
+    context = _context(ctx)
     from releasectl.versions import version_report
 
-    context = _context(ctx)
     _show(version_report(context, offline=offline), context)
 
 
@@ -143,13 +143,11 @@ def bump(
     offline: Annotated[bool, typer.Option(help="Use git tags only; no AWS calls.")] = False,
 ) -> None:
     """Decide the next version; optionally tag it in git."""
+    context = _context(ctx)
     from releasectl.versions import bump as do_bump
 
-    context = _context(ctx)
     _finish(
-        do_bump(
-            context, level=level, pre=pre, git_tag=git_tag, push=push, dry_run=dry_run, offline=offline
-        ),
+        do_bump(context, level=level, pre=pre, git_tag=git_tag, push=push, dry_run=dry_run, offline=offline),
         context,
     )
 
@@ -160,9 +158,9 @@ def demo(
     record: Annotated[Path | None, typer.Option(help="Save the terminal session as SVG.")] = None,
 ) -> None:
     """Run the whole story end to end on this machine."""
+    context = _context(ctx)
     from releasectl.demo import run_demo
 
-    context = _context(ctx)
     code = run_demo(context, record=record)
     if code:
         raise typer.Exit(code)
@@ -174,9 +172,9 @@ def demo(
 @app.command()
 def releases(ctx: typer.Context) -> None:
     """The ledger: version, digest, commit, pushed at, deployment outcome."""
+    context = _context(ctx)
     from releasectl.releases import list_releases
 
-    context = _context(ctx)
     _show(list_releases(context), context)
 
 
@@ -187,9 +185,9 @@ def promote(
     tag: Annotated[str, typer.Option(help="Floating tag to move, e.g. latest or prod.")] = "latest",
 ) -> None:
     """Move a floating tag to VERSION's digest, without pulling the image."""
+    context = _context(ctx)
     from releasectl.releases import promote as do_promote
 
-    context = _context(ctx)
     _finish(do_promote(context, version=version, tag=tag), context)
 
 
@@ -204,9 +202,9 @@ def deploy(
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the rollout's outcome.")] = True,
 ) -> None:
     """Deploy a released version to the ECS service, pinned by digest."""
+    context = _context(ctx)
     from releasectl.deploy import deploy as do_deploy
 
-    context = _context(ctx)
     _finish(do_deploy(context, version=version, timeout=timeout, wait=wait), context)
 
 
@@ -218,18 +216,18 @@ def rollback(
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the rollout's outcome.")] = True,
 ) -> None:
     """Deploy an earlier version (default: newest earlier one verified healthy)."""
+    context = _context(ctx)
     from releasectl.deploy import rollback as do_rollback
 
-    context = _context(ctx)
     _finish(do_rollback(context, to=to, timeout=timeout, wait=wait), context)
 
 
 @app.command()
 def status(ctx: typer.Context) -> None:
     """What runs now: version, digest, task definition, rollout state, counts, events."""
+    context = _context(ctx)
     from releasectl.status import service_status
 
-    context = _context(ctx)
     _show(service_status(context), context)
 
 
@@ -246,9 +244,9 @@ def build(
     ] = False,
 ) -> None:
     """Start the CodeBuild project for a commit and stream its logs."""
+    context = _context(ctx)
     from releasectl.build import build as do_build
 
-    context = _context(ctx)
     _finish(do_build(context, ref=ref, follow=follow, stop_on_interrupt=stop_on_interrupt), context)
 
 
@@ -259,9 +257,9 @@ def logs(
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep following until it ends.")] = False,
 ) -> None:
     """Print (or follow) a CodeBuild build's logs."""
+    context = _context(ctx)
     from releasectl.build import logs as do_logs
 
-    context = _context(ctx)
     code = do_logs(context, build_id=build_id, follow=follow)
     if code:
         raise typer.Exit(code)
@@ -270,9 +268,9 @@ def logs(
 @app.command()
 def doctor(ctx: typer.Context) -> None:
     """Check credentials, region, git state and every configured resource."""
+    context = _context(ctx)
     from releasectl.doctor import doctor as do_doctor
 
-    context = _context(ctx)
     report = do_doctor(context)
     _show(report, context)
     if report.exit_code:
@@ -303,6 +301,13 @@ def run(args: list[str]) -> int:
         return _fail("interrupted", ExitCode.INTERRUPTED)
     except BrokenPipeError:
         return int(ExitCode.OK)
+    except Exception as exc:  # a bug: still one line, traceback only with -v
+        return _fail(
+            f"internal error: {exc.__class__.__name__}: {exc}",
+            ExitCode.FAILED,
+            hint="run with -v for the traceback and report it",
+            exc=exc,
+        )
 
 
 def _usage_hint(exc: Any) -> str | None:

@@ -51,9 +51,7 @@ class GitRepo:
     path: Path
 
     def git(self, *args: str, check: bool = True) -> str:
-        proc = subprocess.run(
-            ["git", *args], cwd=self.path, capture_output=True, text=True, check=False
-        )
+        proc = subprocess.run(["git", *args], cwd=self.path, capture_output=True, text=True, check=False)
         if check and proc.returncode != 0:
             raise AssertionError(f"git {' '.join(args)} failed: {proc.stderr}")
         return proc.stdout.strip()
@@ -96,7 +94,9 @@ class CliResult:
     stderr: str
 
 
-def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120) -> CliResult:
+def run_cli(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
+) -> CliResult:
     """Run `python -m releasectl` in a subprocess, the way a user would."""
     full_env = {**os.environ, **(env or {})}
     proc = subprocess.run(
@@ -134,5 +134,5 @@ def moto_endpoint(moto_server: str) -> Iterator[str]:
     """The session moto server, reset before the test so state never leaks between tests."""
     import urllib.request
 
-    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST"))  # noqa: S310
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST"))
     yield moto_server

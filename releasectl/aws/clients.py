@@ -81,9 +81,7 @@ class AwsClients:
                 user_agent_extra="releasectl",
             )
             with aws_errors():
-                client = self.session().client(
-                    service, endpoint_url=self.endpoint_url, config=boto_config
-                )
+                client = self.session().client(service, endpoint_url=self.endpoint_url, config=boto_config)
             client.meta.events.register("before-send", self._count_call)
             self._clients[service] = client
         return self._clients[service]
@@ -92,7 +90,7 @@ class AwsClients:
         """Put a prepared client (Stubber-wrapped or scripted) behind the boundary."""
         self._clients[service] = client
 
-    def _count_call(self, event_name: str = "", **_: Any) -> None:
+    def _count_call(self, event_name: str = "", **kwargs: Any) -> None:
         # before-send fires once per HTTP attempt, so retries are counted too.
         if not self.call_hooks:
             return
