@@ -75,7 +75,7 @@ class AwsClients:
             from botocore.config import Config as BotoConfig
 
             boto_config = BotoConfig(
-                retries={"mode": "standard", "max_attempts": self.max_attempts},
+                retries={"mode": "standard", "total_max_attempts": self.max_attempts},
                 connect_timeout=5,
                 read_timeout=60,
                 user_agent_extra="releasectl",

@@ -1,0 +1,215 @@
+"""ECR, write side: put a tag on an image, retag without a pull, claim a version atomically.
+
+DESIGN §4 (claim) and §5 (retag). Each function takes a boto3 ECR client; reads go through
+releasectl.aws.ecr.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from releasectl.aws.clients import aws_errors, error_code
+from releasectl.aws.ecr import (
+    RepositoryInfo,
+    client_error_class,
+    describe_repository,
+    read_manifest,
+    repository_missing,
+    tag_digest,
+)
+from releasectl.errors import Conflict, EnvironmentProblem, OperationFailed, UsageError
+from releasectl.imageref import commit_tag, is_release_tag, validate_digest, validate_tag
+
+# "The image is already there": AWS raises the first for the same image and the second for a
+# tag held by another digest in an immutable repository; moto raises the first for both.
+_TAG_TAKEN_CODES = {"ImageAlreadyExistsException", "ImageTagAlreadyExistsException"}
+_TAG_WRITE_ATTEMPTS = 3
+
+
+class TagWrite(StrEnum):
+    CREATED = "created"  # this call put the tag on the image
+    PRESENT = "present"  # the tag already named this image
+    TAKEN = "taken"  # the tag names another image and cannot be moved
+
+
+@dataclass(frozen=True)
+class TagWriteResult:
+    status: TagWrite
+    other_digest: str | None = None
+
+
+def put_tag(
+    client: Any, repository: str, *, tag: str, digest: str, manifest: str, media_type: str
+) -> TagWriteResult:
+    """Put `tag` on the image with `digest` (whose manifest bytes are given) with one put_image.
+
+    A refusal is confirmed by reading where the tag points, because moto and AWS disagree on
+    the error code and only the digest tells "already ours" from "someone else's".
+    """
+    client_error = client_error_class()
+    for _ in range(_TAG_WRITE_ATTEMPTS):
+        with aws_errors(f"tagging {digest} as {tag!r} in ECR repository {repository!r}"):
+            try:
+                response = client.put_image(
+                    repositoryName=repository,
+                    imageManifest=manifest,
+                    imageManifestMediaType=media_type,
+                    imageDigest=digest,
+                    imageTag=tag,
+                )
+            except client_error as exc:
+                code = error_code(exc)
+                if code == "RepositoryNotFoundException":
+                    raise repository_missing(repository, exc) from None
+                if code not in _TAG_TAKEN_CODES:
+                    raise
+            else:
+                written = response.get("image", {}).get("imageId", {}).get("imageDigest")
+                if written != digest:
+                    raise OperationFailed(
+                        f"ECR stored tag {tag!r} on {written} instead of {digest} in {repository!r}",
+                        hint="the manifest bytes changed on the way; inspect the tag before using it",
+                    )
+                return TagWriteResult(TagWrite.CREATED)
+        current = tag_digest(client, repository, tag)
+        if current == digest:
+            return TagWriteResult(TagWrite.PRESENT)
+        if current is not None:
+            return TagWriteResult(TagWrite.TAKEN, other_digest=current)
+        # Refused, yet no image has the tag: it was deleted in between. Try again.
+    raise OperationFailed(
+        f"tag {tag!r} in ECR repository {repository!r} kept changing while it was being written",
+        hint="run the command again",
+    )
+
+
+@dataclass(frozen=True)
+class RetagResult:
+    repository: str
+    tag: str
+    digest: str
+    media_type: str
+    registry_id: str | None
+    changed: bool  # False: the tag already named this image
+
+
+def retag(client: Any, repository: str, *, source_tag_or_digest: str, target_tag: str) -> RetagResult:
+    """Point `target_tag` at the image named by a tag or digest, without pulling it (DESIGN §5).
+
+    Costs one batch_get_image and one put_image, plus one describe_images when ECR refuses the
+    write. Missing source → exit 4; target held immutably by another image → exit 5.
+    """
+    validate_tag(target_tag, what="target tag")
+    if source_tag_or_digest.startswith("sha256:"):
+        image_id = {"imageDigest": validate_digest(source_tag_or_digest)}
+    else:
+        image_id = {"imageTag": validate_tag(source_tag_or_digest, what="source tag")}
+    source = read_manifest(client, repository, image_id, source_tag_or_digest)
+    written = put_tag(
+        client,
+        repository,
+        tag=target_tag,
+        digest=source.digest,
+        manifest=source.manifest,
+        media_type=source.media_type,
+    )
+    if written.status is TagWrite.TAKEN:
+        raise Conflict(
+            f"tag {target_tag!r} is immutable in ECR repository {repository!r} and names "
+            f"{written.other_digest}, not {source.digest}",
+            hint=f"exclude {target_tag!r} from immutability (IMMUTABLE_WITH_EXCLUSION with a filter for it), "
+            "or use another tag",
+        )
+    return RetagResult(
+        repository=repository,
+        tag=target_tag,
+        digest=source.digest,
+        media_type=source.media_type,
+        registry_id=source.registry_id,
+        changed=written.status is TagWrite.CREATED,
+    )
+
+
+# ----------------------------------------------------------------------------- claiming versions
+
+
+class ClaimStatus(StrEnum):
+    WON = "won"  # this call put the version tag on our digest
+    ALREADY_OURS = "already_ours"  # the version already named our digest (a re-run): nothing to do
+    LOST = "lost"  # another digest holds the version (or our commit's tag): re-read and recompute
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    status: ClaimStatus
+    version: str
+    commit: str
+    digest: str
+    contested_tag: str | None = None  # on LOST: `X.Y.Z`, or `git-<sha>` when the commit has another image
+    other_digest: str | None = None
+
+    @property
+    def won(self) -> bool:
+        return self.status is not ClaimStatus.LOST
+
+
+def claim(
+    client: Any,
+    repository: str,
+    *,
+    digest: str,
+    manifest: str,
+    media_type: str,
+    version: str,
+    commit: str,
+    repository_info: RepositoryInfo | None = None,
+) -> ClaimResult:
+    """Claim `version` for the pushed image `digest` built from `commit` (DESIGN §4).
+
+    Puts `git-<commit>` and then `X.Y.Z` on the digest. Each put_image either creates the tag
+    or is refused because the tag exists; ECR's tag immutability makes that refusal the lock.
+    If the commit's tag names another image nothing more is written; if the version is lost,
+    only `git-<commit>` was added to our own image, which is true and harmless. Retrying with a
+    recomputed version is the caller's job (it knows how to recompute).
+    """
+    validate_digest(digest)
+    if not is_release_tag(version):
+        raise UsageError(f"version {version!r} is not X.Y.Z or X.Y.Z-rc.N")
+    git_tag = commit_tag(commit)
+    info = repository_info or describe_repository(client, repository)
+    movable = [t for t in (git_tag, version) if info.tag_is_mutable(t)]
+    if movable:
+        # In a repository where these tags can be overwritten, put_image would silently move a
+        # version another pipeline already claimed: there is no lock, so refuse to pretend.
+        raise EnvironmentProblem(
+            f"ECR repository {repository!r} lets tag {movable[-1]!r} be overwritten "
+            f"(imageTagMutability {info.tag_mutability}), so a version claim there cannot be atomic",
+            hint=f"aws ecr put-image-tag-mutability --repository-name {repository} "
+            "--image-tag-mutability IMMUTABLE_WITH_EXCLUSION "
+            "--image-tag-mutability-exclusion-filters filterType=WILDCARD,filter=latest",
+        )
+    common = {"digest": digest, "manifest": manifest, "media_type": media_type}
+    by_commit = put_tag(client, repository, tag=git_tag, **common)
+    if by_commit.status is TagWrite.TAKEN:
+        return ClaimResult(
+            ClaimStatus.LOST,
+            version,
+            commit,
+            digest,
+            contested_tag=git_tag,
+            other_digest=by_commit.other_digest,
+        )
+    by_version = put_tag(client, repository, tag=version, **common)
+    if by_version.status is TagWrite.TAKEN:
+        return ClaimResult(
+            ClaimStatus.LOST,
+            version,
+            commit,
+            digest,
+            contested_tag=version,
+            other_digest=by_version.other_digest,
+        )
+    status = ClaimStatus.ALREADY_OURS if by_version.status is TagWrite.PRESENT else ClaimStatus.WON
+    return ClaimResult(status, version, commit, digest)
