@@ -80,24 +80,23 @@ def test_a_version_held_by_another_digest_is_a_lost_race_naming_the_winner(ecr: 
     assert result.other_digest == winner.digest
 
 
-def test_losing_the_version_leaves_the_winner_untouched_and_no_version_on_the_loser(ecr: Any) -> None:
+def test_losing_the_version_writes_nothing_at_all(ecr: Any) -> None:
     winner = pushed(ecr, "winner")
     claim_for(ecr, winner, commit=SHA_A)
-    winner_tags = tags_of(ecr, "app", winner.digest)
     loser = pushed(ecr, "loser")
+    before = snapshot(ecr, "app")
 
     claim_for(ecr, loser, commit=SHA_B)
 
-    assert tags_of(ecr, "app", winner.digest) == winner_tags
-    # Only the commit tag, which truthfully names the loser's own image, was added.
-    assert "1.2.0" not in tags_of(ecr, "app", loser.digest)
-    assert f"git-{SHA_B}" in tags_of(ecr, "app", loser.digest)
+    # Not even the loser's commit tag: it rebuilds under a new version, and that image
+    # must be free to take git-<sha>.
+    assert snapshot(ecr, "app") == before
 
 
-def test_a_commit_that_already_has_another_image_is_lost_before_any_version_is_written(ecr: Any) -> None:
+def test_a_commit_already_released_as_another_image_gives_back_the_version_it_just_took(ecr: Any) -> None:
     first = pushed(ecr, "first")
     claim_for(ecr, first, version="1.2.0", commit=SHA_A)
-    rebuilt = pushed(ecr, "rebuilt")  # same commit, different bytes: a non-reproducible rebuild
+    rebuilt = pushed(ecr, "rebuilt")  # same commit, different bytes, a later version computed
     before = snapshot(ecr, "app")
 
     result = claim_for(ecr, rebuilt, version="1.3.0", commit=SHA_A)
@@ -106,6 +105,16 @@ def test_a_commit_that_already_has_another_image_is_lost_before_any_version_is_w
     assert result.contested_tag == f"git-{SHA_A}"
     assert result.other_digest == first.digest
     assert snapshot(ecr, "app") == before
+
+
+def test_a_claim_interrupted_after_the_version_is_completed_by_the_rerun(ecr: Any) -> None:
+    image = pushed(ecr)
+    put_manifest(ecr, "app", image, tags=["1.2.0"])  # the earlier run died before git-<sha>
+
+    result = claim_for(ecr, image)
+
+    assert result.status is ClaimStatus.WON
+    assert {"1.2.0", f"git-{SHA_A}"} <= tags_of(ecr, "app", image.digest)
 
 
 def test_claiming_in_a_repository_whose_release_tags_can_move_is_refused_and_changes_nothing() -> None:
@@ -217,7 +226,6 @@ def _image(digest: str, tag: str) -> dict[str, Any]:
 def test_aws_image_tag_already_exists_is_read_as_a_lost_race() -> None:
     client = boto3.client("ecr", region_name="us-east-1")
     with Stubber(client) as stub:
-        stub.add_response("put_image", _image(DIGEST_OURS, f"git-{SHA_A}"), _put(f"git-{SHA_A}"))
         stub.add_client_error(
             "put_image",
             service_error_code="ImageTagAlreadyExistsException",
@@ -242,7 +250,7 @@ def test_aws_image_tag_already_exists_is_read_as_a_lost_race() -> None:
 def test_aws_image_already_exists_for_our_own_digest_is_already_ours() -> None:
     client = boto3.client("ecr", region_name="us-east-1")
     with Stubber(client) as stub:
-        for tag in (f"git-{SHA_A}", "1.2.0"):
+        for tag in ("1.2.0", f"git-{SHA_A}"):
             stub.add_client_error(
                 "put_image",
                 service_error_code="ImageAlreadyExistsException",
@@ -263,7 +271,7 @@ def test_aws_image_already_exists_for_our_own_digest_is_already_ours() -> None:
 def test_a_digest_other_than_ours_after_put_image_is_a_failure_not_a_win() -> None:
     client = boto3.client("ecr", region_name="us-east-1")
     with Stubber(client) as stub:
-        stub.add_response("put_image", _image(DIGEST_THEIRS, f"git-{SHA_A}"), _put(f"git-{SHA_A}"))
+        stub.add_response("put_image", _image(DIGEST_THEIRS, "1.2.0"), _put("1.2.0"))
 
         with pytest.raises(OperationFailed, match="instead of"):
             _stubbed_claim(client)
@@ -272,10 +280,10 @@ def test_a_digest_other_than_ours_after_put_image_is_a_failure_not_a_win() -> No
 def test_a_tag_deleted_between_refusal_and_read_is_written_again() -> None:
     client = boto3.client("ecr", region_name="us-east-1")
     with Stubber(client) as stub:
-        stub.add_response("put_image", _image(DIGEST_OURS, f"git-{SHA_A}"), _put(f"git-{SHA_A}"))
         stub.add_client_error("put_image", "ImageTagAlreadyExistsException", http_status_code=400)
         stub.add_client_error("describe_images", "ImageNotFoundException", http_status_code=400)
         stub.add_response("put_image", _image(DIGEST_OURS, "1.2.0"), _put("1.2.0"))
+        stub.add_response("put_image", _image(DIGEST_OURS, f"git-{SHA_A}"), _put(f"git-{SHA_A}"))
 
         result = _stubbed_claim(client)
 

@@ -166,13 +166,14 @@ def claim(
     commit: str,
     repository_info: RepositoryInfo | None = None,
 ) -> ClaimResult:
-    """Claim `version` for the pushed image `digest` built from `commit` (DESIGN §4).
+    """Claim `version` for the image `digest` built from `commit` (DESIGN §4).
 
-    Puts `git-<commit>` and then `X.Y.Z` on the digest. Each put_image either creates the tag
-    or is refused because the tag exists; ECR's tag immutability makes that refusal the lock.
-    If the commit's tag names another image nothing more is written; if the version is lost,
-    only `git-<commit>` was added to our own image, which is true and harmless. Retrying with a
-    recomputed version is the caller's job (it knows how to recompute).
+    Puts `X.Y.Z` first, then `git-<commit>`. The version is the contested name: ECR's tag
+    immutability makes a refused put_image the lock, and losing it writes nothing, so the
+    caller can recompute, rebuild (the version is baked into the image) and try again. The
+    commit tag goes on only once the version is ours. If the commit tag already names another
+    image (this commit was released under another version meanwhile), the version tag this call
+    created is deleted again, so no version is left half-claimed.
     """
     validate_digest(digest)
     if not is_release_tag(version):
@@ -191,16 +192,6 @@ def claim(
             "--image-tag-mutability-exclusion-filters filterType=WILDCARD,filter=latest",
         )
     common = {"digest": digest, "manifest": manifest, "media_type": media_type}
-    by_commit = put_tag(client, repository, tag=git_tag, **common)
-    if by_commit.status is TagWrite.TAKEN:
-        return ClaimResult(
-            ClaimStatus.LOST,
-            version,
-            commit,
-            digest,
-            contested_tag=git_tag,
-            other_digest=by_commit.other_digest,
-        )
     by_version = put_tag(client, repository, tag=version, **common)
     if by_version.status is TagWrite.TAKEN:
         return ClaimResult(
@@ -211,5 +202,31 @@ def claim(
             contested_tag=version,
             other_digest=by_version.other_digest,
         )
-    status = ClaimStatus.ALREADY_OURS if by_version.status is TagWrite.PRESENT else ClaimStatus.WON
-    return ClaimResult(status, version, commit, digest)
+    by_commit = put_tag(client, repository, tag=git_tag, **common)
+    if by_commit.status is TagWrite.TAKEN:
+        if by_version.status is TagWrite.CREATED:
+            delete_tag(client, repository, version)
+        return ClaimResult(
+            ClaimStatus.LOST,
+            version,
+            commit,
+            digest,
+            contested_tag=git_tag,
+            other_digest=by_commit.other_digest,
+        )
+    fresh = TagWrite.CREATED in (by_version.status, by_commit.status)
+    return ClaimResult(ClaimStatus.WON if fresh else ClaimStatus.ALREADY_OURS, version, commit, digest)
+
+
+def delete_tag(client: Any, repository: str, tag: str) -> None:
+    """Remove one tag (immutability forbids moving a tag, not deleting it)."""
+    with aws_errors(f"removing tag {tag!r} from ECR repository {repository!r}"):
+        response = client.batch_delete_image(repositoryName=repository, imageIds=[{"imageTag": tag}])
+    failures = [f for f in response.get("failures", []) if f.get("failureCode") != "ImageNotFound"]
+    if failures:
+        raise OperationFailed(
+            f"could not remove tag {tag!r} from ECR repository {repository!r}: "
+            f"{failures[0].get('failureReason') or failures[0].get('failureCode')}",
+            hint=f"remove it by hand: aws ecr batch-delete-image --repository-name {repository} "
+            f"--image-ids imageTag={tag}",
+        )
