@@ -286,8 +286,9 @@ def run(args: list[str]) -> int:
 
     command = typer.main.get_command(app)
     try:
-        command.main(args=args, prog_name="releasectl", standalone_mode=False)
-        return 0
+        # Without standalone mode click hands back typer.Exit's code instead of raising it.
+        returned = command.main(args=args, prog_name="releasectl", standalone_mode=False)
+        return int(returned) if isinstance(returned, int) else 0
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.exceptions.Abort:
