@@ -277,6 +277,90 @@ def doctor(ctx: typer.Context) -> None:
         raise typer.Exit(int(report.exit_code))
 
 
+# ----------------------------------------------------------------------------- CloudFormation
+
+infra_app = typer.Typer(
+    help="The CloudFormation stack under infra/, changed only through change sets.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(infra_app, name="infra")
+
+StackNameOption = Annotated[str, typer.Option("--stack-name", help="CloudFormation stack name.")]
+TemplateOption = Annotated[Path, typer.Option("--template", help="Template file.")]
+ParameterOption = Annotated[
+    list[str] | None,
+    typer.Option("--parameter", "-p", help="Template parameter as KEY=VALUE; repeatable."),
+]
+InfraTimeoutOption = Annotated[int, typer.Option(help="Seconds to wait for the stack.", min=1)]
+
+
+@infra_app.command("deploy")
+def infra_deploy(
+    ctx: typer.Context,
+    stack_name: StackNameOption = "releasectl",
+    template: TemplateOption = Path("infra/releasectl.yaml"),
+    parameter: ParameterOption = None,
+    timeout: InfraTimeoutOption = 3600,
+) -> None:
+    """Create a change set, execute it and stream the stack's events until it settles."""
+    context = _context(ctx)
+    from releasectl.infra import deploy as do_deploy
+
+    result = do_deploy(
+        context, stack_name=stack_name, template=template, parameters=parameter or [], timeout=timeout
+    )
+    _finish(result, context)
+
+
+@infra_app.command("diff")
+def infra_diff(
+    ctx: typer.Context,
+    stack_name: StackNameOption = "releasectl",
+    template: TemplateOption = Path("infra/releasectl.yaml"),
+    parameter: ParameterOption = None,
+) -> None:
+    """Show what deploy would change (the change set is deleted afterwards)."""
+    context = _context(ctx)
+    from releasectl.infra import diff as do_diff
+
+    _show(do_diff(context, stack_name=stack_name, template=template, parameters=parameter or []), context)
+
+
+@infra_app.command("outputs")
+def infra_outputs(
+    ctx: typer.Context,
+    stack_name: StackNameOption = "releasectl",
+    write_config: Annotated[
+        bool, typer.Option("--write-config", help="Write them into [tool.releasectl] of pyproject.toml.")
+    ] = False,
+    env: Annotated[bool, typer.Option("--env", help="Print `export RELEASECTL_...=...` lines.")] = False,
+) -> None:
+    """Print the stack's outputs; optionally write them into the config."""
+    context = _context(ctx)
+    from releasectl.infra import outputs as do_outputs
+
+    config_path = (ctx.find_root().obj or {}).get("config_path")
+    view = do_outputs(
+        context, stack_name=stack_name, write_config=write_config, env=env, config_path=config_path
+    )
+    _show(view, context)
+
+
+@infra_app.command("destroy")
+def infra_destroy(
+    ctx: typer.Context,
+    stack_name: StackNameOption = "releasectl",
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: delete the stack.")] = False,
+    timeout: InfraTimeoutOption = 3600,
+) -> None:
+    """Delete the stack and wait until it is gone (the release repository is kept)."""
+    context = _context(ctx)
+    from releasectl.infra import destroy as do_destroy
+
+    _finish(do_destroy(context, stack_name=stack_name, yes=yes, timeout=timeout), context)
+
+
 # ----------------------------------------------------------------------------- entry point
 
 

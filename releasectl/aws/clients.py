@@ -112,6 +112,7 @@ def aws_errors(action: str = "") -> Iterator[None]:
     block by the caller; whatever escapes is an environment problem or a failure.
     """
     import botocore.exceptions as bex
+    from botocore.parsers import ResponseParserError
 
     prefix = f"{action}: " if action else ""
     try:
@@ -152,5 +153,6 @@ def aws_errors(action: str = "") -> Iterator[None]:
                 hint="wait and run the command again",
             ) from None
         raise OperationFailed(f"{prefix}{code}: {text}") from None
-    except bex.BotoCoreError as exc:
+    except (bex.BotoCoreError, ResponseParserError) as exc:
+        # ResponseParserError (an unparseable answer, e.g. a proxy's HTML 500) is no BotoCoreError.
         raise OperationFailed(f"{prefix}{exc.__class__.__name__}: {exc}") from None
