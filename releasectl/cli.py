@@ -242,9 +242,18 @@ def build(
     stop_on_interrupt: Annotated[
         bool, typer.Option("--stop-on-interrupt", help="Stop the build on Ctrl-C.")
     ] = False,
+    local: Annotated[
+        bool,
+        typer.Option("--local", help="Run buildspec.yml here, in a clean checkout, the way CodeBuild would."),
+    ] = False,
 ) -> None:
     """Start the CodeBuild project for a commit and stream its logs."""
     context = _context(ctx)
+    if local:
+        from releasectl.local_build import local_build
+
+        _finish(local_build(context, ref=ref), context)
+        return
     from releasectl.build import build as do_build
 
     _finish(do_build(context, ref=ref, follow=follow, stop_on_interrupt=stop_on_interrupt), context)
