@@ -89,7 +89,7 @@ class Config:
     deploy_timeout: int = 900
     build_timeout: int = 3600
     major_on_zero: bool = False
-    # What a push with only non-feat, non-breaking commits does: ship a patch, or nothing.
+    # What a push with no breaking, feat or fix commit does: ship a patch, or nothing.
     other_commits: str = "patch"
     tag_prefix: str = "v"
     claim_attempts: int = 3

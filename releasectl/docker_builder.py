@@ -55,9 +55,12 @@ class ImageBuild:
     repository_uri: str  # "<account>.dkr.ecr.<region>.amazonaws.com/<name>"
     version: str
     commit: str
-    build_date: str  # RFC 3339, UTC
+    build_date: str  # RFC 3339, UTC: the commit's time, so rebuilds are reproducible
     cache_repository_uri: str | None = None
     source_url: str | None = None
+    # Seconds since the epoch of the commit: BuildKit clamps file times to it, so the same
+    # commit and version rebuild to the same digest and a re-run's claim finds its own image.
+    source_date_epoch: int | None = None
     dockerfile: Path | None = None
     platform: str = DEFAULT_PLATFORM
     builder: str = BUILDER_NAME
@@ -126,6 +129,8 @@ def buildx_build_argv(build: ImageBuild, *, metadata_file: Path, docker: str = "
     if build.source_url:
         build_args["SOURCE_URL"] = build.source_url
         labels["org.opencontainers.image.source"] = build.source_url
+    if build.source_date_epoch is not None:
+        build_args["SOURCE_DATE_EPOCH"] = str(build.source_date_epoch)
     for name, value in build_args.items():
         argv += ["--build-arg", f"{name}={value}"]
     for name, value in labels.items():
@@ -139,9 +144,12 @@ def buildx_build_argv(build: ImageBuild, *, metadata_file: Path, docker: str = "
             f"type=registry,ref={cache_ref},mode=max,image-manifest=true,oci-mediatypes=true",
         ]
     # Pushed by digest, untagged: the version claim writes the tags (see the module docstring).
+    output = f"type=image,name={build.repository_uri},push-by-digest=true,name-canonical=true,push=true"
+    if build.source_date_epoch is not None:
+        output += ",rewrite-timestamp=true"
     argv += [
         "--output",
-        f"type=image,name={build.repository_uri},push-by-digest=true,name-canonical=true,push=true",
+        output,
         "--metadata-file",
         str(metadata_file),
     ]

@@ -413,3 +413,9 @@ def test_push_rejected_by_the_registry_is_operation_failed(
     with pytest.raises(OperationFailed):
         build_and_push(ctx, image_build(context_dir(tmp_path), repository_uri=f"{REGISTRY}/no-such-repo"))
     assert any("does not exist" in line for line in reporter_of(ctx).texts("log"))
+
+
+def test_a_commit_time_makes_the_build_reproducible(tmp_path: Path) -> None:
+    argv = argv_for(tmp_path, source_date_epoch=1_700_000_000)
+    assert "SOURCE_DATE_EPOCH=1700000000" in values_of(argv, "--build-arg")
+    assert values_of(argv, "--output")[0].endswith(",rewrite-timestamp=true")

@@ -1,0 +1,315 @@
+"""`releasectl version` and `releasectl bump`: read the ledgers and git, apply the rules.
+
+The orchestration between the git adapter, the ECR ledger and the pure rules in
+releasectl.versioning. Other commands (release) reuse plan_version().
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+from releasectl.context import Context
+from releasectl.conventional import parse
+from releasectl.errors import Conflict, EnvironmentProblem, UsageError
+from releasectl.git import UNSHALLOW_HINT, Git, GitTagLedger, RangeLog, UnknownCommit, head_ref
+from releasectl.ledger import Release, find, for_commit, merge
+from releasectl.render import View, write_lines
+from releasectl.result import CommandResult, Outcome
+from releasectl.versioning import Change, Decision, Policy, check_level, check_pre_label, decide, released
+
+PUSH_REMOTE = "origin"
+_SHOWN_REASONS = 10
+
+
+class VersionPlan(NamedTuple):
+    decision: Decision
+    head: str
+    base: Release | None
+    releases: list[Release]  # both ledgers merged, newest first
+    ledgers: tuple[str, ...]
+    git: Git
+    tags: GitTagLedger
+
+
+def plan_version(
+    ctx: Context,
+    *,
+    level: str = "auto",
+    pre: str | None = None,
+    offline: bool,
+    env: Mapping[str, str] | None = None,
+) -> VersionPlan:
+    """Decide the version of the commit being released (HEAD, or CodeBuild's resolved commit)."""
+    env = os.environ if env is None else env
+    level = check_level(level)
+    if pre is not None:
+        check_pre_label(pre)
+    git = Git(ctx.cwd)
+    probe = git.probe(head_ref(env))
+    if probe.shallow:
+        raise EnvironmentProblem(
+            "this clone is shallow: its history and release tags are incomplete, so any version "
+            "computed from it could be wrong",
+            hint=UNSHALLOW_HINT,
+        )
+    tags = GitTagLedger(git, ctx.config.tag_prefix)
+    git_releases = tags.releases()
+    ecr_releases = [] if offline else _ecr_releases(ctx)
+    if not git_releases:
+        _check_tags_fetched(ctx, git, env, offline=offline, ecr_releases=ecr_releases)
+    releases = merge(git_releases, ecr_releases)
+    ledgers = ("git",) if offline else ("git", "ecr")
+    policy = Policy(major_on_zero=ctx.config.major_on_zero, other_commits=ctx.config.other_commits)
+
+    on_head = for_commit(releases, probe.head)
+    if on_head:
+        decision = _decide_released_head(on_head, level=level, pre=pre, policy=policy)
+        base: Release | None = on_head[0]
+    else:
+        base, log = _find_base(git, releases, probe.head)
+        changes = [Change(c.sha, parse(c.message)) for c in log.commits]
+        decision = decide(base.version if base else None, changes, level=level, pre=pre, policy=policy)
+    if decision.changes:
+        _check_unclaimed(decision.next, releases, probe.head)
+    ctx.reporter.detail(f"git: {len(git.calls)} calls ({', '.join(c[0] for c in git.calls)})")
+    return VersionPlan(decision, probe.head, base, releases, ledgers, git, tags)
+
+
+def _decide_released_head(
+    on_head: Sequence[Release], *, level: str, pre: str | None, policy: Policy
+) -> Decision:
+    finals = [r for r in on_head if not r.semver.prerelease]
+    if finals:
+        return released(finals[0].version)
+    if pre is not None:
+        return released(on_head[0].version)
+    # Only a pre-release sits on HEAD and a final was asked for: promote it.
+    return decide(on_head[0].version, [], level=level, pre=None, policy=policy)
+
+
+def _find_base(git: Git, releases: Sequence[Release], head: str) -> tuple[Release | None, RangeLog]:
+    """The newest release whose commit is an ancestor of head, and the log since it.
+
+    The first candidate is checked by the ranged log itself: a commit is an ancestor of head
+    exactly when it is a boundary commit of since..head. Later candidates (rare: head sits on
+    an older line than the newest release) cost one merge-base call each.
+    """
+    tried: set[str] = set()
+    for release in releases:
+        commit = release.commit
+        if not commit or commit in tried:
+            continue
+        first = not tried
+        tried.add(commit)
+        if first:
+            try:
+                log = git.log(commit, head)
+            except UnknownCommit:
+                continue
+            if commit in log.boundary:
+                return release, log
+        elif git.is_ancestor(commit, head):
+            return release, git.log(commit, head)
+    return None, git.log(None, head)
+
+
+def _check_tags_fetched(
+    ctx: Context, git: Git, env: Mapping[str, str], *, offline: bool, ecr_releases: Sequence[Release]
+) -> None:
+    """Fail closed where "no release tags" more likely means "tags not fetched" than "first release"."""
+    prefix = ctx.config.tag_prefix
+    if offline:
+        ci = "CodeBuild" if env.get("CODEBUILD_BUILD_ID") else "CI" if _truthy(env.get("CI")) else None
+        if ci:
+            raise EnvironmentProblem(
+                f"no release tags ({prefix}X.Y.Z) in this clone; in {ci} that usually means the tags were "
+                "not fetched, not that nothing was ever released",
+                hint="run `git fetch --tags`, or drop --offline so the ECR ledger decides",
+            )
+    remotes = git.fetch_disabled_for_tags()
+    if remotes:
+        raise EnvironmentProblem(
+            f"no release tags ({prefix}X.Y.Z) in this clone, and remote {remotes[0]!r} is configured "
+            "never to fetch tags (tagOpt = --no-tags)",
+            hint=f"run `git fetch --tags {remotes[0]}`",
+        )
+    if ecr_releases:
+        ctx.reporter.warn(
+            f"git has no release tags but ECR lists {len(ecr_releases)} release(s); ECR decides. "
+            "Fetch the mirror with `git fetch --tags`"
+        )
+
+
+def _truthy(value: str | None) -> bool:
+    return bool(value) and str(value).strip().lower() not in {"0", "false", "no", "off"}
+
+
+def _check_unclaimed(version: str, releases: Sequence[Release], head: str) -> None:
+    taken = find(releases, version)
+    if taken is not None and taken.commit != head:
+        where = f"commit {taken.commit[:12]}" if taken.commit else "another image"
+        raise Conflict(
+            f"version {version} is already released on {where}, which is not an ancestor of HEAD",
+            hint="rebase onto that release, or force a later version with a `Release-As:` footer",
+        )
+
+
+def _ecr_releases(ctx: Context) -> list[Release]:
+    try:
+        from releasectl.aws.ecr import EcrLedger
+    except ImportError as exc:
+        raise EnvironmentProblem(
+            f"the ECR ledger cannot be loaded ({exc})",
+            hint="reinstall releasectl with its dependencies, or use --offline to read git tags only",
+        ) from None
+    repository = ctx.config.ecr_repository
+    if not repository:
+        raise UsageError(
+            "config ecr_repository is not set, so the ECR release ledger cannot be read",
+            hint="set ecr_repository under [tool.releasectl] or RELEASECTL_ECR_REPOSITORY, "
+            "or pass --offline to use git tags only",
+        )
+    return list(EcrLedger(ctx.aws.client("ecr"), repository).releases())
+
+
+# ----------------------------------------------------------------------------- version
+
+
+def _summary(plan: VersionPlan) -> dict[str, Any]:
+    decision = plan.decision
+    return {
+        "current": decision.current,
+        "next": decision.next,
+        "bump": decision.bump,
+        "commits": decision.commits,
+        "reasons": [reason.to_json() for reason in decision.reasons],
+        "rule": decision.rule,
+        "released": decision.released,
+        "head": plan.head,
+        "base": None
+        if plan.base is None
+        else {
+            "version": plan.base.version,
+            "commit": plan.base.commit,
+            "sources": sorted(plan.base.sources),
+        },
+        "ledgers": list(plan.ledgers),
+    }
+
+
+class VersionView(View):
+    def __init__(self, plan: VersionPlan) -> None:
+        self.plan = plan
+
+    def to_json(self) -> dict[str, Any]:
+        return _summary(self.plan)
+
+    def human(self) -> None:
+        write_lines(explain(self.plan))
+
+
+def explain(plan: VersionPlan) -> list[str]:
+    decision, base = plan.decision, plan.base
+    if decision.current is None:
+        current = "none (nothing released yet)"
+    else:
+        where = f" on {base.commit[:12]}" if base and base.commit else ""
+        sources = f", from {'+'.join(sorted(base.sources))}" if base and base.sources else ""
+        current = f"{decision.current}{where}{sources}"
+    if decision.released:
+        nxt = f"{decision.next} (HEAD is already released: nothing to do)"
+    elif not decision.changes:
+        nxt = f"{decision.next} (no release)"
+    else:
+        nxt = f"{decision.next} ({decision.bump})"
+    lines = [
+        f"current  {current}",
+        f"next     {nxt}",
+        f"rule     {decision.rule}",
+        f"commits  {decision.commits} since {decision.current or 'the start of history'}",
+    ]
+    for reason in decision.reasons[:_SHOWN_REASONS]:
+        lines.append(f"  {reason.commit[:12]}  {reason.level:<10} {reason.subject}")
+    hidden = len(decision.reasons) - _SHOWN_REASONS
+    if hidden > 0:
+        lines.append(f"  ... and {hidden} more (--json lists them all)")
+    return lines
+
+
+def version_report(ctx: Context, *, offline: bool) -> View:
+    return VersionView(plan_version(ctx, offline=offline))
+
+
+# ----------------------------------------------------------------------------- bump
+
+
+def bump(
+    ctx: Context,
+    *,
+    level: str,
+    pre: str | None,
+    git_tag: bool,
+    push: bool,
+    dry_run: bool,
+    offline: bool,
+) -> CommandResult:
+    started = ctx.clock.now()
+    level = check_level(level)
+    if pre is not None:
+        check_pre_label(pre)
+    if push and not git_tag:
+        raise UsageError("--push needs --git-tag", hint="run `releasectl bump --git-tag --push`")
+    plan = plan_version(ctx, level=level, pre=pre, offline=offline)
+    decision = plan.decision
+    tag = plan.tags.tag_name(decision.next)
+    extra = _summary(plan)
+    extra.update({"tag": tag if git_tag else None, "tagged": False, "pushed": False, "dry_run": dry_run})
+
+    def result(outcome: Outcome, message: str) -> CommandResult:
+        return CommandResult(
+            command="bump",
+            outcome=outcome,
+            message=message,
+            version=decision.next,
+            duration_s=ctx.clock.now() - started,
+            extra=extra,
+        )
+
+    if not decision.changes and not decision.released:
+        return result(Outcome.NOOP, f"nothing to release since {decision.current}: {decision.rule}")
+
+    tag_missing = git_tag and not plan.tags.has_tag(tag)
+    if git_tag and not tag_missing and plan.tags.commit_of(tag) != plan.head:
+        raise Conflict(
+            f"tag {tag} already exists on commit {str(plan.tags.commit_of(tag))[:12]}, not on HEAD",
+            hint=f"inspect it with `git show {tag}`",
+        )
+    what = f"{decision.next} ({decision.bump})" if decision.changes else decision.next
+    if dry_run:
+        if decision.released and not tag_missing:
+            return result(Outcome.NOOP, f"HEAD is already released as {decision.next} (dry run)")
+        plan_text = f"would tag {tag} on {plan.head[:12]}" if tag_missing else f"next version {what}"
+        suffix = f" and push it to {PUSH_REMOTE}" if tag_missing and push else ""
+        return result(Outcome.SUCCEEDED, f"dry run: {plan_text}{suffix}; nothing changed")
+
+    done = []
+    if tag_missing:
+        plan.git.create_tag(tag, plan.head, f"release {decision.next}")
+        extra["tagged"] = True
+        done.append(f"tagged {tag} on {plan.head[:12]}")
+        ctx.reporter.info(f"created tag {tag} on {plan.head[:12]}")
+    if push:
+        ctx.reporter.info(f"pushing {tag} to {PUSH_REMOTE}")
+        plan.git.push_tag(tag, PUSH_REMOTE)
+        extra["pushed"] = True
+        done.append(f"pushed {tag} to {PUSH_REMOTE}")
+    if decision.released:
+        message = f"HEAD is already released as {decision.next}"
+        if done:
+            message += "; " + ", ".join(done)
+        return result(Outcome.SUCCEEDED if extra["tagged"] else Outcome.NOOP, message)
+    if not done:
+        return result(Outcome.SUCCEEDED, f"next version {what}; add --git-tag to tag it")
+    return result(Outcome.SUCCEEDED, f"{what}: " + ", ".join(done))

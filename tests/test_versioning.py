@@ -1,0 +1,232 @@
+"""The bump rules of DESIGN §4 as pure functions: no git, no AWS."""
+
+from __future__ import annotations
+
+import pytest
+import semver
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from releasectl.conventional import parse
+from releasectl.errors import ExitCode, UsageError
+from releasectl.versioning import Change, Policy, decide, parse_tag, parse_version, released
+
+
+def changes(*messages: str) -> list[Change]:
+    """Newest first, as git log gives them."""
+    return [Change(f"{i:040x}", parse(message)) for i, message in enumerate(messages, start=1)]
+
+
+def test_feat_bumps_minor() -> None:
+    decision = decide("1.2.3", changes("fix: a", "feat: b", "chore: c"))
+    assert (decision.next, decision.bump) == ("1.3.0", "minor")
+    assert [r.subject for r in decision.reasons] == ["feat: b"]
+
+
+def test_fix_bumps_patch() -> None:
+    assert decide("1.2.3", changes("fix: a")).next == "1.2.4"
+
+
+def test_other_commits_bump_patch_by_default() -> None:
+    decision = decide("1.2.3", changes("chore: a", "docs: b"))
+    assert (decision.next, decision.bump) == ("1.2.4", "patch")
+
+
+def test_other_commits_release_nothing_when_configured_so() -> None:
+    decision = decide("1.2.3", changes("chore: a", "ci: b"), policy=Policy(other_commits="none"))
+    assert (decision.next, decision.bump) == ("1.2.3", "none")
+    assert not decision.released
+
+
+def test_fix_still_releases_when_other_commits_release_nothing() -> None:
+    decision = decide("1.2.3", changes("chore: a", "fix: b"), policy=Policy(other_commits="none"))
+    assert decision.next == "1.2.4"
+
+
+def test_bang_bumps_major() -> None:
+    decision = decide("1.2.3", changes("feat!: drop v1 api", "feat: x"))
+    assert (decision.next, decision.bump) == ("2.0.0", "major")
+    assert decision.reasons[0].kind == "breaking"
+
+
+def test_breaking_change_footer_bumps_major() -> None:
+    assert decide("1.2.3", changes("fix: a\n\nBREAKING CHANGE: flag removed")).next == "2.0.0"
+
+
+def test_breaking_hyphen_change_footer_bumps_major() -> None:
+    assert decide("1.2.3", changes("fix: a\n\nBREAKING-CHANGE: flag removed")).next == "2.0.0"
+
+
+def test_lowercase_breaking_change_in_body_is_not_major() -> None:
+    decision = decide("1.2.3", changes("fix: a\n\nthis is a breaking change: honestly"))
+    assert (decision.next, decision.bump) == ("1.2.4", "patch")
+
+
+def test_capitalised_feat_bumps_minor() -> None:
+    assert decide("1.2.3", changes("Feat: shouted feature")).next == "1.3.0"
+
+
+def test_docs_commit_with_feat_in_its_body_is_a_patch() -> None:
+    assert decide("1.2.3", changes("docs: notes\n\nfeat: not a header")).next == "1.2.4"
+
+
+def test_merge_commit_counts_as_other() -> None:
+    decision = decide("1.2.3", changes("Merge pull request #7 from team/topic"))
+    assert (decision.next, decision.reasons[0].kind) == ("1.2.4", "other")
+
+
+def test_breaking_change_on_zero_x_bumps_minor() -> None:
+    decision = decide("0.4.2", changes("feat!: rework"))
+    assert (decision.next, decision.bump) == ("0.5.0", "minor")
+    assert "0.x" in decision.rule
+
+
+def test_breaking_change_on_zero_x_bumps_major_with_major_on_zero() -> None:
+    assert decide("0.4.2", changes("feat!: rework"), policy=Policy(major_on_zero=True)).next == "1.0.0"
+
+
+def test_release_as_footer_forces_the_version() -> None:
+    decision = decide("1.2.3", changes("fix: a", "chore: cut\n\nRelease-As: 3.0.0"))
+    assert (decision.next, decision.bump) == ("3.0.0", "major")
+    assert decision.reasons[0].level == "release-as"
+
+
+def test_release_as_not_greater_than_current_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match=r"not greater than the current 1\.2\.3"):
+        decide("1.2.3", changes("chore: cut\n\nRelease-As: 1.2.3"))
+
+
+def test_release_as_with_an_invalid_version_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="Release-As footer"):
+        decide("1.2.3", changes("chore: cut\n\nRelease-As: 2.0"))
+
+
+def test_explicit_level_overrides_the_commits() -> None:
+    assert decide("1.2.3", changes("feat!: big"), level="patch").next == "1.2.4"
+    assert decide("1.2.3", changes("chore: small"), level="major").next == "2.0.0"
+
+
+def test_unknown_level_is_a_usage_error() -> None:
+    with pytest.raises(UsageError) as info:
+        decide("1.2.3", changes("fix: a"), level="huge")
+    assert info.value.exit_code == ExitCode.USAGE
+
+
+def test_pre_release_sequence_rc1_rc2_then_final() -> None:
+    first = decide("1.2.3", changes("feat: a"), pre="rc")
+    assert (first.next, first.bump) == ("1.3.0-rc.1", "prerelease")
+    second = decide(first.next, changes("fix: b"), pre="rc")
+    assert second.next == "1.3.0-rc.2"
+    final = decide(second.next, changes("fix: c"))
+    assert (final.next, final.bump) == ("1.3.0", "minor")
+
+
+def test_pre_release_moves_its_core_when_a_higher_level_arrives() -> None:
+    assert decide("1.3.0-rc.2", changes("feat!: break"), pre="rc").next == "2.0.0-rc.1"
+
+
+def test_final_from_a_pre_release_with_no_new_commits() -> None:
+    decision = decide("1.3.0-rc.2", [])
+    assert (decision.next, decision.bump) == ("1.3.0", "minor")
+
+
+def test_only_rc_pre_releases_are_supported() -> None:
+    for label in ("beta", "rc.1", "RC", ""):
+        with pytest.raises(UsageError, match="pre-release label") as info:
+            decide("1.2.3", changes("fix: a"), pre=label)
+        assert info.value.exit_code == ExitCode.USAGE
+
+
+def test_release_as_with_a_non_rc_pre_release_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match=r"only pre-releases are -rc\.N"):
+        decide("1.2.3", changes("chore: cut\n\nRelease-As: 2.0.0-beta.1"))
+
+
+def test_release_as_may_name_a_release_candidate() -> None:
+    assert decide("1.2.3", changes("chore: cut\n\nRelease-As: 2.0.0-rc.1")).next == "2.0.0-rc.1"
+
+
+def test_no_release_yet_gives_the_initial_version() -> None:
+    decision = decide(None, changes("feat!: everything", "chore: init"))
+    assert (decision.current, decision.next, decision.bump) == (None, "0.1.0", "initial")
+
+
+def test_initial_version_honours_release_as_and_pre() -> None:
+    assert decide(None, changes("chore: go\n\nRelease-As: 1.0.0")).next == "1.0.0"
+    assert decide(None, changes("chore: go"), pre="rc").next == "0.1.0-rc.1"
+    assert decide(None, changes("chore: go"), level="major").next == "1.0.0"
+
+
+def test_released_head_is_that_version_with_nothing_to_do() -> None:
+    decision = released("1.2.3")
+    assert (decision.current, decision.next, decision.bump, decision.released) == (
+        "1.2.3",
+        "1.2.3",
+        "none",
+        True,
+    )
+
+
+@pytest.mark.parametrize("text", ["1.2", "v1.2.3.4", "01.2.3", "1.2.3-", "", "  ", "v1.2.3", "1.2.3+build.5"])
+def test_invalid_versions_are_one_line_usage_errors(text: str) -> None:
+    with pytest.raises(UsageError) as info:
+        parse_version(text)
+    assert info.value.exit_code == ExitCode.USAGE
+    assert "\n" not in info.value.one_line()
+
+
+def test_a_v_prefix_is_accepted_only_where_a_tag_is_read() -> None:
+    assert str(parse_version("v1.2.3", allow_prefix="v")) == "1.2.3"
+    assert str(parse_tag("v1.3.0-rc.1", "v")) == "1.3.0-rc.1"
+    assert parse_tag("v1.2", "v") is None
+    assert parse_tag("v1.2.3+b", "v") is None
+    assert parse_tag("v1.3.0-beta.1", "v") is None
+    assert parse_tag("release-1", "v") is None
+
+
+_versions = st.builds(
+    lambda major, minor, patch, pre: semver.Version(major, minor, patch, prerelease=pre),
+    st.integers(0, 30),
+    st.integers(0, 30),
+    st.integers(0, 30),
+    st.one_of(
+        st.none(), st.integers(1, 9).map(lambda n: f"rc.{n}"), st.integers(1, 9).map(lambda n: f"beta.{n}")
+    ),
+)
+_messages = st.sampled_from(
+    [
+        "feat: a",
+        "fix: b",
+        "chore: c",
+        "feat!: d",
+        "docs: e\n\nBREAKING CHANGE: f",
+        "Merge branch 'x'",
+        "docs: g\n\nfeat: h",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    current=_versions,
+    messages=st.lists(_messages, max_size=6),
+    level=st.sampled_from(["auto", "major", "minor", "patch"]),
+    pre=st.sampled_from([None, "rc"]),
+    major_on_zero=st.booleans(),
+    other=st.sampled_from(["patch", "none"]),
+)
+def test_next_version_is_always_greater_than_current(
+    current: semver.Version, messages: list[str], level: str, pre: str | None, major_on_zero: bool, other: str
+) -> None:
+    assume(level != "auto" or messages or current.prerelease)
+    decision = decide(
+        str(current),
+        changes(*messages),
+        level=level,
+        pre=pre,
+        policy=Policy(major_on_zero=major_on_zero, other_commits=other),
+    )
+    if decision.bump == "none":
+        assert decision.next == str(current)
+    else:
+        assert semver.Version.parse(decision.next) > current
