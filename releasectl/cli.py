@@ -166,6 +166,35 @@ def demo(
         raise typer.Exit(code)
 
 
+# ----------------------------------------------------------------------------- release
+
+
+@app.command("release")
+def release_cmd(
+    ctx: typer.Context,
+    deploy: Annotated[
+        bool, typer.Option("--deploy/--no-deploy", help="Deploy and verify after claiming.")
+    ] = True,
+    builder: Annotated[
+        str | None, typer.Option(help="Image builder: auto, docker or sandbox (default: config builder).")
+    ] = None,
+    env_file: Annotated[
+        Path | None,
+        typer.Option("--env-file", help="Write RELEASE_VERSION, IMAGE_DIGEST, IMAGE_URI as shell exports."),
+    ] = None,
+    timeout: Annotated[int | None, typer.Option(help="Seconds to wait for the rollout.", min=1)] = None,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the rollout's outcome.")] = True,
+) -> None:
+    """Version, build, push, claim, deploy and verify: what CodeBuild runs on every push."""
+    context = _context(ctx)
+    from releasectl.release import release as do_release
+
+    result = do_release(
+        context, deploy=deploy, builder=builder, env_file=env_file, timeout=timeout, wait=wait
+    )
+    _finish(result, context)
+
+
 # ----------------------------------------------------------------------------- ECR
 
 

@@ -186,6 +186,33 @@ class Git:
                 hint=f"the tag exists locally; push it later with `git push {remote} {name}`",
             )
 
+    def commit_info(self, commit: str) -> tuple[int, Path]:
+        """The commit's time (seconds since the epoch) and the work tree's top directory."""
+        proc = self._run("show", "-s", "--format=%ct", commit, "--")
+        if proc.returncode != 0:
+            raise EnvironmentProblem(f"cannot read commit {commit}: {self._err(proc)}")
+        top = self._run("rev-parse", "--show-toplevel")
+        if top.returncode != 0:
+            raise EnvironmentProblem(f"cannot find the work tree of {self.cwd}: {self._err(top)}")
+        return int(proc.stdout.split()[0]), Path(top.stdout.decode().strip())
+
+    def remote_url(self, remote: str = "origin") -> str | None:
+        """The remote's URL with any user or token stripped, or None without that remote."""
+        proc = self._run("remote", "get-url", remote)
+        if proc.returncode != 0:
+            return None
+        return without_credentials(proc.stdout.decode("utf-8", "replace").strip())
+
+
+def without_credentials(url: str) -> str:
+    """https://user:token@host/x → https://host/x: remote URLs may embed tokens, labels must not."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, path = rest.partition("/")
+    host = authority.rpartition("@")[2]
+    return f"{scheme}://{host}{slash}{path}"
+
 
 class GitTagLedger:
     """The git mirror of the release ledger: tags ``<prefix>X.Y.Z`` on commits."""

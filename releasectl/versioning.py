@@ -19,7 +19,7 @@ Rules, in the order they apply:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 import semver
@@ -313,3 +313,22 @@ def _kind(base: semver.Version, target: semver.Version) -> str:
     if target.minor != reference.minor:
         return "minor"
     return "patch"
+
+
+def next_free(decision: Decision, taken: Iterable[str]) -> Decision:
+    """The decision moved past versions other commits already hold, at the same level.
+
+    Used after a lost claim: a sibling commit that won the version is not an ancestor of
+    HEAD, so the base stays the same and the rules would pick the taken version again.
+    Stepping at the decided level keeps the meaning (a feat still lands on a new minor).
+    """
+    held = set(taken)
+    if not decision.changes or decision.next not in held:
+        return decision
+    target = semver.Version.parse(decision.next)
+    while str(target) in held:
+        if target.prerelease:
+            target = target.bump_prerelease()
+        else:
+            target = _bump(target, decision.bump if decision.bump in LEVELS else "patch")
+    return decision._replace(next=str(target), rule=f"{decision.rule}; {decision.next} was taken")

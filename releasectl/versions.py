@@ -17,7 +17,16 @@ from releasectl.git import UNSHALLOW_HINT, Git, GitTagLedger, RangeLog, UnknownC
 from releasectl.ledger import Release, find, for_commit, merge
 from releasectl.render import View, write_lines
 from releasectl.result import CommandResult, Outcome
-from releasectl.versioning import Change, Decision, Policy, check_level, check_pre_label, decide, released
+from releasectl.versioning import (
+    Change,
+    Decision,
+    Policy,
+    check_level,
+    check_pre_label,
+    decide,
+    next_free,
+    released,
+)
 
 PUSH_REMOTE = "origin"
 _SHOWN_REASONS = 10
@@ -40,8 +49,13 @@ def plan_version(
     pre: str | None = None,
     offline: bool,
     env: Mapping[str, str] | None = None,
+    avoid_taken: bool = False,
 ) -> VersionPlan:
-    """Decide the version of the commit being released (HEAD, or CodeBuild's resolved commit)."""
+    """Decide the version of the commit being released (HEAD, or CodeBuild's resolved commit).
+
+    With `avoid_taken` (a release retrying after a lost claim) a version another commit holds
+    is stepped past instead of being a conflict.
+    """
     env = os.environ if env is None else env
     level = check_level(level)
     if pre is not None:
@@ -71,7 +85,9 @@ def plan_version(
         base, log = _find_base(git, releases, probe.head)
         changes = [Change(c.sha, parse(c.message)) for c in log.commits]
         decision = decide(base.version if base else None, changes, level=level, pre=pre, policy=policy)
-    if decision.changes:
+    if decision.changes and avoid_taken:
+        decision = next_free(decision, (r.version for r in releases if r.commit != probe.head))
+    elif decision.changes:
         _check_unclaimed(decision.next, releases, probe.head)
     ctx.reporter.detail(f"git: {len(git.calls)} calls ({', '.join(c[0] for c in git.calls)})")
     return VersionPlan(decision, probe.head, base, releases, ledgers, git, tags)

@@ -9,7 +9,16 @@ from hypothesis import strategies as st
 
 from releasectl.conventional import parse
 from releasectl.errors import ExitCode, UsageError
-from releasectl.versioning import Change, Policy, decide, parse_tag, parse_version, released
+from releasectl.versioning import (
+    Change,
+    Decision,
+    Policy,
+    decide,
+    next_free,
+    parse_tag,
+    parse_version,
+    released,
+)
 
 
 def changes(*messages: str) -> list[Change]:
@@ -230,3 +239,30 @@ def test_next_version_is_always_greater_than_current(
         assert decision.next == str(current)
     else:
         assert semver.Version.parse(decision.next) > current
+
+
+# ----------------------------------------------------------------------------- after a lost claim
+
+
+def _decided(current: str, nxt: str, bump: str) -> Decision:
+    return Decision(current=current, next=nxt, bump=bump, commits=1, rule="test")
+
+
+def test_next_free_keeps_a_version_nobody_holds() -> None:
+    decision = _decided("1.2.0", "1.3.0", "minor")
+    assert next_free(decision, ["1.2.0", "1.2.1"]) == decision
+
+
+def test_next_free_steps_past_taken_versions_at_the_decided_level() -> None:
+    assert next_free(_decided("1.2.0", "1.3.0", "minor"), ["1.3.0", "1.4.0"]).next == "1.5.0"
+    assert next_free(_decided("1.2.0", "1.2.1", "patch"), ["1.2.1"]).next == "1.2.2"
+    assert next_free(_decided("1.2.0", "2.0.0", "major"), ["2.0.0"]).next == "3.0.0"
+
+
+def test_next_free_steps_a_taken_release_candidate_to_the_next_candidate() -> None:
+    assert next_free(_decided("1.2.0", "1.3.0-rc.1", "prerelease"), ["1.3.0-rc.1"]).next == "1.3.0-rc.2"
+
+
+def test_next_free_never_moves_a_head_that_is_already_released() -> None:
+    decision = Decision(current="1.2.0", next="1.2.0", bump="none", commits=0, rule="released", released=True)
+    assert next_free(decision, ["1.2.0"]) == decision
