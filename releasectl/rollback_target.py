@@ -1,0 +1,104 @@
+"""Which version an automatic rollback goes back to (`releasectl rollback` without --to). Pure.
+
+Never "revision - 1": the previous revision may be the one that just failed, or one someone
+registered by hand. The answer is the highest version lower than the running one whose latest
+recorded deployment (the `releasectl:outcome` tag deploy and rollback leave on the revision
+they ran) verifiably succeeded, and whose image is still in the ledger under that digest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import semver
+
+from releasectl.errors import EnvironmentProblem
+from releasectl.ledger import Release
+from releasectl.plan import Revision
+
+# How many revisions an automatic rollback reads looking for verified-good versions; each is
+# one describe_task_definition call.
+HISTORY_SCAN = 250
+
+
+@dataclass(frozen=True)
+class RollbackChoice:
+    release: Release
+    revision: Revision  # the newest revision that recorded this version's outcome
+    running_version: str | None
+    scanned: int
+
+
+def running_version(running: Revision, releases: Sequence[Release], container_name: str) -> str | None:
+    """The running version: its revision's tag, else the ledger version of its digest."""
+    if running.version:
+        return running.version
+    digest = running.digest(container_name)
+    matches = [r for r in releases if digest and r.digest == digest]
+    return max(matches, key=lambda r: r.semver).version if matches else None
+
+
+def choose_rollback_target(
+    *,
+    running: Revision,
+    history: Iterable[Revision],
+    releases: Sequence[Release],
+    container_name: str,
+    service: str,
+    limit: int = HISTORY_SCAN,
+) -> RollbackChoice:
+    """The newest earlier version whose latest recorded deployment verifiably succeeded.
+
+    Revisions are read newest first; per version only the newest revision with a recorded
+    outcome counts, so a version that succeeded once and was later rolled back is skipped.
+    The image must still be in the ledger under that version with the same digest.
+    """
+    current_version = running_version(running, releases, container_name)
+    current_semver = _semver(current_version)
+    running_digest = running.digest(container_name)
+    ledger = {r.version: r for r in releases}
+    latest: dict[str, Revision] = {}
+    scanned = 0
+    for revision in history:
+        if scanned >= limit:
+            break
+        scanned += 1
+        if revision.arn == running.arn or not revision.outcome:
+            continue
+        version = revision.version
+        if version and version not in latest and _semver(version) is not None:
+            latest[version] = revision
+    candidates: list[tuple[semver.Version, Release, Revision]] = []
+    for version, revision in latest.items():
+        parsed = _semver(version)
+        release = ledger.get(version)
+        if parsed is None or revision.outcome != "succeeded" or release is None:
+            continue
+        if release.digest is None or release.digest != revision.digest(container_name):
+            continue
+        if current_semver is not None and parsed >= current_semver:
+            continue
+        if current_semver is None and release.digest == running_digest:
+            continue
+        candidates.append((parsed, release, revision))
+    if not candidates:
+        running_text = f"the running version {current_version}" if current_version else "the running image"
+        raise EnvironmentProblem(
+            f"no version earlier than {running_text} has a verified successful deployment on service "
+            f"{service} (looked at {scanned} revisions of {running.family})",
+            hint="name the version: `releasectl rollback --to VERSION` (`releasectl releases` lists them)",
+        )
+    _, release, revision = max(candidates, key=lambda c: c[0])
+    return RollbackChoice(
+        release=release, revision=revision, running_version=current_version, scanned=scanned
+    )
+
+
+def _semver(version: str | None) -> semver.Version | None:
+    if not version:
+        return None
+    try:
+        return semver.Version.parse(version)
+    except (ValueError, TypeError):
+        return None

@@ -1,0 +1,138 @@
+"""`releasectl status`: what the service runs now, in two API calls."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from releasectl import imageref
+from releasectl.errors import UsageError
+from releasectl.outcome import primary
+from releasectl.plan import Revision
+from releasectl.render import View, write_lines, write_table
+
+if TYPE_CHECKING:
+    from releasectl.aws.ecs import EcsApi
+    from releasectl.context import Context
+
+RECENT_EVENTS = 5
+
+
+def service_status(ctx: Context) -> View:
+    from releasectl.aws.ecs import EcsApi
+
+    container_name = ctx.config.require("container_name")
+    return read_status(EcsApi.from_context(ctx), container_name=container_name)
+
+
+def read_status(ecs: EcsApi, *, container_name: str) -> StatusView:
+    service = ecs.describe_service()
+    revision = ecs.describe_task_definition(str(service["taskDefinition"]))
+    return StatusView(build_status(service, revision, container_name=container_name, cluster=ecs.cluster))
+
+
+def build_status(
+    service: Mapping[str, Any], revision: Revision, *, container_name: str, cluster: str
+) -> dict[str, Any]:
+    """The JSON answer, from a describe_services entry and its running revision. Pure."""
+    image = revision.image(container_name)
+    version, source = _version(revision, image)
+    lead = primary(service) or {}
+    return {
+        "service": service.get("serviceName"),
+        "cluster": cluster,
+        "version": version,
+        "version_source": source,
+        "digest": revision.digest(container_name),
+        "image": image,
+        "task_definition": revision.arn,
+        "recorded_outcome": revision.outcome,
+        "rollout_state": lead.get("rolloutState"),
+        "rollout_state_reason": lead.get("rolloutStateReason"),
+        "running": int(service.get("runningCount") or 0),
+        "desired": int(service.get("desiredCount") or 0),
+        "pending": int(service.get("pendingCount") or 0),
+        "deployments": [_deployment(d) for d in service.get("deployments") or ()],
+        "events": [
+            {"created_at": _time(e.get("createdAt")), "message": e.get("message")}
+            for e in (service.get("events") or ())[:RECENT_EVENTS]
+        ],
+    }
+
+
+def _version(revision: Revision, image: str | None) -> tuple[str | None, str | None]:
+    if revision.version:
+        return revision.version, "task definition tag"
+    if image:
+        try:
+            tag = imageref.parse(image).tag
+        except UsageError:
+            tag = None
+        if tag and imageref.is_release_tag(tag):
+            return tag, "image tag"
+    return None, None
+
+
+def _deployment(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": item.get("id"),
+        "status": item.get("status"),
+        "task_definition": item.get("taskDefinition"),
+        "rollout_state": item.get("rolloutState"),
+        "rollout_state_reason": item.get("rolloutStateReason"),
+        "running": int(item.get("runningCount") or 0),
+        "desired": int(item.get("desiredCount") or 0),
+        "pending": int(item.get("pendingCount") or 0),
+        "failed_tasks": int(item.get("failedTasks") or 0),
+        "created_at": _time(item.get("createdAt")),
+    }
+
+
+def _time(value: Any) -> str | None:
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    return None if value is None else str(value)
+
+
+@dataclass
+class StatusView(View):
+    data: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return self.data
+
+    def human(self) -> None:
+        d = self.data
+        version = d["version"] or "unknown"
+        lines = [
+            f"service   {d['service']} (cluster {d['cluster']})",
+            f"version   {version}" + (f" (from the {d['version_source']})" if d["version_source"] else ""),
+            f"image     {d['image']}",
+            f"task def  {d['task_definition']}"
+            + (f" (last outcome: {d['recorded_outcome']})" if d["recorded_outcome"] else ""),
+            f"rollout   {d['rollout_state'] or 'unknown'}: "
+            f"running {d['running']}/{d['desired']}, pending {d['pending']}",
+        ]
+        write_lines(lines)
+        # Few, short columns: piped output is 80 characters wide and ids must not be cut.
+        write_table(
+            "Deployments",
+            ["deployment", "state", "tasks", "revision"],
+            [
+                [
+                    x["id"],
+                    f"{x['status']} {x['rollout_state'] or ''}".strip(),
+                    f"{x['running']}/{x['desired']}"
+                    + (f" +{x['pending']}p" if x["pending"] else "")
+                    + (f" {x['failed_tasks']} failed" if x["failed_tasks"] else ""),
+                    (x["task_definition"] or "").rsplit("/", 1)[-1],
+                ]
+                for x in d["deployments"]
+            ],
+        )
+        if d["events"]:
+            write_table(
+                "Recent events", ["time", "message"], [[e["created_at"], e["message"]] for e in d["events"]]
+            )
