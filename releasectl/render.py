@@ -50,7 +50,9 @@ def write_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]
         table.add_column(column)
     for row in rows:
         table.add_row(*("" if cell is None else str(cell) for cell in row))
-    Console(soft_wrap=True).print(table)
+    # Piped output has no terminal width; rich would assume 80 columns and cut cells short.
+    width = None if sys.stdout.isatty() else 200
+    Console(soft_wrap=True, width=width).print(table)
 
 
 def write_error(message: str, *, stream: TextIO | None = None) -> None:
