@@ -186,7 +186,8 @@ def _running_rollout(ctx: Context, digest: str) -> str | None:
     current = ecs.describe_task_definition(str(snapshot["taskDefinition"]))
     if current.digest(ctx.config.require("container_name")) != digest:
         return None
-    primary = next((d for d in snapshot.get("deployments") or () if d.get("status") == "PRIMARY"), {})
+    deployments: list[dict[str, Any]] = list(snapshot.get("deployments") or ())
+    primary = next((d for d in deployments if d.get("status") == "PRIMARY"), {})
     return f"rollout {str(primary.get('rolloutState', 'unknown')).lower()}, {current.arn}"
 
 
