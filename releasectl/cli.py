@@ -399,6 +399,39 @@ def infra_destroy(
     _finish(do_destroy(context, stack_name=stack_name, yes=yes, timeout=timeout), context)
 
 
+# ----------------------------------------------------------------------------- sandbox
+
+sandbox_app = typer.Typer(
+    help="The embedded local AWS: moto plus CodeBuild, ECS and ALB simulators.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(sandbox_app, name="sandbox")
+
+
+@sandbox_app.command("up")
+def sandbox_up_cmd(
+    ctx: typer.Context,
+    port: Annotated[
+        int | None,
+        typer.Option(help="AWS endpoint port on 127.0.0.1 (default: a free one).", min=0, max=65535),
+    ] = None,
+    alb_port: Annotated[
+        int | None,
+        typer.Option(
+            "--alb-port", help="Load balancer port on 127.0.0.1 (default: a free one).", min=0, max=65535
+        ),
+    ] = None,
+) -> None:
+    """Run the sandbox in the foreground until Ctrl-C; stopping ends every process it started."""
+    context = _context(ctx)
+    from releasectl.sandbox.command import sandbox_up
+
+    code = sandbox_up(context, port=port, alb_port=alb_port)
+    if code:
+        raise typer.Exit(code)
+
+
 # ----------------------------------------------------------------------------- entry point
 
 

@@ -1,0 +1,134 @@
+"""The sandbox's load balancer: one HTTP port on 127.0.0.1 in front of the service's tasks.
+
+Requests go round robin to the tasks ECS reports RUNNING and HEALTHY and still wants running
+(a task being drained gets no new requests). When a target refuses or drops the connection,
+the request goes to the next healthy target (GET and HEAD on any connection error, other
+methods only when nothing was sent), so a rollout never shows callers an error. No healthy
+target: 503, saying so. Each response names its target in `X-Sandbox-Target`.
+"""
+
+from __future__ import annotations
+
+import http.client
+import itertools
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+Targets = Callable[[], list[tuple[str, int]]]  # (task id, port) of the healthy targets
+
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailers",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+}
+_IDEMPOTENT = {"GET", "HEAD", "OPTIONS"}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], targets: Targets, timeout: float) -> None:
+        super().__init__(address, _Handler)
+        self.targets = targets
+        self.target_timeout = timeout
+        self.counter = itertools.count()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "releasectl-sandbox-alb"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the tasks log their own requests to CloudWatch Logs."""
+
+    def _forward(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+        client = self.client_address[0]
+        headers["X-Forwarded-For"] = ", ".join(p for p in (self.headers.get("X-Forwarded-For"), client) if p)
+        headers["X-Forwarded-Proto"] = "http"
+        headers["X-Forwarded-Port"] = str(self.server.server_address[1])
+        tried: set[str] = set()
+        last_error = "no healthy targets"
+        while True:
+            targets = [t for t in self.server.targets() if t[0] not in tried]
+            if not targets:
+                break
+            task_id, port = targets[next(self.server.counter) % len(targets)]
+            tried.add(task_id)
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=self.server.target_timeout)
+            sent = False
+            try:
+                connection.connect()
+                sent = True
+                connection.request(self.command, self.path, body=body, headers=headers)
+                response = connection.getresponse()
+                payload = response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                last_error = f"target {task_id}: {exc.__class__.__name__}: {exc}"
+                connection.close()
+                if sent and self.command not in _IDEMPOTENT:
+                    self._reply(502, f"sandbox ALB: {last_error}\n".encode())
+                    return
+                continue
+            connection.close()
+            self.send_response(response.status, response.reason)
+            for name, value in response.getheaders():
+                if name.lower() not in _HOP_BY_HOP:
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.send_header("X-Sandbox-Target", task_id)
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+            return
+        self._reply(503, f"sandbox ALB: 503 Service Unavailable ({last_error})\n".encode())
+
+    def _reply(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _forward
+
+
+class LoadBalancer:
+    """Start with start(), stop with close(); `url` is where to send requests."""
+
+    def __init__(self, targets: Targets, *, port: int = 0, target_timeout: float = 10.0) -> None:
+        self._server = _Server(("127.0.0.1", port), targets, target_timeout)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="sandbox-alb", daemon=True
+        )
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+        self._server.server_close()

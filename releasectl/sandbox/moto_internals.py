@@ -1,0 +1,402 @@
+"""Everything the sandbox knows about moto's insides, in one place.
+
+moto serves AWS's state but not its behaviour over time (TESTING.md), so the sandbox hooks a
+few methods of moto's ECS and CodeBuild code for its lifetime and publishes its simulators'
+state into moto's model objects. Nothing else in releasectl imports moto's internals; this
+module's contract test (tests/sandbox/test_moto_internals.py) fails with a clear message when
+the pinned moto changes what is relied on here:
+
+- backends are looked up as get_backend(service)[account][region];
+- EC2ContainerServiceBackend.update_service(service_properties) takes snake_case keys and
+  returns the Service; create_service / describe_services / list_tasks / describe_tasks /
+  stop_task / describe_task_definition keep their parameters;
+- a Service is serialised from its attributes (deployments, events, running_count,
+  pending_count, desired_count, task_definition, deployment_configuration), read when the
+  response is written, so the simulator replaces those attributes rather than mutating them;
+- CodeBuildResponse.start_build reads request parameters with _get_param and returns an
+  ActionResult; CodeBuildBackend keeps codebuild_projects and build_history and answers
+  batch_get_builds(ids) and stop_build(build_id);
+- ThreadedMotoServer keeps its werkzeug server in `_server`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from releasectl.errors import EnvironmentProblem
+
+PINNED_MOTO = "5.2.5"
+ACCOUNT_ID = "123456789012"  # moto's default account: what the fake credentials map to
+
+_install_lock = threading.Lock()
+_installed: set[tuple[str, str]] = set()
+
+
+def check_moto_version() -> None:
+    """The sandbox relies on moto internals (this module): refuse any other moto version."""
+    import moto
+
+    found = getattr(moto, "__version__", "unknown")
+    if found != PINNED_MOTO:
+        raise EnvironmentProblem(
+            f"the sandbox needs moto {PINNED_MOTO}, found {found}",
+            hint=f"pip install 'moto[server]=={PINNED_MOTO}' (or `pip install 'releasectl[sandbox]'`)",
+        )
+
+
+def backend(service: str, region: str, account: str = ACCOUNT_ID) -> Any:
+    from moto.backends import get_backend
+
+    return get_backend(service)[account][region]  # type: ignore[call-overload]
+
+
+# ----------------------------------------------------------------------------- server
+
+
+def close_server_socket(server: Any) -> None:
+    """ThreadedMotoServer.stop() shuts the loop down but leaves the listening socket open."""
+    inner = getattr(server, "_server", None)
+    if inner is not None:
+        inner.server_close()
+
+
+# ----------------------------------------------------------------------------- patching
+
+
+@dataclass
+class Patches:
+    """Methods replaced on moto's classes; restore() puts the originals back."""
+
+    _saved: list[tuple[type, str, Any]] = field(default_factory=list)
+    _keys: list[tuple[str, str]] = field(default_factory=list)
+
+    def replace(
+        self, owner: type, name: str, make: Callable[[Callable[..., Any]], Callable[..., Any]]
+    ) -> None:
+        original = owner.__dict__.get(name)
+        if original is None:
+            raise EnvironmentProblem(
+                f"moto's {owner.__name__}.{name} is gone; the sandbox cannot hook it",
+                hint=f"install moto {PINNED_MOTO} exactly",
+            )
+        self._saved.append((owner, name, original))
+        setattr(owner, name, make(original))
+
+    def claim(self, service: str, region: str) -> None:
+        """One sandbox per backend per process: two would fight over the same hooks."""
+        with _install_lock:
+            if (service, region) in _installed:
+                raise EnvironmentProblem(
+                    f"a sandbox already simulates {service} in {region} in this process",
+                    hint="stop the other sandbox first",
+                )
+            _installed.add((service, region))
+        self._keys.append((service, region))
+
+    def restore(self) -> None:
+        while self._saved:
+            owner, name, original = self._saved.pop()
+            setattr(owner, name, original)
+        with _install_lock:
+            for key in self._keys:
+                _installed.discard(key)
+        self._keys.clear()
+
+
+# ----------------------------------------------------------------------------- ECS
+
+
+class EcsHandlers(Protocol):
+    """What the ECS simulator answers; moto serves everything else."""
+
+    lock: threading.RLock
+
+    def on_service_created(self, service: Any) -> None: ...
+
+    def on_update_service(
+        self, service: Any, *, task_definition: str | None, desired_count: int | None, force: bool
+    ) -> None: ...
+
+    def list_tasks(
+        self,
+        *,
+        cluster: str,
+        service_name: str | None,
+        started_by: str | None,
+        desired_status: str | None,
+        family: str | None,
+    ) -> list[str] | None: ...
+
+    def describe_tasks(self, *, cluster: str, tasks: Sequence[str]) -> list[dict[str, Any]]: ...
+
+    def stop_task(self, *, cluster: str, task: str, reason: str | None) -> dict[str, Any] | None: ...
+
+
+@dataclass(frozen=True)
+class TaskRef:
+    """What moto's list_tasks response reads from each item."""
+
+    task_arn: str
+
+
+def _ours(backend_obj: Any, region: str, account: str) -> bool:
+    # By account and region rather than identity: a reset (POST /moto-api/reset) rebuilds backends.
+    return (
+        getattr(backend_obj, "region_name", None) == region
+        and getattr(backend_obj, "account_id", None) == account
+    )
+
+
+def hook_ecs(patches: Patches, handlers: EcsHandlers, region: str, account: str = ACCOUNT_ID) -> None:
+    """Serve service rollouts and tasks from the simulator for one account and region."""
+    from moto.ecs.exceptions import EcsClientException
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    patches.claim("ecs", region)
+
+    def create_service(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if not _ours(self, region, account):
+                return original(self, *args, **kwargs)
+            with handlers.lock:
+                service = original(self, *args, **kwargs)
+                handlers.on_service_created(service)
+                return service
+
+        return wrapper
+
+    def update_service(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(self: Any, service_properties: dict[str, Any]) -> Any:
+            if not _ours(self, region, account):
+                return original(self, service_properties)
+            props = dict(service_properties)
+            task_definition = props.pop("task_definition", None)
+            desired = props.pop("desired_count", None)
+            force = bool(props.pop("force_new_deployment", False))
+            with handlers.lock:
+                # moto's own not-found error first; then AWS's refusal of a deregistered revision,
+                # which moto does not make (DESIGN §5).
+                if task_definition and self.describe_task_definition(task_definition).status == "INACTIVE":
+                    raise EcsClientException("TaskDefinition is inactive")
+                service = original(self, props)
+                handlers.on_update_service(
+                    service,
+                    task_definition=task_definition,
+                    desired_count=int(desired) if desired is not None else None,
+                    force=force,
+                )
+                return service
+
+        return wrapper
+
+    def describe_services(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if not _ours(self, region, account):
+                return original(self, *args, **kwargs)
+            with handlers.lock:
+                return original(self, *args, **kwargs)
+
+        return wrapper
+
+    def list_tasks(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(
+            self: Any,
+            cluster_str: str | None = None,
+            container_instance: str | None = None,
+            family: str | None = None,
+            started_by: str | None = None,
+            service_name: str | None = None,
+            desiredStatus: str | None = None,  # moto's parameter name
+        ) -> Any:
+            theirs = original(
+                self, cluster_str, container_instance, family, started_by, service_name, desiredStatus
+            )
+            if not _ours(self, region, account):
+                return theirs
+            with handlers.lock:
+                ours = handlers.list_tasks(
+                    cluster=cluster_str or "default",
+                    service_name=service_name,
+                    started_by=started_by,
+                    desired_status=desiredStatus,
+                    family=family,
+                )
+            if ours is None:
+                return theirs
+            # moto ignores serviceName; tasks it ran itself (run_task) belong to no service.
+            kept = [] if service_name else list(theirs)
+            return kept + [TaskRef(arn) for arn in ours]
+
+        return wrapper
+
+    def describe_tasks(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(self: Any, cluster_str: str, tasks: list[str]) -> Any:
+            if not _ours(self, region, account):
+                return original(self, cluster_str, tasks)
+            self._get_cluster(cluster_str)  # moto's ClusterNotFoundException for a wrong cluster
+            with handlers.lock:
+                ours = handlers.describe_tasks(cluster=cluster_str, tasks=tasks)
+            known = {item["taskArn"].rsplit("/", 1)[-1] for item in ours}
+            rest = [t for t in tasks if t.rsplit("/", 1)[-1] not in known]
+            theirs = original(self, cluster_str, rest) if rest else []
+            return list(theirs) + ours
+
+        return wrapper
+
+    def stop_task(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(self: Any, cluster_str: str, task_str: str, reason: str) -> Any:
+            if not _ours(self, region, account):
+                return original(self, cluster_str, task_str, reason)
+            with handlers.lock:
+                stopped = handlers.stop_task(cluster=cluster_str, task=task_str, reason=reason)
+            return stopped if stopped is not None else original(self, cluster_str, task_str, reason)
+
+        return wrapper
+
+    patches.replace(EC2ContainerServiceBackend, "create_service", create_service)
+    patches.replace(EC2ContainerServiceBackend, "update_service", update_service)
+    patches.replace(EC2ContainerServiceBackend, "describe_services", describe_services)
+    patches.replace(EC2ContainerServiceBackend, "list_tasks", list_tasks)
+    patches.replace(EC2ContainerServiceBackend, "describe_tasks", describe_tasks)
+    patches.replace(EC2ContainerServiceBackend, "stop_task", stop_task)
+
+
+@dataclass(frozen=True)
+class ServiceView:
+    """A moto Service as plain values."""
+
+    name: str
+    arn: str
+    cluster_name: str
+    cluster_arn: str
+    task_definition: str | None
+    desired_count: int
+    deployments: tuple[Mapping[str, Any], ...]
+    deployment_configuration: Mapping[str, Any]
+    launch_type: str | None
+    load_balancers: tuple[Mapping[str, Any], ...]
+
+
+def service_view(service: Any) -> ServiceView:
+    return ServiceView(
+        name=str(service.name),
+        arn=str(service.arn),
+        cluster_name=str(service.cluster_name),
+        cluster_arn=str(service.cluster_arn),
+        task_definition=service.task_definition,
+        desired_count=int(service.desired_count or 0),
+        deployments=tuple(dict(d) for d in service.deployments or ()),
+        deployment_configuration=dict(getattr(service, "deployment_configuration", None) or {}),
+        launch_type=getattr(service, "launch_type", None),
+        load_balancers=tuple(dict(lb) for lb in getattr(service, "load_balancers", None) or ()),
+    )
+
+
+def publish_service(
+    service: Any,
+    *,
+    deployments: list[dict[str, Any]],
+    events: list[dict[str, Any]],
+    running: int,
+    pending: int,
+    desired: int,
+    task_definition: str | None,
+) -> None:
+    """Replace (never mutate) what describe_services shows: a response being written from the
+    old lists in another thread keeps a consistent snapshot."""
+    service.deployments = deployments
+    service.events = events
+    service.running_count = running
+    service.pending_count = pending
+    service.desired_count = desired
+    if task_definition:
+        service.task_definition = task_definition
+
+
+def task_definition(region: str, ref: str, account: str = ACCOUNT_ID) -> dict[str, Any]:
+    """A registered revision (ARN, family:revision or family) as ECS's JSON would show it."""
+    found = backend("ecs", region, account).describe_task_definition(ref)
+    return {
+        "taskDefinitionArn": found.arn,
+        "family": found.family,
+        "revision": found.revision,
+        "status": found.status,
+        "containerDefinitions": [dict(c) for c in found.container_definitions],
+        "cpu": found.cpu,
+        "memory": found.memory,
+        "networkMode": found.network_mode,
+    }
+
+
+# ----------------------------------------------------------------------------- CodeBuild
+
+
+class CodeBuildHandlers(Protocol):
+    def start_build(self, project: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    def batch_get_builds(self, ids: Sequence[str]) -> list[dict[str, Any]]: ...
+
+    def stop_build(self, build_id: str) -> dict[str, Any] | None: ...
+
+
+_START_BUILD_PARAMS = (
+    "sourceVersion",
+    "environmentVariablesOverride",
+    "timeoutInMinutesOverride",
+    "buildspecOverride",
+)
+
+
+def hook_codebuild(
+    patches: Patches, handlers: CodeBuildHandlers, region: str, account: str = ACCOUNT_ID
+) -> None:
+    """Serve start_build / batch_get_builds / stop_build from the simulator for one account and region."""
+    from moto.codebuild.exceptions import ResourceNotFoundException
+    from moto.codebuild.models import CodeBuildBackend
+    from moto.codebuild.responses import CodeBuildResponse
+    from moto.core.responses import ActionResult
+
+    patches.claim("codebuild", region)
+
+    def start_build(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(self: Any) -> Any:
+            codebuild = self.codebuild_backend
+            if not _ours(codebuild, region, account):
+                return original(self)
+            name = self._get_param("projectName")
+            project = codebuild.codebuild_projects.get(name)
+            if project is None:
+                # The same refusal as moto's own start_build.
+                return original(self)
+            params = {key: self._get_param(key) for key in _START_BUILD_PARAMS}
+            build = handlers.start_build(dict(project.project_metadata), params)
+            codebuild.build_history.setdefault(name, []).append(build["id"])
+            return ActionResult({"build": build})
+
+        return wrapper
+
+    def batch_get_builds(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(self: Any, ids: list[str]) -> Any:
+            if not _ours(self, region, account):
+                return original(self, ids)
+            return handlers.batch_get_builds(ids)
+
+        return wrapper
+
+    def stop_build(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(self: Any, build_id: str) -> Any:
+            if not _ours(self, region, account):
+                return original(self, build_id)
+            build = handlers.stop_build(build_id)
+            if build is None:
+                raise ResourceNotFoundException(f"Build {build_id} does not exist")
+            return build
+
+        return wrapper
+
+    patches.replace(CodeBuildResponse, "start_build", start_build)
+    patches.replace(CodeBuildBackend, "batch_get_builds", batch_get_builds)
+    patches.replace(CodeBuildBackend, "stop_build", stop_build)

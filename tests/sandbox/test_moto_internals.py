@@ -1,0 +1,347 @@
+"""The contract between the sandbox and the pinned moto: what releasectl.sandbox.moto_internals
+relies on. A failure here means moto changed; update moto_internals (and only it) to match,
+or keep moto pinned at PINNED_MOTO."""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import boto3
+import pytest
+
+from releasectl.sandbox import moto_internals as internals
+
+REGION = "eu-west-3"  # a region no other test uses: hooks here touch nobody else's state
+CHANGED = "moto changed what releasectl/sandbox/moto_internals.py relies on"
+
+
+def parameters(function: Any) -> list[str]:
+    return list(inspect.signature(function).parameters)
+
+
+def test_moto_is_the_pinned_version() -> None:
+    import moto
+
+    assert moto.__version__ == internals.PINNED_MOTO, (
+        f"moto {moto.__version__} is installed, the sandbox is written against {internals.PINNED_MOTO}: "
+        "pin it in pyproject.toml or update moto_internals and this test together"
+    )
+    internals.check_moto_version()
+
+
+@pytest.mark.parametrize(
+    ("method", "expected"),
+    [
+        ("update_service", ["self", "service_properties"]),
+        ("describe_tasks", ["self", "cluster_str", "tasks"]),
+        ("stop_task", ["self", "cluster_str", "task_str", "reason"]),
+        (
+            "list_tasks",
+            [
+                "self",
+                "cluster_str",
+                "container_instance",
+                "family",
+                "started_by",
+                "service_name",
+                "desiredStatus",
+            ],
+        ),
+        ("describe_services", ["self", "cluster_str", "service_names_or_arns"]),
+        ("describe_task_definition", ["self", "task_definition_str"]),
+    ],
+)
+def test_ecs_backend_methods_keep_their_parameters(method: str, expected: list[str]) -> None:
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    assert parameters(getattr(EC2ContainerServiceBackend, method)) == expected, f"{CHANGED}: ECS {method}"
+
+
+def test_codebuild_methods_keep_their_parameters() -> None:
+    from moto.codebuild.models import CodeBuildBackend
+    from moto.codebuild.responses import CodeBuildResponse
+
+    assert parameters(CodeBuildBackend.batch_get_builds) == ["self", "ids"], CHANGED
+    assert parameters(CodeBuildBackend.stop_build) == ["self", "build_id"], CHANGED
+    assert parameters(CodeBuildResponse.start_build) == ["self"], CHANGED
+    backend = internals.backend("codebuild", REGION)
+    assert isinstance(backend.codebuild_projects, dict) and isinstance(backend.build_history, dict), CHANGED
+
+
+class RecordingEcs:
+    """EcsHandlers that answer with fixed data and record what moto passed them."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.created: list[Any] = []
+        self.updates: list[dict[str, Any]] = []
+        self.task = {
+            "taskArn": f"arn:aws:ecs:{REGION}:{internals.ACCOUNT_ID}:task/contract/0123abcd",
+            "lastStatus": "RUNNING",
+            "desiredStatus": "RUNNING",
+            "startedBy": "ecs-svc/1",
+        }
+
+    def on_service_created(self, service: Any) -> None:
+        self.created.append(service)
+
+    def on_update_service(
+        self, service: Any, *, task_definition: str | None, desired_count: int | None, force: bool
+    ) -> None:
+        self.updates.append(
+            {"task_definition": task_definition, "desired_count": desired_count, "force": force}
+        )
+        internals.publish_service(
+            service,
+            deployments=[
+                {
+                    "id": "ecs-svc/2",
+                    "status": "PRIMARY",
+                    "taskDefinition": task_definition,
+                    "rolloutState": "IN_PROGRESS",
+                },
+                {"id": "ecs-svc/1", "status": "ACTIVE", "rolloutState": "COMPLETED"},
+            ],
+            events=[{"id": "e1", "message": "(service contract) has started 1 tasks: (task 0123abcd)."}],
+            running=1,
+            pending=1,
+            desired=2,
+            task_definition=None,
+        )
+
+    def list_tasks(self, **kwargs: Any) -> list[str] | None:
+        return [self.task["taskArn"]] if kwargs["service_name"] == "contract" else []
+
+    def describe_tasks(self, *, cluster: str, tasks: Sequence[str]) -> list[dict[str, Any]]:
+        return [self.task] if any(t.endswith("0123abcd") for t in tasks) else []
+
+    def stop_task(self, *, cluster: str, task: str, reason: str | None) -> dict[str, Any] | None:
+        return (
+            {**self.task, "desiredStatus": "STOPPED", "stoppedReason": reason}
+            if task.endswith("0123abcd")
+            else None
+        )
+
+
+class RecordingCodeBuild:
+    def __init__(self) -> None:
+        self.started: list[tuple[Mapping[str, Any], Mapping[str, Any]]] = []
+
+    def build(self, status: str) -> dict[str, Any]:
+        return {"id": "contract-project:1234", "buildStatus": status, "projectName": "contract-project"}
+
+    def start_build(self, project: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+        self.started.append((project, params))
+        return self.build("IN_PROGRESS")
+
+    def batch_get_builds(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        return [self.build("FAILED")] if "contract-project:1234" in ids else []
+
+    def stop_build(self, build_id: str) -> dict[str, Any] | None:
+        return self.build("STOPPED") if build_id == "contract-project:1234" else None
+
+
+@pytest.fixture(scope="module")
+def hooked_server() -> Iterator[tuple[str, RecordingEcs, RecordingCodeBuild]]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    ecs, codebuild = RecordingEcs(), RecordingCodeBuild()
+    patches = internals.Patches()
+    internals.hook_ecs(patches, ecs, REGION)
+    internals.hook_codebuild(patches, codebuild, REGION)
+    try:
+        yield f"http://{host}:{port}", ecs, codebuild
+    finally:
+        patches.restore()
+        server.stop()
+        internals.close_server_socket(server)
+
+
+def client(endpoint: str, service: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+@pytest.fixture(scope="module")
+def contract_service(hooked_server: tuple[str, RecordingEcs, RecordingCodeBuild]) -> dict[str, Any]:
+    endpoint, ecs_handlers, _ = hooked_server
+    ecs = client(endpoint, "ecs")
+    ecs.create_cluster(clusterName="contract")
+    for _ in range(2):
+        ecs.register_task_definition(
+            family="contract", containerDefinitions=[{"name": "app", "image": "x", "memory": 128}]
+        )
+    ecs.create_service(
+        cluster="contract", serviceName="contract", taskDefinition="contract:1", desiredCount=2
+    )
+    update = ecs.update_service(
+        cluster="contract",
+        service="contract",
+        taskDefinition="contract:2",
+        desiredCount=2,
+        deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": True}},
+    )
+    return {
+        "update": update["service"],
+        "created": list(ecs_handlers.created),
+        "updates": list(ecs_handlers.updates),
+    }
+
+
+def test_create_service_reaches_the_simulator_with_moto_service(contract_service: dict[str, Any]) -> None:
+    (service,) = contract_service["created"]
+    view = internals.service_view(service)
+    assert (view.name, view.cluster_name, view.desired_count) == ("contract", "contract", 2), CHANGED
+    assert view.deployments and str(view.deployments[0]["id"]).startswith("ecs-svc/"), CHANGED
+
+
+def test_update_service_hands_over_task_definition_and_desired_count(
+    contract_service: dict[str, Any],
+) -> None:
+    assert contract_service["updates"] == [
+        {"task_definition": "contract:2", "desired_count": 2, "force": False}
+    ]
+
+
+def test_update_service_response_carries_what_the_simulator_published(
+    contract_service: dict[str, Any],
+) -> None:
+    service = contract_service["update"]
+    assert [d["id"] for d in service["deployments"]] == ["ecs-svc/2", "ecs-svc/1"], CHANGED
+    assert (service["runningCount"], service["pendingCount"], service["desiredCount"]) == (1, 1, 2), CHANGED
+    assert service["events"][0]["message"].startswith("(service contract)"), CHANGED
+    # deploymentConfiguration is kept by update_service (create_service drops it): the breaker reads it.
+    assert service["deploymentConfiguration"]["deploymentCircuitBreaker"] == {
+        "enable": True,
+        "rollback": True,
+    }
+
+
+def test_describe_services_shows_the_published_state(
+    hooked_server: tuple[str, RecordingEcs, RecordingCodeBuild], contract_service: dict[str, Any]
+) -> None:
+    service = client(hooked_server[0], "ecs").describe_services(cluster="contract", services=["contract"])[
+        "services"
+    ][0]
+    assert service["deployments"][0]["rolloutState"] == "IN_PROGRESS", CHANGED
+    assert service["taskDefinition"].endswith("contract:1"), (
+        "the simulator, not moto, decides the service's revision"
+    )
+
+
+def test_task_calls_are_served_by_the_simulator(
+    hooked_server: tuple[str, RecordingEcs, RecordingCodeBuild], contract_service: dict[str, Any]
+) -> None:
+    ecs = client(hooked_server[0], "ecs")
+    arns = ecs.list_tasks(cluster="contract", serviceName="contract")["taskArns"]
+    assert arns == [hooked_server[1].task["taskArn"]], CHANGED
+    assert ecs.describe_tasks(cluster="contract", tasks=arns)["tasks"][0]["startedBy"] == "ecs-svc/1", CHANGED
+    stopped = ecs.stop_task(cluster="contract", task=arns[0], reason="contract test")["task"]
+    assert stopped["stoppedReason"] == "contract test", CHANGED
+
+
+def test_update_service_to_a_deregistered_revision_is_refused_as_on_aws(
+    hooked_server: tuple[str, RecordingEcs, RecordingCodeBuild], contract_service: dict[str, Any]
+) -> None:
+    ecs = client(hooked_server[0], "ecs")
+    ecs.deregister_task_definition(taskDefinition="contract:1")
+    with pytest.raises(ecs.exceptions.ClientException, match="inactive"):
+        ecs.update_service(cluster="contract", service="contract", taskDefinition="contract:1")
+
+
+def test_codebuild_calls_are_served_by_the_simulator_with_every_start_parameter(
+    hooked_server: tuple[str, RecordingEcs, RecordingCodeBuild],
+) -> None:
+    endpoint, _, handlers = hooked_server
+    codebuild = client(endpoint, "codebuild")
+    codebuild.create_project(
+        name="contract-project",
+        source={"type": "GITHUB", "location": "/src"},
+        artifacts={"type": "NO_ARTIFACTS"},
+        environment={"type": "LINUX_CONTAINER", "image": "x", "computeType": "BUILD_GENERAL1_SMALL"},
+        serviceRole=f"arn:aws:iam::{internals.ACCOUNT_ID}:role/contract",
+    )
+    started = codebuild.start_build(
+        projectName="contract-project",
+        sourceVersion="abc",
+        environmentVariablesOverride=[{"name": "X", "value": "1", "type": "PLAINTEXT"}],
+        timeoutInMinutesOverride=7,
+    )["build"]
+    assert started["buildStatus"] == "IN_PROGRESS", CHANGED
+    project, params = handlers.started[0]
+    assert project["name"] == "contract-project", CHANGED
+    assert params["sourceVersion"] == "abc" and params["timeoutInMinutesOverride"] == 7, CHANGED
+    assert params["environmentVariablesOverride"] == [{"name": "X", "value": "1", "type": "PLAINTEXT"}], (
+        CHANGED
+    )
+    assert (
+        codebuild.batch_get_builds(ids=["contract-project:1234"])["builds"][0]["buildStatus"] == "FAILED"
+    ), CHANGED
+    assert codebuild.stop_build(id="contract-project:1234")["build"]["buildStatus"] == "STOPPED", CHANGED
+    listed = codebuild.list_builds_for_project(projectName="contract-project")["ids"]
+    assert listed == ["contract-project:1234"], CHANGED
+
+
+def test_other_regions_keep_plain_moto_behaviour(
+    hooked_server: tuple[str, RecordingEcs, RecordingCodeBuild],
+) -> None:
+    ecs = boto3.client(
+        "ecs",
+        endpoint_url=hooked_server[0],
+        region_name="ap-south-2",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    ecs.create_cluster(clusterName="plain")
+    ecs.register_task_definition(
+        family="plain", containerDefinitions=[{"name": "app", "image": "x", "memory": 128}]
+    )
+    ecs.create_service(cluster="plain", serviceName="plain", taskDefinition="plain:1", desiredCount=1)
+    assert ecs.list_tasks(cluster="plain")["taskArns"] == []
+    assert len(hooked_server[1].created) == 1
+
+
+def test_restoring_the_patches_puts_moto_back() -> None:
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    before = EC2ContainerServiceBackend.__dict__["update_service"]
+    patches = internals.Patches()
+    internals.hook_ecs(patches, RecordingEcs(), "sa-east-1")
+    assert EC2ContainerServiceBackend.__dict__["update_service"] is not before
+    patches.restore()
+    assert EC2ContainerServiceBackend.__dict__["update_service"] is before
+
+
+def test_two_sandboxes_cannot_hook_the_same_region_in_one_process() -> None:
+    from releasectl.errors import EnvironmentProblem
+
+    first = internals.Patches()
+    internals.hook_ecs(first, RecordingEcs(), "sa-east-1")
+    try:
+        with pytest.raises(EnvironmentProblem, match="already simulates ecs"):
+            internals.hook_ecs(internals.Patches(), RecordingEcs(), "sa-east-1")
+    finally:
+        first.restore()
+
+
+def test_threaded_server_keeps_its_werkzeug_server_for_closing_the_socket() -> None:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        assert getattr(server, "_server", None) is not None, CHANGED
+    finally:
+        server.stop()
+        internals.close_server_socket(server)
