@@ -29,6 +29,8 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check releasectl service tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
+	$(BIN)/bandit -q -r releasectl service -s B101,B404,B603,B607
+	git ls-files -z | xargs -0 $(BIN)/detect-secrets-hook --baseline .secrets.baseline
 	@if ls infra/*.yaml >/dev/null 2>&1; then $(BIN)/cfn-lint infra/*.yaml; fi
 
 unit: $(VENV)/.installed-test

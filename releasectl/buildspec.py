@@ -286,7 +286,7 @@ def parse_buildspec(text: str, *, source: str = "buildspec.yml") -> Buildspec:
 
     loader = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
     try:
-        raw = yaml.load(text, Loader=loader)  # noqa: S506 - the base loader builds plain str/list/dict only
+        raw = yaml.load(text, Loader=loader)  # noqa: S506 - the base loader builds plain str/list/dict only  # nosec B506
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

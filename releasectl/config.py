@@ -23,7 +23,7 @@ def _positive_int(key: str, value: Any) -> int:
         if isinstance(value, bool):
             raise ValueError
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: TOML's inf
         raise UsageError(f"config {key}: {value!r} is not a whole number of seconds") from None
     if number <= 0:
         raise UsageError(f"config {key}: must be greater than 0, got {number}")
@@ -92,7 +92,8 @@ class Config:
     # What a push with no breaking, feat or fix commit does: ship a patch, or nothing.
     other_commits: str = "patch"
     tag_prefix: str = "v"
-    claim_attempts: int = 3
+    # Concurrent pipelines each win one round at worst: eight racing releases needed up to 8.
+    claim_attempts: int = 10
     max_attempts: int = 5
     builder: str = "auto"
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)

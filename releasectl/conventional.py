@@ -30,7 +30,7 @@ _HEADER = re.compile(
     r"(?P<bang>!)?"
     r": (?P<description>.+)"
 )
-_FOOTER_TOKEN = r"(?:BREAKING CHANGE|[A-Za-z0-9][A-Za-z0-9-]*)(?:: | #|:(?=\n|$))"  # noqa: S105 (a pattern)
+_FOOTER_TOKEN = r"(?:BREAKING CHANGE|[A-Za-z0-9][A-Za-z0-9-]*)(?:: | #|:(?=\n|$))"  # noqa: S105 (a pattern)  # nosec B105
 _FOOTER = re.compile(r"(?P<token>BREAKING CHANGE|[A-Za-z0-9][A-Za-z0-9-]*)(?P<sep>: | #|:$)(?P<value>.*)")
 # A blank line (spaces allowed) followed by a footer token: where the footer block starts.
 _FOOTER_START = re.compile(r"\n[^\S\n]*\n(?=" + _FOOTER_TOKEN + ")")

@@ -35,7 +35,7 @@ DEFAULT_TEMPLATE = Path("infra/releasectl.yaml")
 DEFAULT_TIMEOUT = 3600
 CHANGE_SET_TIMEOUT = 600
 _FIRST_POLL, _MAX_POLL = 2.0, 10.0
-_jitter = random.Random()  # noqa: S311 - spreads polls out; not security
+_jitter = random.Random()  # noqa: S311 - spreads polls out; not security  # nosec B311
 
 
 @dataclass
@@ -111,6 +111,7 @@ def _read_template(ctx: Context, template: Path | None) -> str:
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read template {path}: {exc}") from None
     plan.check_template_size(body, str(path))
+    plan.check_template_syntax(body, str(path))
     return body
 
 

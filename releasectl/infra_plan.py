@@ -193,6 +193,31 @@ def check_template_size(body: str, path: str) -> None:
         )
 
 
+def check_template_syntax(body: str, path: str) -> None:
+    """A template that is not YAML (JSON is YAML) is a usage error here, before any AWS call:
+    CloudFormation would refuse it too, and moto (so the sandbox) answers it with an HTTP 500."""
+    import yaml
+
+    class _AnyTag(yaml.SafeLoader):
+        """Accepts CloudFormation's short forms (!Ref, !Sub, ...) without knowing them."""
+
+    _AnyTag.add_multi_constructor("!", lambda loader, suffix, node: None)
+    try:
+        parsed = yaml.load(body, Loader=_AnyTag)  # noqa: S506 - a SafeLoader subclass  # nosec B506
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where is not None else ""
+        problem = getattr(exc, "problem", None) or exc.__class__.__name__
+        raise UsageError(
+            f"template {path} is not valid YAML or JSON{at}: {problem}",
+            hint="check it with `cfn-lint`",
+        ) from None
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("Resources"), dict):
+        raise UsageError(
+            f"template {path} has no Resources section", hint="a CloudFormation template maps Resources"
+        )
+
+
 def change_set_name(purpose: str, suffix: str) -> str:
     name = f"releasectl-{purpose}-{suffix}"
     if not _CHANGE_SET_NAME.match(name):

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from releasectl.errors import Conflict, UsageError
+from releasectl.errors import Conflict, EnvironmentProblem, Interrupted, UsageError
 from releasectl.ledger import Release, for_commit
 from releasectl.result import CommandResult, ImageInfo, Outcome
 
@@ -72,7 +72,7 @@ def release(
     from releasectl.versions import plan_version
 
     env = os.environ if env is None else env
-    rng = rng or random.Random()  # noqa: S311 - jitter, not security
+    rng = rng or random.Random()  # noqa: S311 - jitter, not security  # nosec B311
     started = ctx.clock.now()
     if env_file is not None:
         env_file.unlink(missing_ok=True)  # a stale file would export another run's image
@@ -100,18 +100,32 @@ def release(
         if not plan.decision.changes:
             return _nothing_to_release(ctx, plan, started)
         version = plan.decision.next
+        _require_clean_tree(ctx, commit)
         ctx.reporter.info(f"releasing {commit[:12]} as {version} ({plan.decision.rule}), attempt {attempt}")
-        candidate = chosen.build(_request(ctx, plan, info, version))
-        claimed = claim(
-            ecr,
-            repository,
-            digest=candidate.digest,
-            manifest=candidate.manifest,
-            media_type=candidate.media_type,
-            version=version,
-            commit=commit,
-            repository_info=info,
-        )
+        try:
+            candidate = chosen.build(_request(ctx, plan, info, version))
+        except KeyboardInterrupt:
+            raise Interrupted(
+                f"interrupted while building {version} of commit {commit[:12]}; nothing was claimed",
+                hint="run the release again",
+            ) from None
+        try:
+            claimed = claim(
+                ecr,
+                repository,
+                digest=candidate.digest,
+                manifest=candidate.manifest,
+                media_type=candidate.media_type,
+                version=version,
+                commit=commit,
+                repository_info=info,
+            )
+        except KeyboardInterrupt:
+            # claim() takes back a version tag it wrote without its commit tag before this.
+            raise Interrupted(
+                f"interrupted while claiming {version} for commit {commit[:12]} ({candidate.digest})",
+                hint="`releasectl releases` shows whether it was claimed; run the release again either way",
+            ) from None
         if claimed.won:
             digest = candidate.digest
             claim_note = "claimed" if claimed.status is ClaimStatus.WON else "already ours"
@@ -152,7 +166,16 @@ def release(
 
     from releasectl.deploy import deploy as run_deploy
 
-    deployed = run_deploy(ctx, version=version, timeout=timeout, wait=wait)
+    try:
+        deployed = run_deploy(ctx, version=version, timeout=timeout, wait=wait)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"interrupted while deploying {version} (claimed as {digest})",
+            hint="`releasectl status` shows what the service runs; `releasectl deploy` finishes the job",
+        ) from None
+    except Interrupted as exc:
+        exc.message = f"{version} was claimed as {digest}; {exc.message}"
+        raise
     extra.update(deployed.extra)
     extra["deploy_outcome"] = deployed.outcome.value
     outcome = deployed.outcome
@@ -170,6 +193,22 @@ def _released_image(plan: VersionPlan) -> Release | None:
         if release.version == plan.decision.next and release.digest:
             return release
     return None  # tagged in git only: build and claim that same version
+
+
+def _require_clean_tree(ctx: Context, commit: str) -> None:
+    """The image is built from the working tree but tagged as `commit`: uncommitted changes to
+    tracked files would ship under a commit that does not contain them (exit 4, nothing built)."""
+    from releasectl.build import run_git
+
+    status = run_git(ctx.cwd, "status", "--porcelain", "--untracked-files=no")
+    changed = [line[3:] for line in status.stdout.splitlines() if line.strip()]
+    if changed:
+        shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+        raise EnvironmentProblem(
+            f"uncommitted changes to {shown}: the image would not be commit {commit[:12]}, "
+            "which its tags would claim",
+            hint="commit or stash them, or release from a clean checkout",
+        )
 
 
 def _running_rollout(ctx: Context, digest: str) -> str | None:

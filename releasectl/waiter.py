@@ -72,7 +72,7 @@ def wait_for_rollout(
     `first_snapshot` (the update_service response) counts as the first poll, for free.
     """
     policy = policy or PollPolicy()
-    rng = rng or random.Random()  # noqa: S311 - jitter, not security
+    rng = rng or random.Random()  # noqa: S311 - jitter, not security  # nosec B311
     clock = ctx.clock
     start = clock.now()
     deadline = start + timeout

@@ -28,7 +28,10 @@ def test_starts_the_build_on_the_full_commit_sha(repo: GitRepo) -> None:
     result = build_cmd.build(ctx, ref=first[:7], follow=True, stop_on_interrupt=False)
 
     starts = [params for _, op, params in world.calls if op == "StartBuild"]
-    assert starts == [{"projectName": "hello-world-release", "sourceVersion": first}]
+    assert len(starts) == 1
+    sent = {k: v for k, v in starts[0].items() if k != "idempotencyToken"}
+    assert sent == {"projectName": "hello-world-release", "sourceVersion": first}
+    assert starts[0]["idempotencyToken"]
     assert result.extra["commit"] == first
 
 

@@ -128,10 +128,17 @@ def aws_errors(action: str = "") -> Iterator[None]:
         raise EnvironmentProblem(
             f"{prefix}no AWS region configured", hint="set --region, RELEASECTL_REGION or AWS_REGION"
         ) from None
-    except (bex.EndpointConnectionError, bex.ConnectTimeoutError, bex.ConnectionClosedError) as exc:
+    except (bex.EndpointConnectionError, bex.ConnectTimeoutError) as exc:
         raise EnvironmentProblem(
             f"{prefix}cannot reach the AWS endpoint ({exc.__class__.__name__}: {exc})",
             hint="check --endpoint-url / AWS_ENDPOINT_URL and the network",
+        ) from None
+    except bex.ConnectionClosedError as exc:
+        # The request was sent: AWS may have applied it, so this is no "nothing was changed" (exit 4).
+        raise OperationFailed(
+            f"{prefix}the connection to the AWS endpoint dropped before an answer came back, "
+            f"after all retries ({exc.__class__.__name__}); the request may or may not have been applied",
+            hint="check the network and what was applied, then run the command again",
         ) from None
     except bex.TokenRetrievalError as exc:
         raise EnvironmentProblem(f"{prefix}{exc}", hint="run `aws sso login`") from None

@@ -6,6 +6,7 @@ rest of the code never digs through AWS dictionaries.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -153,7 +154,13 @@ def start_build(
     """Start `project` on exactly `source_version`; a missing project is exit 4 with nothing started."""
     import botocore.exceptions
 
-    params: dict[str, Any] = {"projectName": project, "sourceVersion": source_version}
+    # botocore resends these same parameters on a retry; with the token, CodeBuild starts one
+    # build even when the answer to the first attempt was lost (it does not fill one in itself).
+    params: dict[str, Any] = {
+        "projectName": project,
+        "sourceVersion": source_version,
+        "idempotencyToken": str(uuid.uuid4()),
+    }
     if env:
         params["environmentVariablesOverride"] = [
             {"name": name, "value": value, "type": "PLAINTEXT"} for name, value in env.items()

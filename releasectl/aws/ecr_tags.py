@@ -19,7 +19,7 @@ from releasectl.aws.ecr import (
     repository_missing,
     tag_digest,
 )
-from releasectl.errors import Conflict, EnvironmentProblem, OperationFailed, UsageError
+from releasectl.errors import Conflict, EnvironmentProblem, OperationFailed, ReleasectlError, UsageError
 from releasectl.imageref import commit_tag, is_release_tag, validate_digest, validate_tag
 
 # "The image is already there": AWS raises the first for the same image and the second for a
@@ -192,7 +192,12 @@ def claim(
             "--image-tag-mutability-exclusion-filters filterType=WILDCARD,filter=latest",
         )
     common = {"digest": digest, "manifest": manifest, "media_type": media_type}
-    by_version = put_tag(client, repository, tag=version, **common)
+    try:
+        by_version = put_tag(client, repository, tag=version, **common)
+    except (ReleasectlError, KeyboardInterrupt) as exc:
+        # A write whose answer was lost may still have landed; only the version tag can have so far.
+        _take_back(client, repository, version=version, commit_tag=None, digest=digest, cause=exc)
+        raise
     if by_version.status is TagWrite.TAKEN:
         return ClaimResult(
             ClaimStatus.LOST,
@@ -202,7 +207,11 @@ def claim(
             contested_tag=version,
             other_digest=by_version.other_digest,
         )
-    by_commit = put_tag(client, repository, tag=git_tag, **common)
+    try:
+        by_commit = put_tag(client, repository, tag=git_tag, **common)
+    except (ReleasectlError, KeyboardInterrupt) as exc:
+        _take_back(client, repository, version=version, commit_tag=git_tag, digest=digest, cause=exc)
+        raise
     if by_commit.status is TagWrite.TAKEN:
         if by_version.status is TagWrite.CREATED:
             delete_tag(client, repository, version)
@@ -216,6 +225,36 @@ def claim(
         )
     fresh = TagWrite.CREATED in (by_version.status, by_commit.status)
     return ClaimResult(ClaimStatus.WON if fresh else ClaimStatus.ALREADY_OURS, version, commit, digest)
+
+
+def _take_back(
+    client: Any, repository: str, *, version: str, commit_tag: str | None, digest: str, cause: BaseException
+) -> None:
+    """After a claim failed halfway, remove what it may have written on our image: the version
+    tag first (a version without its commit tag is the worse leftover, DESIGN §4), then the
+    commit tag (a write whose answer was lost may have landed). A re-run then claims it whole.
+    Says in `cause` what was done, or what is left to do by hand when even this failed."""
+    if isinstance(cause, EnvironmentProblem | UsageError):
+        return  # refused before anything was written (exit 2/4 promise exactly that)
+    left = [version] if commit_tag is None else [version, commit_tag]
+    for _ in range(_TAG_WRITE_ATTEMPTS):
+        try:
+            while left:
+                if tag_digest(client, repository, left[0]) == digest:
+                    delete_tag(client, repository, left[0])
+                left.pop(0)
+        except ReleasectlError:
+            continue
+        if isinstance(cause, ReleasectlError):
+            cause.message += f"; version {version} was not claimed"
+        return
+    if isinstance(cause, ReleasectlError):
+        cause.message += f"; tag(s) {', '.join(left)} may be left on {digest} without the rest of the claim"
+        cause.hint = (
+            f"remove them with `aws ecr batch-delete-image --repository-name {repository} --image-ids "
+            + " ".join(f"imageTag={tag}" for tag in left)
+            + "`, then run the release again"
+        )
 
 
 def delete_tag(client: Any, repository: str, tag: str) -> None:

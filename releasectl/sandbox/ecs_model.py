@@ -27,7 +27,8 @@ def now() -> datetime:
 
 
 def deployment_id() -> str:
-    return f"ecs-svc/{random.randrange(10**18, 10**19)}"  # noqa: S311 - an identifier, not a secret
+    # An identifier, not a secret.
+    return f"ecs-svc/{random.randrange(10**18, 10**19)}"  # noqa: S311  # nosec B311
 
 
 @dataclass

@@ -54,7 +54,8 @@ class MotoServer:
     def reset(self) -> None:
         """Empty every moto backend: the sandbox starts from nothing, as its state dir does."""
         request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")  # noqa: S310
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - our own http endpoint
+        # our own http endpoint
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310  # nosec B310
             response.read()
 
     def stop(self) -> None:

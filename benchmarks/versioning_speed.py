@@ -1,0 +1,923 @@
+"""How fast `releasectl version --offline` answers, side by side with its floors and a peer.
+
+For each synthetic repository (benchmarks/make_repo.py: 30,000 and 100,000 Conventional
+Commits, the last release tag 2,000 commits before HEAD) this times, in one run:
+
+    python -c pass                       the interpreter floor (releasectl's own venv)
+    git log --format=%B <tag>..HEAD      the git floor: the one ranged log the answer needs
+    releasectl version --offline         the command under test
+    cz bump --get-next                   commitizen, the usual peer (its own venv)
+    semantic-release --noop version --print
+                                         python-semantic-release (optional, fewer runs: it is slow)
+
+plus `releasectl --version` and `releasectl --help` (start-up only, timed in the first
+repository). Timing uses hyperfine when it is installed (in blocks of 3 runs, rotating
+through the commands, so that a burst of other work on the shared machine is spread over
+all of them), else an interleaved Python loop; either way the figures are medians, p90s
+and minimums of wall-clock time per run. The growth from 30k to 100k commits is measured
+separately, with both sizes interleaved run by run. Before timing,
+every tool is run once to check that it succeeds and to compare the versions they
+compute, and the git commands releasectl runs are counted through a logging shim.
+
+    python benchmarks/versioning_speed.py                 # print the table
+    python benchmarks/versioning_speed.py --write         # ...and record it in RESULTS.md
+
+The machine is shared, so judge the ratios to the floors measured in the same run more
+than the absolute figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import venv
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_repo import WORK, RepoInfo, ensure_repo
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+SECTION = "## Versioning and start-up speed"
+
+# Peers are pinned so that a re-run measures the same code; bump deliberately.
+COMMITIZEN = "commitizen==4.19.3"
+SEMANTIC_RELEASE = "python-semantic-release==10.7.0"
+
+TARGET_VERSION_MS = 120.0  # `releasectl version --offline`, median, 30k commits
+TARGET_GROWTH = 1.10  # ... and at 100k no more than 10% slower than at 30k
+TARGET_STARTUP_MS = 80.0  # `releasectl --version`
+TARGET_HELP_MS = 200.0  # `releasectl --help`
+
+SEMVER = re.compile(r"\b(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)\b")
+
+
+@dataclass
+class Command:
+    key: str  # stable id used in the tables
+    label: str  # what a reader would type
+    argv: list[str]
+    cwd: Path
+    runs: int
+    warmup: int
+    times: list[float] = field(default_factory=list)  # seconds
+
+    @property
+    def median_ms(self) -> float:
+        return statistics.median(self.times) * 1000
+
+    @property
+    def min_ms(self) -> float:
+        return min(self.times) * 1000
+
+    @property
+    def p90_ms(self) -> float:
+        if len(self.times) < 2:
+            return self.times[0] * 1000
+        return statistics.quantiles(self.times, n=10, method="inclusive")[8] * 1000
+
+
+# ----------------------------------------------------------------------------- environment
+
+
+def bench_env() -> dict[str, str]:
+    """The caller's environment minus what would distort the figures."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RELEASECTL_")}
+    # Without bytecode caches every run would recompile releasectl and its dependencies.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.pop("PYTHONPROFILEIMPORTTIME", None)
+    env["PAGER"] = "cat"
+    env["GIT_PAGER"] = "cat"
+    return env
+
+
+def peer_venv(name: str, requirement: str, executable: str) -> Path | None:
+    """A private venv under benchmarks/.work holding one peer tool; None if it will not install."""
+    where = WORK / name
+    tool = where / "bin" / executable
+    stamp = where / ".installed"
+    if tool.exists() and stamp.is_file() and stamp.read_text().strip() == requirement:
+        return tool
+    print(f"installing {requirement} into {where} ...", file=sys.stderr)
+    shutil.rmtree(where, ignore_errors=True)
+    venv.EnvBuilder(with_pip=True).create(where)
+    done = subprocess.run(
+        [
+            str(where / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            requirement,
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0 or not tool.exists():
+        print(f"  could not install {requirement}: {done.stderr.strip()[-400:]}", file=sys.stderr)
+        return None
+    stamp.write_text(requirement + "\n")
+    return tool
+
+
+def psr_checkout(info: RepoInfo) -> Path:
+    """A local clone of the repository for python-semantic-release.
+
+    It insists on an `origin` remote even with --noop and --print; a clone with a
+    github-shaped URL satisfies it, and keeps the repository the other tools read
+    free of remotes. Nothing is fetched or pushed.
+    """
+    dest = WORK / f"psr-{info.size}"
+    stamp = dest / ".git" / "bench-head"
+    if stamp.is_file() and stamp.read_text().strip() == info.head:
+        return dest
+    shutil.rmtree(dest, ignore_errors=True)
+    subprocess.run(["git", "clone", "-q", info.path, str(dest)], check=True)
+    subprocess.run(
+        ["git", "remote", "set-url", "origin", "https://github.com/example/synthetic-service.git"],
+        cwd=dest,
+        check=True,
+    )
+    stamp.write_text(info.head + "\n")
+    return dest
+
+
+def machine() -> dict[str, str]:
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpus": str(len(os.sched_getaffinity(0))),
+        "cpu": model,
+        "kernel": platform.release(),
+        "load": " / ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
+
+
+def source_state() -> str:
+    """Which releasectl code was measured: the commit, and whether releasectl/ differed from it."""
+    head = _out(["git", "-C", str(ROOT), "rev-parse", "--short=12", "HEAD"])
+    changed = _out(
+        ["git", "--no-optional-locks", "-C", str(ROOT), "status", "--porcelain", "--", "releasectl"]
+    )
+    return f"commit {head}" + (" with uncommitted changes in releasectl/" if changed else "")
+
+
+def wait_for_quiet(max_load: float, max_wait: float) -> str:
+    """Wait (up to max_wait seconds) for the 1-minute load average to fall to max_load; say what happened."""
+    deadline = time.monotonic() + max_wait
+    load = os.getloadavg()[0]
+    if load > max_load:
+        print(f"load average {load:.2f} > {max_load}; waiting up to {max_wait:.0f} s ...", file=sys.stderr)
+    while load > max_load and time.monotonic() < deadline:
+        time.sleep(10)
+        load = os.getloadavg()[0]
+    if load > max_load:
+        return f"started at load {load:.2f} after waiting {max_wait:.0f} s for {max_load}"
+    return f"started at load {load:.2f} (≤ {max_load})"
+
+
+def _out(argv: list[str], cwd: Path | None = None) -> str:
+    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, env=bench_env())
+    return (done.stdout or done.stderr).strip()
+
+
+# ----------------------------------------------------------------------------- correctness checks
+
+
+@dataclass
+class Answer:
+    tool: str
+    ok: bool
+    next: str | None
+    detail: str
+
+
+def check_answers(
+    info: RepoInfo, releasectl: Path, cz: Path | None, psr: Path | None, psr_repo: Path | None
+) -> list[Answer]:
+    """Run each tool once, untimed: does it succeed, and which next version does it compute?"""
+    env = bench_env()
+    answers = [
+        Answer(
+            "model (DESIGN §4 rules, from the generator)",
+            True,
+            info.expected_next,
+            f"bump {info.expected_bump}",
+        )
+    ]
+
+    done = subprocess.run(
+        [str(releasectl), "--json", "version", "--offline"],
+        cwd=info.path,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    if done.returncode == 0:
+        try:
+            data = json.loads(done.stdout)
+            detail = (
+                f"current {data.get('current')}, bump {data.get('bump')}, commits {data.get('commits')}, "
+                f"{len(data.get('reasons') or [])} reasons"
+            )
+            answers.append(Answer("releasectl version --offline --json", True, data.get("next"), detail))
+        except json.JSONDecodeError:
+            answers.append(Answer("releasectl version --offline --json", False, None, "stdout is not JSON"))
+    else:
+        answers.append(
+            Answer(
+                "releasectl version --offline",
+                False,
+                None,
+                f"exit {done.returncode}: {done.stderr.strip()[:300]}",
+            )
+        )
+
+    if cz is not None:
+        done = subprocess.run(
+            [str(cz), "bump", "--get-next"], cwd=info.path, capture_output=True, text=True, env=env
+        )
+        found = SEMVER.search(done.stdout)
+        current = _out([str(cz), "version", "--project"], cwd=Path(info.path))
+        answers.append(
+            Answer(
+                "cz bump --get-next",
+                done.returncode == 0 and found is not None,
+                found.group(1) if found else None,
+                f"current {current}"
+                if done.returncode == 0
+                else f"exit {done.returncode}: {done.stdout.strip()[:200]}",
+            )
+        )
+    if psr is not None and psr_repo is not None:
+        done = subprocess.run(
+            [str(psr), "--noop", "version", "--print"], cwd=psr_repo, capture_output=True, text=True, env=env
+        )
+        found = SEMVER.search(done.stdout)
+        answers.append(
+            Answer(
+                "semantic-release --noop version --print",
+                done.returncode == 0 and found is not None,
+                found.group(1) if found else None,
+                "" if done.returncode == 0 else f"exit {done.returncode}: {done.stderr.strip()[-200:]}",
+            )
+        )
+    return answers
+
+
+def count_git_calls(info: RepoInfo, argv: list[str]) -> list[str]:
+    """The git command lines a tool runs, through a `git` shim first on PATH."""
+    real = shutil.which("git")
+    assert real is not None
+    with tempfile.TemporaryDirectory() as shim_dir:
+        log = Path(shim_dir) / "calls.log"
+        shim = Path(shim_dir) / "git"
+        shim.write_text(
+            f'#!/bin/sh\nprintf "%s\\n" "$*" >> {shlex.quote(str(log))}\nexec {shlex.quote(real)} "$@"\n'
+        )
+        shim.chmod(0o755)
+        env = bench_env()
+        env["PATH"] = f"{shim_dir}{os.pathsep}{env.get('PATH', '')}"
+        subprocess.run(argv, cwd=info.path, env=env, capture_output=True)
+        return log.read_text().splitlines() if log.exists() else []
+
+
+# ----------------------------------------------------------------------------- timing
+
+
+def _hyperfine(hyperfine: str, command: Command, runs: int, warmup: int) -> list[float]:
+    with tempfile.NamedTemporaryFile(suffix=".json") as export:
+        argv = [hyperfine, "-N", "--style", "none", "--warmup", str(warmup), "--runs", str(runs)]
+        argv += ["--export-json", export.name, "--command-name", command.label, shlex.join(command.argv)]
+        done = subprocess.run(argv, cwd=command.cwd, env=bench_env(), capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"hyperfine failed on {command.label}:\n{done.stderr.strip()}")
+        return list(json.loads(Path(export.name).read_text())["results"][0]["times"])
+
+
+def time_with_hyperfine(commands: list[Command], hyperfine: str, block: int = 3) -> None:
+    """hyperfine in short blocks of runs, command after command, round after round.
+
+    One hyperfine call per command would time all of its runs within a second or two, so a
+    burst of other work on the shared machine would land on one command and skew its ratio
+    to the floors; rotating through the commands in blocks spreads such bursts over all of them.
+    """
+    number = 0
+    while any(len(c.times) < c.runs for c in commands):
+        for command in commands if number % 2 == 0 else commands[::-1]:
+            wanted = min(block, command.runs - len(command.times))
+            if wanted > 0:
+                command.times += _hyperfine(hyperfine, command, wanted, command.warmup if number == 0 else 0)
+        number += 1
+
+
+def _time_once(command: Command, env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(
+        command.argv, cwd=command.cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{command.label} exited {done.returncode} during timing")
+    return elapsed
+
+
+def time_with_python(commands: list[Command]) -> None:
+    """Interleaved rounds (every command once per round), so drift on a shared machine hits all alike."""
+    env = bench_env()
+    rounds = max(c.warmup + c.runs for c in commands)
+    for number in range(rounds):
+        # Alternate the order so no command always runs right after the same neighbour.
+        for command in commands if number % 2 == 0 else commands[::-1]:
+            if number < command.warmup:
+                _time_once(command, env)
+            elif number < command.warmup + command.runs:
+                command.times.append(_time_once(command, env))
+
+
+@dataclass
+class Growth:
+    """`releasectl version --offline` and the git floor on two repository sizes, measured interleaved.
+
+    The per-size tables come from separate timing runs, minutes apart on a shared machine;
+    the growth target compares two sizes, so it gets its own paired measurement.
+    """
+
+    small: RepoInfo
+    large: RepoInfo
+    commands: dict[str, Command]
+
+    def ratio(self, kind: str) -> float:
+        return self.commands[f"{kind}-large"].median_ms / self.commands[f"{kind}-small"].median_ms
+
+    def paired_ratio(self, kind: str) -> float:
+        pairs = zip(self.commands[f"{kind}-large"].times, self.commands[f"{kind}-small"].times, strict=True)
+        return statistics.median(big / small for big, small in pairs)
+
+
+def measure_growth(small: RepoInfo, large: RepoInfo, releasectl: Path, runs: int, warmup: int) -> Growth:
+    commands = {}
+    for name, info in (("small", small), ("large", large)):
+        repo = Path(info.path)
+        commands[f"releasectl-{name}"] = Command(
+            f"releasectl-{name}",
+            f"releasectl version --offline ({info.size:,})",
+            [str(releasectl), "version", "--offline"],
+            repo,
+            runs,
+            warmup,
+        )
+        commands[f"gitlog-{name}"] = Command(
+            f"gitlog-{name}",
+            f"git log --format=%B {info.last_tag}..HEAD ({info.size:,})",
+            ["git", "log", "--format=%B", f"{info.last_tag}..HEAD"],
+            repo,
+            runs,
+            warmup,
+        )
+    time_with_python(list(commands.values()))
+    return Growth(small, large, commands)
+
+
+# ----------------------------------------------------------------------------- report
+
+
+@dataclass
+class SizeResult:
+    info: RepoInfo
+    commands: dict[str, Command]
+    answers: list[Answer]
+    git_calls: list[str]
+
+
+def table(result: SizeResult) -> list[str]:
+    floor_py = result.commands["python"].median_ms
+    floor_git = result.commands["gitlog"].median_ms
+    lines = [
+        "| command | median ms | p90 ms | min ms | runs | x `python -c pass` | x `git log` floor |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for command in result.commands.values():
+        lines.append(
+            f"| `{command.label}` | {command.median_ms:.1f} | {command.p90_ms:.1f} | {command.min_ms:.1f} "
+            f"| {len(command.times)} "
+            f"| {command.median_ms / floor_py:.2f} | {command.median_ms / floor_git:.2f} |"
+        )
+    return lines
+
+
+def close_calls(results: list[SizeResult], growth: Growth | None) -> list[str]:
+    """The targets whose figure lies near the limit: 10% of it for times, 5 points for the growth."""
+    close = []
+    checks: list[tuple[str, float | None, float]] = [
+        ("`releasectl version --offline` at 30k", _median(results[0], "releasectl"), TARGET_VERSION_MS),
+        ("`releasectl --version`", _median(results[0], "startup"), TARGET_STARTUP_MS),
+        ("`releasectl --help`", _median(results[0], "help"), TARGET_HELP_MS),
+    ]
+    for name, value, limit in checks:
+        if value is not None and abs(value - limit) <= 0.1 * limit:
+            close.append(name)
+    if growth is not None and abs(growth.ratio("releasectl") - TARGET_GROWTH) <= 0.05:
+        close.append("the growth to 100k")
+    return close
+
+
+def _median(result: SizeResult, key: str) -> float | None:
+    command = result.commands.get(key)
+    return command.median_ms if command else None
+
+
+def _percent(fraction: float) -> str:
+    return f"{fraction * 100:+.1f}%"
+
+
+def _against(value: float, limit: float) -> str:
+    """The figure and how far it is from its limit, e.g. "125.8 ms (5.8 ms, +4.8% over)"."""
+    side = "over" if value > limit else "under"
+    return f"{value:.1f} ms ({abs(value - limit):.1f} ms {side}, {_percent(value / limit - 1)})"
+
+
+def verdicts(results: list[SizeResult], growth: Growth | None) -> list[tuple[str, str, bool | None]]:
+    """(target, measured, met?) — None when it could not be measured."""
+    first = results[0].commands
+    rows: list[tuple[str, str, bool | None]] = []
+    small = next((r for r in results if r.info.size == 30_000), results[0])
+    large = next((r for r in results if r.info.size == 100_000), None)
+    version_small = small.commands.get("releasectl")
+    if version_small is None:
+        rows.append(
+            (
+                f"`releasectl version --offline` ≤ {TARGET_VERSION_MS:.0f} ms median at 30k",
+                "did not run",
+                None,
+            )
+        )
+    else:
+        value = version_small.median_ms
+        rows.append(
+            (
+                f"`releasectl version --offline` ≤ {TARGET_VERSION_MS:.0f} ms median at {small.info.size:,}",
+                _against(value, TARGET_VERSION_MS),
+                value <= TARGET_VERSION_MS,
+            )
+        )
+        if growth is not None:
+            ratio = growth.ratio("releasectl")
+            rows.append(
+                (
+                    f"at {growth.large.size:,} no more than {TARGET_GROWTH - 1:.0%} slower "
+                    f"than at {growth.small.size:,} (interleaved runs)",
+                    f"{ratio:.3f}x, {_percent(ratio - 1)} slower "
+                    f"({growth.commands['releasectl-small'].median_ms:.1f} → "
+                    f"{growth.commands['releasectl-large'].median_ms:.1f} ms; "
+                    f"paired {growth.paired_ratio('releasectl'):.3f}x)",
+                    ratio <= TARGET_GROWTH,
+                )
+            )
+        elif large is not None and "releasectl" in large.commands:
+            ratio = large.commands["releasectl"].median_ms / value
+            rows.append(
+                (
+                    f"at {large.info.size:,} no more than {TARGET_GROWTH - 1:.0%} slower "
+                    f"than at {small.info.size:,}",
+                    f"{ratio:.3f}x, {_percent(ratio - 1)} slower "
+                    f"({large.commands['releasectl'].median_ms:.1f} ms)",
+                    ratio <= TARGET_GROWTH,
+                )
+            )
+    for key, limit, label in (
+        ("startup", TARGET_STARTUP_MS, "`releasectl --version`"),
+        ("help", TARGET_HELP_MS, "`releasectl --help`"),
+    ):
+        if key in first:
+            value = first[key].median_ms
+            rows.append((f"{label} ≤ {limit:.0f} ms median", _against(value, limit), value <= limit))
+    return rows
+
+
+def growth_table(growth: Growth) -> list[str]:
+    lines = [
+        "| command | median ms | p90 ms | min ms | runs |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for command in growth.commands.values():
+        lines.append(
+            f"| `{command.label}` | {command.median_ms:.1f} | {command.p90_ms:.1f} | {command.min_ms:.1f} "
+            f"| {len(command.times)} |"
+        )
+    lines += [
+        "",
+        f"{growth.large.size:,} vs {growth.small.size:,} commits: "
+        f"releasectl {growth.ratio('releasectl'):.3f}x "
+        f"(median of per-round ratios {growth.paired_ratio('releasectl'):.3f}x), "
+        f"git log floor {growth.ratio('gitlog'):.3f}x.",
+    ]
+    return lines
+
+
+def render(
+    results: list[SizeResult],
+    growth: Growth | None,
+    profile: ImportProfile | None,
+    meta: dict[str, str],
+    command_line: str,
+) -> str:
+    out = [
+        SECTION,
+        "",
+        f"Command: `{command_line}` (from the repository root). Repositories from "
+        "`benchmarks/make_repo.py`: seeded `git fast-import`, linear history, release tags every "
+        "80-400 commits, the last one 2,000 commits before HEAD.",
+        "",
+        f"- Date: {meta['date']}",
+        f"- Machine: {meta['cpus']} CPUs, {meta['cpu']}, Linux {meta['kernel']}; "
+        "**shared with other work while measuring** "
+        f"(load average at start {meta['load_start']}, at end {meta['load_end']}), "
+        "so read the ratios to the floors measured in the same run rather than the absolute figures.",
+        f"- Python {meta['python']}; {meta['git']}; timing by {meta['runner']}.",
+        f"- Tools: releasectl {meta['releasectl']} ({meta['source']}; typer {meta['typer']}), "
+        f"{meta['cz']}, {meta['psr']}.",
+        "- Figures are wall-clock milliseconds per run: median, p90 and minimum over the runs shown, "
+        "after warm-up runs.",
+        "",
+    ]
+    for result in results:
+        info = result.info
+        out += [
+            f"### {info.size:,} commits",
+            "",
+            f"Last release tag `{info.last_tag}` ({info.tail:,} commits before HEAD `{info.head[:12]}`), "
+            f"{info.tags} release tags ({info.annotated_tags} annotated).",
+            "",
+            *table(result),
+            "",
+        ]
+        if "releasectl" in result.commands and "cz" in result.commands:
+            ours = result.commands["releasectl"].median_ms
+            floors = result.commands["python"].median_ms + result.commands["gitlog"].median_ms
+            out.append(
+                f"releasectl answers {result.commands['cz'].median_ms / ours:.1f}x faster than commitizen"
+                + (
+                    f" and {result.commands['psr'].median_ms / ours:.1f}x faster than python-semantic-release"
+                    if "psr" in result.commands
+                    else ""
+                )
+                + f"; it spends {ours - floors:.1f} ms above the sum of the two floors."
+            )
+            out.append("")
+        out += ["Next version computed by each tool (each run once, untimed):", ""]
+        out += ["| tool | next | detail |", "|---|---|---|"]
+        for answer in result.answers:
+            shown = answer.next if answer.ok else "failed"
+            out.append(f"| {answer.tool} | {shown} | {answer.detail} |")
+        out.append("")
+        out.append(agreement(result))
+        out.append("")
+        if result.git_calls:
+            out.append(f"git commands run by `releasectl version --offline` ({len(result.git_calls)}):")
+            out.append("")
+            out += [f"- `git {call}`" for call in result.git_calls]
+            out.append("")
+    out += [RULE_DIFFERENCES, ""]
+    if growth is not None:
+        out += [
+            "### Growth with history size (interleaved)",
+            "",
+            "The same commands on both repositories, alternating run by run, so that load changes on the "
+            "shared machine hit both sizes alike.",
+            "",
+            *growth_table(growth),
+            "",
+        ]
+    if profile is not None:
+        out += [
+            "### Where start-up goes",
+            "",
+            "`python -X importtime` on `releasectl version --offline` (30,000 commits), median of 5 runs; "
+            "importtime inflates the figures, so compare them with each other, not with the timings above.",
+            "",
+            *profile_lines(profile),
+            "",
+        ]
+    out += ["### Targets", "", "| target | measured | met |", "|---|---|---|"]
+    for target, measured, met in verdicts(results, growth):
+        out.append(f"| {target} | {measured} | {'yes' if met else 'n/a' if met is None else '**no**'} |")
+    out.append("")
+    close = close_calls(results, growth)
+    if close:
+        out += [
+            f"Near the limit (within 10% of it, or 5 points for the growth): {', '.join(close)}. "
+            "Run-to-run variation on this shared machine is larger than that margin, "
+            "so a single run does not settle these; compare the ratios "
+            "to the floors across runs.",
+            "",
+        ]
+    return "\n".join(out)
+
+
+RULE_DIFFERENCES = (
+    "Where the rules differ (none of it changes these answers, because each window holds ordinary `feat:` "
+    "commits, and the 100,000-commit one a breaking change, which outrank the differences): commitizen "
+    f"({COMMITIZEN}, `cz_conventional_commits`) matches types case-sensitively, so a `Feat:` subject "
+    "(about 1% of the generated commits) is no bump for it and a minor for releasectl, which follows the "
+    "spec's case-insensitive types; it tests every line of a message against `type(scope)!:`, so a "
+    "`docs:` commit with a body line starting `feat:` would be a minor for it and a patch for "
+    "releasectl; and it gives `chore`, `docs`, `test`, `ci`, `style` and `build` no bump, where "
+    'releasectl ships a patch (DESIGN §4, `other_commits = "patch"`).'
+)
+
+
+def agreement(result: SizeResult) -> str:
+    answers = [a for a in result.answers if a.ok and a.next]
+    failed = [a.tool for a in result.answers if not a.ok]
+    values = {a.next for a in answers}
+    text = "All tools agree." if len(values) == 1 and not failed else ""
+    if len(values) > 1:
+        text = "**The tools disagree**: " + ", ".join(f"{a.tool} → {a.next}" for a in answers) + "."
+    if failed:
+        text += f" Did not answer: {', '.join(failed)}."
+    return text.strip()
+
+
+def write_section(text: str) -> None:
+    """Replace this benchmark's section of RESULTS.md (or append it), leaving other sections alone."""
+    if RESULTS.exists():
+        current = RESULTS.read_text()
+    else:
+        current = (
+            "# Benchmark results\n\n"
+            "Each section is written by the script named in it; re-run the script with `--write` to refresh "
+            "its section. See benchmarks/README.md for how to run each one.\n"
+        )
+    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(current):
+        updated = pattern.sub(lambda _: text.rstrip("\n") + "\n\n", current, count=1)
+    else:
+        updated = current.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
+    RESULTS.write_text(updated.rstrip("\n") + "\n")
+
+
+# ----------------------------------------------------------------------------- main
+
+
+@dataclass
+class ImportProfile:
+    """What `releasectl version --offline` imports, from `python -X importtime` (medians of a few runs).
+
+    -X importtime inflates every figure somewhat; it is for finding where start-up goes,
+    not for comparing against the timings above.
+    """
+
+    top_level: list[tuple[str, float]]  # (module, cumulative ms), imported directly, costliest first
+    cumulative: dict[str, float]  # every module's cumulative ms
+    modules: int
+    total_ms: float  # sum of self times
+    heavy: list[str]  # packages that must stay off this path and did not
+
+
+HEAVY = ("boto3", "botocore", "rich", "pydantic", "moto", "yaml")
+
+
+def import_profile(releasectl: Path, cwd: str, runs: int = 5) -> ImportProfile:
+    python = _script_python(releasectl)
+    samples: list[dict[str, tuple[float, float, int]]] = []
+    for _ in range(runs):
+        done = subprocess.run(
+            [python, "-X", "importtime", str(releasectl), "version", "--offline"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            env=bench_env(),
+        )
+        sample: dict[str, tuple[float, float, int]] = {}
+        for line in done.stderr.splitlines():
+            match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
+            if match:
+                level = (len(match.group(3)) - 1) // 2
+                sample[match.group(4)] = (int(match.group(1)) / 1000, int(match.group(2)) / 1000, level)
+        samples.append(sample)
+    names: set[str] = set().union(*samples)
+    cumulative = {n: statistics.median(s[n][1] for s in samples if n in s) for n in names}
+    own = {n: statistics.median(s[n][0] for s in samples if n in s) for n in names}
+    depth = {n: next(s[n][2] for s in samples if n in s) for n in names}
+    top = sorted(((n, cumulative[n]) for n in names if depth[n] == 0), key=lambda x: -x[1])
+    heavy = sorted({n.split(".")[0] for n in names if n.split(".")[0] in HEAVY})
+    return ImportProfile(top, cumulative, len(names), sum(own.values()), heavy)
+
+
+def profile_lines(profile: ImportProfile, limit: int = 8) -> list[str]:
+    lines = [
+        "| module (imported by the command itself) | cumulative import ms |",
+        "|---|---:|",
+    ]
+    lines += [f"| `{name}` | {ms:.1f} |" for name, ms in profile.top_level[:limit]]
+    inner = [
+        n
+        for n in ("typer", "click", "semver", "releasectl.git", "releasectl.render")
+        if n in profile.cumulative
+    ]
+    lines += [
+        "",
+        f"{profile.modules} modules, {profile.total_ms:.1f} ms of import work in all"
+        + (
+            "; inside those: " + ", ".join(f"`{n}` {profile.cumulative[n]:.1f} ms" for n in inner)
+            if inner
+            else ""
+        )
+        + ". "
+        + (
+            f"**Imported although it should not be: {', '.join(profile.heavy)}.**"
+            if profile.heavy
+            else f"None of {', '.join(HEAVY)} is imported."
+        ),
+    ]
+    return lines
+
+
+def _script_python(script: Path) -> str:
+    first = script.read_text(errors="replace").splitlines()[0]
+    return first[2:].strip() if first.startswith("#!") else sys.executable
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--sizes", default="30000,100000", help="comma-separated commit counts (default %(default)s)"
+    )
+    parser.add_argument("--runs", type=int, default=15, help="timed runs per command (default %(default)s)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed runs first (default %(default)s)")
+    parser.add_argument("--psr-runs", type=int, default=5, help="timed runs of python-semantic-release")
+    parser.add_argument("--no-cz", action="store_true", help="skip commitizen")
+    parser.add_argument("--no-psr", action="store_true", help="skip python-semantic-release")
+    parser.add_argument("--runner", choices=["auto", "hyperfine", "python"], default="auto")
+    parser.add_argument(
+        "--releasectl", type=Path, default=ROOT / ".venv" / "bin" / "releasectl", help="releasectl executable"
+    )
+    parser.add_argument(
+        "--max-load",
+        type=float,
+        default=1.5,
+        help="wait for the 1-minute load average to fall to this before timing (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-wait",
+        type=float,
+        default=300,
+        help="give up waiting after this many seconds (default %(default)s)",
+    )
+    parser.add_argument("--importtime", action="store_true", help="print more of the import profile")
+    parser.add_argument(
+        "--write", action="store_true", help=f"record the results in {RESULTS.relative_to(ROOT)}"
+    )
+    args = parser.parse_args(argv)
+    if args.runs < 10:
+        parser.error("--runs must be at least 10 (medians of fewer are too noisy on a shared machine)")
+
+    releasectl = args.releasectl.resolve()
+    python = _script_python(releasectl)
+    hyperfine = shutil.which("hyperfine") if args.runner != "python" else None
+    if args.runner == "hyperfine" and hyperfine is None:
+        parser.error("hyperfine is not installed (apt-get install hyperfine), use --runner python")
+    runner = (
+        f"hyperfine {_out([hyperfine, '--version']).split()[-1]} (-N; {args.warmup} warm-up runs, then "
+        "blocks of 3 runs per command in rotating order)"
+        if hyperfine
+        else f"an interleaved Python loop ({args.warmup} warm-up rounds)"
+    )
+
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    infos = [ensure_repo(size) for size in sizes]
+    cz = None if args.no_cz else peer_venv("cz-venv", COMMITIZEN, "cz")
+    psr = None if args.no_psr else peer_venv("psr-venv", SEMANTIC_RELEASE, "semantic-release")
+
+    waited = wait_for_quiet(args.max_load, args.max_wait)
+    meta = machine()
+    meta["load_start"] = meta.pop("load") + f"; {waited}"
+    meta["date"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    meta["python"] = _out([python, "-c", "import sys; print(sys.version.split()[0])"])
+    meta["git"] = _out(["git", "--version"])
+    meta["runner"] = runner
+    meta["releasectl"] = _out([str(releasectl), "--version"]).split()[-1]
+    meta["source"] = source_state()
+    meta["typer"] = _out([python, "-c", "import importlib.metadata as m; print(m.version('typer'))"])
+    meta["cz"] = f"commitizen {_out([str(cz), 'version'])}" if cz else "commitizen skipped"
+    meta["psr"] = (
+        f"python-semantic-release {_out([str(psr), '--version']).split()[-1]}"
+        if psr
+        else "python-semantic-release skipped"
+    )
+
+    results: list[SizeResult] = []
+    for position, info in enumerate(infos):
+        repo = Path(info.path)
+        psr_repo = psr_checkout(info) if psr else None
+        answers = check_answers(info, releasectl, cz, psr, psr_repo)
+        for answer in answers:
+            print(f"[{info.size:,}] {answer.tool}: {answer.next if answer.ok else 'FAILED'}  {answer.detail}")
+        works = {a.tool.split()[0]: a.ok for a in answers}
+
+        def cmd(
+            key: str,
+            argv: list[str],
+            label: str | None = None,
+            *,
+            cwd: Path = repo,
+            runs: int = args.runs,
+            warmup: int = args.warmup,
+        ) -> Command:
+            shown = label or " ".join([Path(argv[0]).name, *argv[1:]])
+            return Command(key, shown, argv, cwd, runs, warmup)
+
+        commands = [
+            cmd("python", [python, "-c", "pass"], "python -c pass"),
+            cmd("gitlog", ["git", "log", "--format=%B", f"{info.last_tag}..HEAD"]),
+        ]
+        if works.get("releasectl"):
+            commands.append(cmd("releasectl", [str(releasectl), "version", "--offline"]))
+        if position == 0:
+            commands.append(cmd("startup", [str(releasectl), "--version"]))
+            commands.append(cmd("help", [str(releasectl), "--help"]))
+        if cz is not None and works.get("cz"):
+            commands.append(cmd("cz", [str(cz), "bump", "--get-next"]))
+        if psr is not None and psr_repo is not None and works.get("semantic-release"):
+            commands.append(
+                cmd(
+                    "psr",
+                    [str(psr), "--noop", "version", "--print"],
+                    cwd=psr_repo,
+                    runs=args.psr_runs,
+                    warmup=1,
+                )
+            )
+        print(f"[{info.size:,}] timing {len(commands)} commands ...", file=sys.stderr)
+        if hyperfine:
+            time_with_hyperfine(commands, hyperfine)
+        else:
+            time_with_python(commands)
+        git_calls = (
+            count_git_calls(info, [str(releasectl), "version", "--offline"])
+            if works.get("releasectl")
+            else []
+        )
+        result = SizeResult(info, {c.key: c for c in commands}, answers, git_calls)
+        results.append(result)
+        print()
+        print(f"{info.size:,} commits, last tag {info.last_tag} {info.tail:,} commits before HEAD")
+        print("\n".join(table(result)))
+        print(agreement(result))
+        if git_calls:
+            print(
+                f"releasectl ran {len(git_calls)} git command(s): " + "; ".join(f"git {c}" for c in git_calls)
+            )
+        print()
+
+    growth = None
+    measured = [r.info for r in results if "releasectl" in r.commands]
+    if len(measured) >= 2:
+        small, large = min(measured, key=lambda i: i.size), max(measured, key=lambda i: i.size)
+        print(f"growth: interleaving {small.size:,} and {large.size:,} ...", file=sys.stderr)
+        growth = measure_growth(small, large, releasectl, runs=2 * args.runs, warmup=args.warmup)
+        print("\n".join(growth_table(growth)))
+        print()
+
+    meta["load_end"] = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    print("Targets:")
+    for target, measured_as, met in verdicts(results, growth):
+        print(f"  {'MET ' if met else 'n/a ' if met is None else 'MISS'}  {target}: {measured_as}")
+    profile = None
+    if any("releasectl" in r.commands for r in results):
+        profile = import_profile(releasectl, infos[0].path)
+        print()
+        print("Imports of `releasectl version --offline` (python -X importtime, median of 5 runs):")
+        print("\n".join(profile_lines(profile, limit=20 if args.importtime else 8)))
+
+    if args.write:
+        command_line = shlex.join(["python", "benchmarks/versioning_speed.py", *(argv or sys.argv[1:])])
+        write_section(render(results, growth, profile, meta, command_line))
+        print(f"\nwrote the '{SECTION[3:]}' section of {RESULTS.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
