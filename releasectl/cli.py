@@ -6,14 +6,14 @@ Handlers live in their own modules and are imported inside each command, so
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from releasectl import __version__
-from releasectl.errors import ExitCode, ReleasectlError, UsageError
+from releasectl.errors import ExitCode, UsageError
+from releasectl.failure import RunState, guarded, report
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -39,15 +39,8 @@ app = typer.Typer(
 )
 
 
-class _State:
-    """What the global options decided, for the error path in run()."""
-
-    json_output = False
-    verbose = False
-    command: str | None = None
-
-
-_state = _State()
+# What the global options decided, for the error path in run().
+_state = RunState()
 
 
 def _version_callback(value: bool) -> None:
@@ -440,30 +433,21 @@ def run(args: list[str]) -> int:
     import click
 
     command = typer.main.get_command(app)
-    try:
-        # Without standalone mode click hands back typer.Exit's code instead of raising it.
-        returned = command.main(args=args, prog_name="releasectl", standalone_mode=False)
-        return int(returned) if isinstance(returned, int) else 0
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
-    except click.exceptions.Abort:
-        return _fail("interrupted", ExitCode.INTERRUPTED)
-    except click.ClickException as exc:
-        # Usage problems: wrong option, missing argument, bad choice.
-        return _fail(exc.format_message(), ExitCode.USAGE, hint=_usage_hint(exc))
-    except ReleasectlError as exc:
-        return _fail(exc.one_line(), exc.exit_code, exc=exc)
-    except KeyboardInterrupt:
-        return _fail("interrupted", ExitCode.INTERRUPTED)
-    except BrokenPipeError:
-        return int(ExitCode.OK)
-    except Exception as exc:  # a bug: still one line, traceback only with -v
-        return _fail(
-            f"internal error: {exc.__class__.__name__}: {exc}",
-            ExitCode.FAILED,
-            hint="run with -v for the traceback and report it",
-            exc=exc,
-        )
+
+    def body() -> int:
+        try:
+            # Without standalone mode click hands back typer.Exit's code instead of raising it.
+            returned = command.main(args=args, prog_name="releasectl", standalone_mode=False)
+            return int(returned) if isinstance(returned, int) else 0
+        except click.exceptions.Exit as exc:
+            return int(exc.exit_code)
+        except click.exceptions.Abort:
+            return report(_state, "interrupted", ExitCode.INTERRUPTED)
+        except click.ClickException as exc:
+            # Usage problems: wrong option, missing argument, bad choice.
+            return report(_state, exc.format_message(), ExitCode.USAGE, hint=_usage_hint(exc))
+
+    return guarded(_state, body)
 
 
 def _usage_hint(exc: Any) -> str | None:
@@ -471,27 +455,6 @@ def _usage_hint(exc: Any) -> str | None:
     if ctx is not None:
         return f"see `{ctx.command_path} --help`"
     return "see `releasectl --help`"
-
-
-def _fail(message: str, code: ExitCode, *, hint: str | None = None, exc: BaseException | None = None) -> int:
-    from releasectl.render import write_error, write_json
-
-    if _state.verbose and exc is not None:
-        import traceback
-
-        traceback.print_exception(exc, file=sys.stderr)
-    line = f"{message} ({hint})" if hint else message
-    write_error(line)
-    if _state.json_output:
-        write_json(
-            {
-                "command": _state.command,
-                "outcome": "error",
-                "exit_code": int(code),
-                "message": line,
-            }
-        )
-    return int(code)
 
 
 __all__ = ["UsageError", "app", "run"]

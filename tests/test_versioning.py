@@ -266,3 +266,27 @@ def test_next_free_steps_a_taken_release_candidate_to_the_next_candidate() -> No
 def test_next_free_never_moves_a_head_that_is_already_released() -> None:
     decision = Decision(current="1.2.0", next="1.2.0", bump="none", commits=0, rule="released", released=True)
     assert next_free(decision, ["1.2.0"]) == decision
+
+
+# ----------------------------------------------------------------------------- ledger order
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 30),
+            st.integers(0, 30),
+            st.integers(0, 30),
+            st.one_of(st.none(), st.integers(1, 12)),
+        ),
+        max_size=25,
+    )
+)
+def test_ledger_order_is_semver_precedence(parts: list[tuple[int, int, int, int | None]]) -> None:
+    import semver
+
+    from releasectl.ledger import Release, merge
+
+    versions = {f"{a}.{b}.{c}" + (f"-rc.{rc}" if rc else "") for a, b, c, rc in parts}
+    ordered = [r.version for r in merge([Release(v) for v in versions])]
+    assert ordered == sorted(versions, key=semver.Version.parse, reverse=True)

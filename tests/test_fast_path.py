@@ -1,0 +1,80 @@
+"""`releasectl [--json] [-v] version [--offline]` skips typer; it must answer exactly as the full CLI does."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import GitRepo
+
+FULL = "import sys; from releasectl.cli import run; sys.exit(run(sys.argv[1:]))"
+FAST = "import sys; from releasectl.__main__ import main; sys.exit(main(sys.argv[1:]))"
+
+
+def both(cwd: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:
+    def go(code: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True, check=False
+        )
+
+    return go(FAST), go(FULL)
+
+
+@pytest.fixture
+def released(git_repo: GitRepo) -> GitRepo:
+    git_repo.commit("feat: first")
+    git_repo.tag("v0.1.0")
+    git_repo.commit("fix: second")
+    git_repo.commit("feat!: third\n\nBREAKING CHANGE: gone")
+    return git_repo
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("version", "--offline"),
+        ("--json", "version", "--offline"),
+        ("-v", "--json", "version", "--offline"),
+        ("--verbose", "version", "--offline"),
+    ],
+)
+def test_fast_path_prints_what_the_full_cli_prints(released: GitRepo, args: tuple[str, ...]) -> None:
+    fast, full = both(released.path, *args)
+    assert fast.returncode == full.returncode == 0
+    assert fast.stdout == full.stdout
+
+
+def test_fast_path_fails_as_the_full_cli_fails(tmp_path: Path) -> None:
+    fast, full = both(tmp_path, "--json", "version", "--offline")
+    assert fast.returncode == full.returncode == 4
+    assert fast.stdout == full.stdout
+    assert fast.stderr == full.stderr
+
+
+def test_fast_path_does_not_import_typer_boto3_or_rich(released: GitRepo) -> None:
+    probe = (
+        "import sys; from releasectl.__main__ import main; main(['version', '--offline']);"
+        "print('MODULES', *(m in sys.modules for m in ('typer', 'click', 'boto3', 'rich')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=released.path, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.splitlines()[-1] == "MODULES False False False False"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["version", "--offline", "--json"],  # global option after the command: the CLI's error
+        ["--region", "eu-west-1", "version", "--offline"],
+        ["version", "--help"],
+        ["version", "--offline", "extra"],
+    ],
+)
+def test_other_spellings_are_left_to_the_full_cli(args: list[str]) -> None:
+    from releasectl.__main__ import version_fast_path
+
+    assert version_fast_path(args) is None
