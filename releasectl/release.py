@@ -144,6 +144,7 @@ def release(
             hint="run the release again; raise claim_attempts in [tool.releasectl] if this repeats",
         )
 
+    _mirror_git_tag(ctx, plan, version, commit)
     uri = f"{info.uri}@{digest}"
     _write_image_definitions(ctx, uri)
     exported = {"RELEASE_VERSION": version, "IMAGE_DIGEST": digest, "IMAGE_URI": uri}
@@ -209,6 +210,27 @@ def _require_clean_tree(ctx: Context, commit: str) -> None:
             "which its tags would claim",
             hint="commit or stash them, or release from a clean checkout",
         )
+
+
+def _mirror_git_tag(ctx: Context, plan: VersionPlan, version: str, commit: str) -> None:
+    """Mirror the release as an annotated git tag, pushed where credentials allow (DESIGN §4).
+
+    ECR is the ledger of record, so a tag that cannot be made or pushed is a warning: the
+    release stands, and the next run reads ECR either way.
+    """
+    from releasectl.errors import ReleasectlError
+
+    name = plan.tags.tag_name(version)
+    if plan.tags.commit_of(name) == commit:
+        return
+    try:
+        plan.git.create_tag(name, commit, f"release {version}")
+        ctx.reporter.info(f"tagged {commit[:12]} as {name}")
+        if plan.git.remote_url() is not None:
+            plan.git.push_tag(name)
+            ctx.reporter.info(f"pushed {name} to origin")
+    except ReleasectlError as exc:
+        ctx.reporter.warn(f"git tag mirror {name}: {exc.one_line()}")
 
 
 def _running_rollout(ctx: Context, digest: str) -> str | None:

@@ -207,3 +207,33 @@ def test_release_without_docker_is_exit_4_with_a_hint_and_claims_nothing(world: 
     assert proc.returncode == 4, proc.stderr
     assert "docker" in proc.stderr.lower()
     assert snapshot(world["ecr"], REPO) == before
+
+
+def test_a_release_is_mirrored_as_an_annotated_git_tag_pushed_to_origin(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    repo: GitRepo = world["repo"]
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
+    repo.git("remote", "add", "origin", str(origin))
+
+    proc = release(world, "--no-deploy")
+
+    assert proc.returncode == 0, proc.stderr
+    assert repo.git("cat-file", "-t", "v0.1.0") == "tag"
+    assert repo.git("rev-list", "-n1", "v0.1.0") == repo.head()
+    remote_tags = subprocess.run(
+        ["git", "ls-remote", "--tags", str(origin)], capture_output=True, text=True, check=True
+    ).stdout
+    assert "refs/tags/v0.1.0" in remote_tags
+
+
+def test_a_tag_that_cannot_be_pushed_is_a_warning_not_a_failed_release(world: dict[str, Any]) -> None:
+    repo: GitRepo = world["repo"]
+    repo.git("remote", "add", "origin", "/nonexistent/origin.git")
+
+    proc = release(world, "--no-deploy")
+
+    assert proc.returncode == 0, proc.stderr
+    assert "git tag mirror v0.1.0" in proc.stderr
+    assert repo.git("rev-list", "-n1", "v0.1.0") == repo.head()
