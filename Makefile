@@ -13,8 +13,9 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # Stamp files record what was installed; they go stale when pyproject.toml changes.
+# The demo's sandbox CodeBuild runs the buildspec's unit tests, so it needs the test tools too.
 $(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[sandbox]'
+	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python

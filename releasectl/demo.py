@@ -36,6 +36,20 @@ from releasectl.errors import ReleasectlError
 from releasectl.render import write_json
 
 
+def _require_test_tools() -> None:
+    """The sandbox's CodeBuild runs the buildspec's unit tests with this environment's Python."""
+    import importlib.util
+
+    missing = [name for name in ("pytest", "hypothesis") if importlib.util.find_spec(name) is None]
+    if missing:
+        from releasectl.errors import EnvironmentProblem
+
+        raise EnvironmentProblem(
+            f"the demo's builds run the project's unit tests, and {', '.join(missing)} is not installed",
+            hint="run `make demo`, or pip install -e '.[test]'",
+        )
+
+
 def run_demo(ctx: Context, *, record: Path | None) -> int:
     """Run the story; 0 if every step behaved as expected, 1 if one did not, 130 if interrupted."""
     from releasectl.demo_scratch import Scratch, clean_environment, find_project
@@ -50,6 +64,7 @@ def run_demo(ctx: Context, *, record: Path | None) -> int:
     with _interrupt_on_sigterm():
         try:
             project = find_project(ctx.cwd)
+            _require_test_tools()
             narrator.say(
                 "releasectl demo: the whole pipeline, locally, against the releasectl sandbox", "bold"
             )

@@ -372,3 +372,19 @@ def test_outside_a_checkout_of_the_project_the_demo_is_an_environment_problem(
     with pytest.raises(EnvironmentProblem, match="source checkout") as raised:
         demo_scratch.find_project(other)
     assert raised.value.hint and "make demo" in raised.value.hint
+
+
+def test_the_demo_refuses_to_start_without_the_test_tools_its_builds_need(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib.util
+
+    from releasectl.demo import _require_test_tools
+    from releasectl.errors import EnvironmentProblem
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "pytest" else real(name))
+
+    with pytest.raises(EnvironmentProblem, match="pytest") as caught:
+        _require_test_tools()
+    assert caught.value.hint and "make demo" in caught.value.hint
