@@ -97,8 +97,9 @@ def release(
             ctx.reporter.info(f"commit {commit[:12]} is already released as {version}: nothing to build")
             claim_note = "already released"
             break
-        if not plan.decision.changes:
+        if not plan.decision.changes and not plan.decision.released:
             return _nothing_to_release(ctx, plan, started)
+        # Past here HEAD needs an image: a new version, or one tagged in git whose image ECR lacks.
         version = plan.decision.next
         _require_clean_tree(ctx, commit)
         ctx.reporter.info(f"releasing {commit[:12]} as {version} ({plan.decision.rule}), attempt {attempt}")

@@ -17,7 +17,7 @@ import pytest
 from tests import fake_docker
 from tests.conftest import ROOT, GitRepo
 from tests.ecr_fixtures import create_repository, snapshot, tags_of
-from tests.scripted_ecs import task_definition_body
+from tests.moto_fixtures import create_fargate_service
 
 REPO, CLUSTER, SERVICE = "shop", "shop", "shop"
 
@@ -32,15 +32,7 @@ def world(moto_endpoint: str, git_repo: GitRepo, tmp_path: Path) -> dict[str, An
     # IMMUTABLE, not IMMUTABLE_WITH_EXCLUSION as in infra/: moto 5.2 crashes on an untagged
     # push (what buildx push-by-digest does) into a repository with exclusion filters.
     create_repository(ecr, REPO, mutability="IMMUTABLE")
-    ecs.create_cluster(clusterName=CLUSTER)
-    first = ecs.register_task_definition(**task_definition_body(image="public.ecr.aws/x/placeholder:1"))
-    ecs.create_service(
-        cluster=CLUSTER,
-        serviceName=SERVICE,
-        taskDefinition=first["taskDefinition"]["taskDefinitionArn"],
-        desiredCount=1,
-        launchType="FARGATE",
-    )
+    create_fargate_service(ecs, cluster=CLUSTER, service=SERVICE, image="public.ecr.aws/x/placeholder:1")
     (git_repo.path / "pyproject.toml").write_text(
         f'[tool.releasectl]\necr_repository = "{REPO}"\necs_cluster = "{CLUSTER}"\n'
         f'ecs_service = "{SERVICE}"\ncontainer_name = "app"\nbuilder = "docker"\n'
@@ -237,3 +229,17 @@ def test_a_tag_that_cannot_be_pushed_is_a_warning_not_a_failed_release(world: di
     assert proc.returncode == 0, proc.stderr
     assert "git tag mirror v0.1.0" in proc.stderr
     assert repo.git("rev-list", "-n1", "v0.1.0") == repo.head()
+
+
+def test_a_commit_tagged_in_git_but_missing_from_ecr_is_built_and_claimed_under_that_version(
+    world: dict[str, Any],
+) -> None:
+    repo: GitRepo = world["repo"]
+    repo.tag("v0.4.0")
+
+    proc = release(world, "--no-deploy")
+
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["version"] == "0.4.0"
+    assert tags_of(world["ecr"], REPO, result["image"]["digest"]) == {"0.4.0", f"git-{repo.head()}"}
