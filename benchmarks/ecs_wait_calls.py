@@ -24,7 +24,6 @@ import http.client
 import os
 import platform
 import random
-import re
 import shutil
 import statistics
 import subprocess
@@ -32,7 +31,6 @@ import sys
 import tempfile
 import threading
 import time
-import venv
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -41,21 +39,21 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-WORK = ROOT / "benchmarks" / ".work"
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+from common import (
+    FAKE_AWS_CREDENTIALS,
+    RESULTS,
+    ROOT,
+    load_average,
+    moto_server,
+    peer_venv,
+    use_fake_aws_credentials,
+    write_section,
+)
+
 SECTION = "## ECS calls: rollback and rollout waiting"
 ECS_DEPLOY = "ecs-deploy==1.17.0"
 sys.path.insert(0, str(ROOT))
-
-FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",  # moto's fake credentials, nothing real
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-}
-for _name, _value in FAKE_CREDENTIALS.items():
-    os.environ.setdefault(_name, _value)
+use_fake_aws_credentials()
 
 from releasectl.aws.clients import AwsClients  # noqa: E402
 from releasectl.aws.ecs import EcsApi  # noqa: E402
@@ -67,6 +65,7 @@ from releasectl.outcome import Seen, Target  # noqa: E402
 from releasectl.waiter import wait_for_rollout  # noqa: E402
 from tests import scripted_ecs as s  # noqa: E402
 from tests.ecr_fixtures import push_image  # noqa: E402
+from tests.moto_fixtures import create_fargate_service  # noqa: E402
 
 CLUSTER, SERVICE, REPO = "web", "hello-world", "hello-world"
 
@@ -141,13 +140,12 @@ def seed(endpoint: str) -> dict[str, Any]:
     digests = {
         v: push_image(ecr, REPO, tags=[v, f"git-{n * 40}"]) for v, n in (("1.1.0", "1"), ("1.2.0", "2"))
     }
-    ecs.create_cluster(clusterName=CLUSTER)
-    first = ecs.register_task_definition(
-        **s.task_definition_body(image=f"{uri}@{digests['1.1.0']}"),
-        tags=[{"key": "releasectl:version", "value": "1.1.0"}],
-    )["taskDefinition"]["taskDefinitionArn"]
-    ecs.create_service(
-        cluster=CLUSTER, serviceName=SERVICE, taskDefinition=first, desiredCount=1, launchType="FARGATE"
+    first = create_fargate_service(
+        ecs,
+        cluster=CLUSTER,
+        service=SERVICE,
+        image=f"{uri}@{digests['1.1.0']}",
+        tags={"releasectl:version": "1.1.0"},
     )
     return {"uri": uri, "digests": digests, "first": first, "ecs": ecs}
 
@@ -305,39 +303,9 @@ def releasectl_wait(proxy: CountingProxy, cwd: Path, duration: float) -> dict[st
     }
 
 
-def peer_venv() -> Path | None:
-    where = WORK / "ecs-deploy-venv"
-    tool = where / "bin" / "ecs"
-    stamp = where / ".installed"
-    if tool.exists() and stamp.is_file() and stamp.read_text().strip() == ECS_DEPLOY:
-        return tool
-    print(f"installing {ECS_DEPLOY} into {where} ...", file=sys.stderr)
-    shutil.rmtree(where, ignore_errors=True)
-    venv.EnvBuilder(with_pip=True).create(where)
-    done = subprocess.run(
-        [
-            str(where / "bin" / "python"),
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            ECS_DEPLOY,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0 or not tool.exists():
-        print(f"  could not install {ECS_DEPLOY}: {done.stderr.strip()[-400:]}", file=sys.stderr)
-        return None
-    stamp.write_text(ECS_DEPLOY + "\n")
-    return tool
-
-
 def ecs_deploy_wait(tool: Path, proxy: CountingProxy, image: str, duration: float) -> dict[str, Any]:
     """`ecs deploy` to a new image; moto never finishes the rollout, so it waits its full timeout."""
-    env = {**os.environ, **FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": proxy.url}
+    env = {**os.environ, **FAKE_AWS_CREDENTIALS, "AWS_ENDPOINT_URL": proxy.url}
     start = time.monotonic()
     done = subprocess.run(
         [
@@ -388,11 +356,10 @@ def render(
         + " --write` (from the repository root)."
     )
     lines.append("")
-    load = os.getloadavg()
     lines.append(f"- Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M')} UTC")
     lines.append(
         f"- Machine: {os.cpu_count()} CPUs, {platform.platform()}; load average at end "
-        f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}. Call counts do not depend on the machine; "
+        f"{load_average()}. Call counts do not depend on the machine; "
         "only the real-time section's seconds do."
     )
     lines.append(f"- Python {platform.python_version()}; moto server on 127.0.0.1.")
@@ -446,17 +413,6 @@ def render(
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    """Replace this benchmark's section of RESULTS.md (or append it), leaving other sections alone."""
-    current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(current):
-        updated = pattern.sub(lambda _: text.rstrip("\n") + "\n\n", current, count=1)
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
-    RESULTS.write_text(updated.rstrip("\n") + "\n")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--duration", type=float, default=30.0, help="real seconds each tool waits on moto")
@@ -465,12 +421,6 @@ def main() -> int:
         "--write", action="store_true", help=f"record the results in {RESULTS.relative_to(ROOT)}"
     )
     args = parser.parse_args()
-
-    import logging
-
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
 
     waits = [
         scripted_wait(
@@ -487,31 +437,27 @@ def main() -> int:
         ),
     ]
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    proxy = CountingProxy(f"http://{host}:{port}")
-    proxy.start()
-    cwd = Path(tempfile.mkdtemp(prefix="ecs-wait-"))
-    try:
-        world = seed(proxy.url)
-        first = rollback_calls(proxy.url, cwd)
-        side = [releasectl_wait(proxy, cwd, args.duration)]
-        if not args.no_peer:
-            tool = peer_venv()
-            if tool is not None:
-                side.append(
-                    ecs_deploy_wait(tool, proxy, f"{world['uri']}@{world['digests']['1.2.0']}", args.duration)
-                )
-    finally:
-        proxy.stop()
-        server.stop()
-        shutil.rmtree(cwd, ignore_errors=True)
+    with moto_server() as endpoint:
+        proxy = CountingProxy(endpoint)
+        proxy.start()
+        cwd = Path(tempfile.mkdtemp(prefix="ecs-wait-"))
+        try:
+            world = seed(proxy.url)
+            first = rollback_calls(proxy.url, cwd)
+            side = [releasectl_wait(proxy, cwd, args.duration)]
+            if not args.no_peer:
+                tool = peer_venv("ecs-deploy-venv", ECS_DEPLOY, "ecs")
+                if tool is not None:
+                    image = f"{world['uri']}@{world['digests']['1.2.0']}"
+                    side.append(ecs_deploy_wait(tool, proxy, image, args.duration))
+        finally:
+            proxy.stop()
+            shutil.rmtree(cwd, ignore_errors=True)
 
     text = render(args, first, waits, side)
     print(text)
     if args.write:
-        write_section(text)
+        write_section(SECTION, text)
         print(f"wrote the '{SECTION[3:]}' section of {RESULTS.relative_to(ROOT)}")
     ok = len(first["calls"]) <= 8 and all(w["rate"] <= 1.0 and w["sleep_max"] >= 5 for w in waits)
     return 0 if ok else 1

@@ -17,23 +17,16 @@ retries would count too). Figures printed:
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import ROOT, use_fake_aws_credentials
+
 sys.path.insert(0, str(ROOT))
-
-for name, value in {
-    "AWS_ACCESS_KEY_ID": "testing",  # moto's fake credentials, nothing real
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}.items():
-    os.environ.setdefault(name, value)
+use_fake_aws_credentials()
 
 from releasectl import logfollow  # noqa: E402
 from releasectl.aws.clients import AwsClients  # noqa: E402

@@ -28,7 +28,6 @@ import argparse
 import os
 import platform
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,22 +36,30 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import (
+    RESULTS,
+    ROOT,
+    cpu_model,
+    git_head,
+    has_uncommitted_changes,
+    load_average,
+    moto_server,
+    use_fake_aws_credentials,
+    write_section,
+)
+
 sys.path.insert(0, str(ROOT))
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 SECTION = "## Reliability"
 
-for name, value in {
-    "AWS_ACCESS_KEY_ID": "testing",  # moto's fake credentials, nothing real
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    "GIT_AUTHOR_NAME": "Benchmark",
-    "GIT_AUTHOR_EMAIL": "benchmark@example.invalid",
-    "GIT_COMMITTER_NAME": "Benchmark",
-    "GIT_COMMITTER_EMAIL": "benchmark@example.invalid",
-}.items():
-    os.environ[name] = value
+use_fake_aws_credentials()
+os.environ.update(
+    {
+        "GIT_AUTHOR_NAME": "Benchmark",
+        "GIT_AUTHOR_EMAIL": "benchmark@example.invalid",
+        "GIT_COMMITTER_NAME": "Benchmark",
+        "GIT_COMMITTER_EMAIL": "benchmark@example.invalid",
+    }
+)
 for name in [
     n for n in os.environ if n.startswith(("RELEASECTL_", "CODEBUILD_")) or n in ("AWS_PROFILE", "CI")
 ]:
@@ -323,28 +330,16 @@ def run_bad_inputs(endpoint: str, work: Path) -> tuple[int, int, int, list[str]]
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    cpu = cpu_model(platform.processor() or platform.machine())
     return (
-        f"{os.cpu_count()} CPUs, {cpu}, {platform.system()} {platform.release()}; load average at end {load}"
+        f"{os.cpu_count()} CPUs, {cpu}, {platform.system()} {platform.release()}; "
+        f"load average at end {load_average()}"
     )
 
 
 def revision() -> str:
-    head = subprocess.run(
-        ["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
-    return f"{head}{' with uncommitted changes' if dirty else ''}"
+    dirty = has_uncommitted_changes(untracked=False)
+    return f"{git_head()}{' with uncommitted changes' if dirty else ''}"
 
 
 def flow_table(tallies: dict[str, Tally], *, heavy: bool) -> list[str]:
@@ -379,28 +374,19 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    import logging
-
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
     fast_backoff()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
     began = time.monotonic()
-    try:
-        with tempfile.TemporaryDirectory(prefix="releasectl-reliability-") as scratch:
-            work = Path(scratch)
-            for part in ("light", "heavy", "bad"):
-                (work / part).mkdir()
-            light = run_flows(endpoint, work / "light", args.seeds, heavy=False)
-            heavy = run_flows(endpoint, work / "heavy", args.seeds, heavy=True)
-            races = run_races(endpoint, work, args.races)
-            tried, behaved, changed, bad_notes = run_bad_inputs(endpoint, work / "bad")
-    finally:
-        server.stop()
+    with (
+        moto_server() as endpoint,
+        tempfile.TemporaryDirectory(prefix="releasectl-reliability-") as scratch,
+    ):
+        work = Path(scratch)
+        for part in ("light", "heavy", "bad"):
+            (work / part).mkdir()
+        light = run_flows(endpoint, work / "light", args.seeds, heavy=False)
+        heavy = run_flows(endpoint, work / "heavy", args.seeds, heavy=True)
+        races = run_races(endpoint, work, args.races)
+        tried, behaved, changed, bad_notes = run_bad_inputs(endpoint, work / "bad")
     took = time.monotonic() - began
 
     lost = (
@@ -455,20 +441,9 @@ def main() -> int:
     text = "\n".join(lines) + "\n"
     print(text)
     if args.write:
-        write_section(text)
+        write_section(SECTION, text)
         print(f"wrote the '{SECTION[3:]}' section of {RESULTS.relative_to(ROOT)}")
     return 0 if lost == 0 else 1
-
-
-def write_section(text: str) -> None:
-    """Replace this benchmark's section of RESULTS.md (or append it), leaving other sections alone."""
-    current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(current):
-        updated = pattern.sub(lambda _: text.rstrip("\n") + "\n\n", current, count=1)
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
-    RESULTS.write_text(updated.rstrip("\n") + "\n")
 
 
 if __name__ == "__main__":

@@ -40,16 +40,24 @@ import subprocess
 import sys
 import tempfile
 import time
-import venv
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_repo import WORK, RepoInfo, ensure_repo
+from common import (
+    RESULTS,
+    ROOT,
+    WORK,
+    cpu_model,
+    git_head,
+    has_uncommitted_changes,
+    load_average,
+    peer_venv,
+    write_section,
+)
+from make_repo import RepoInfo, ensure_repo
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 SECTION = "## Versioning and start-up speed"
 
 # Peers are pinned so that a re-run measures the same code; bump deliberately.
@@ -103,36 +111,6 @@ def bench_env() -> dict[str, str]:
     return env
 
 
-def peer_venv(name: str, requirement: str, executable: str) -> Path | None:
-    """A private venv under benchmarks/.work holding one peer tool; None if it will not install."""
-    where = WORK / name
-    tool = where / "bin" / executable
-    stamp = where / ".installed"
-    if tool.exists() and stamp.is_file() and stamp.read_text().strip() == requirement:
-        return tool
-    print(f"installing {requirement} into {where} ...", file=sys.stderr)
-    shutil.rmtree(where, ignore_errors=True)
-    venv.EnvBuilder(with_pip=True).create(where)
-    done = subprocess.run(
-        [
-            str(where / "bin" / "python"),
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            requirement,
-        ],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0 or not tool.exists():
-        print(f"  could not install {requirement}: {done.stderr.strip()[-400:]}", file=sys.stderr)
-        return None
-    stamp.write_text(requirement + "\n")
-    return tool
-
-
 def psr_checkout(info: RepoInfo) -> Path:
     """A local clone of the repository for python-semantic-release.
 
@@ -156,29 +134,18 @@ def psr_checkout(info: RepoInfo) -> Path:
 
 
 def machine() -> dict[str, str]:
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return {
         "cpus": str(len(os.sched_getaffinity(0))),
-        "cpu": model,
+        "cpu": cpu_model(),
         "kernel": platform.release(),
-        "load": " / ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "load": load_average(),
     }
 
 
 def source_state() -> str:
     """Which releasectl code was measured: the commit, and whether releasectl/ differed from it."""
-    head = _out(["git", "-C", str(ROOT), "rev-parse", "--short=12", "HEAD"])
-    changed = _out(
-        ["git", "--no-optional-locks", "-C", str(ROOT), "status", "--porcelain", "--", "releasectl"]
-    )
-    return f"commit {head}" + (" with uncommitted changes in releasectl/" if changed else "")
+    changed = has_uncommitted_changes("releasectl")
+    return f"commit {git_head()}" + (" with uncommitted changes in releasectl/" if changed else "")
 
 
 def wait_for_quiet(max_load: float, max_wait: float) -> str:
@@ -417,12 +384,17 @@ def table(result: SizeResult) -> list[str]:
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for command in result.commands.values():
-        lines.append(
-            f"| `{command.label}` | {command.median_ms:.1f} | {command.p90_ms:.1f} | {command.min_ms:.1f} "
-            f"| {len(command.times)} "
-            f"| {command.median_ms / floor_py:.2f} | {command.median_ms / floor_git:.2f} |"
-        )
+        ratios = f" {command.median_ms / floor_py:.2f} | {command.median_ms / floor_git:.2f} |"
+        lines.append(_timing_cells(command) + ratios)
     return lines
+
+
+def _timing_cells(command: Command) -> str:
+    """A table row's first cells: command, median, p90, minimum, runs."""
+    return (
+        f"| `{command.label}` | {command.median_ms:.1f} | {command.p90_ms:.1f} | {command.min_ms:.1f} "
+        f"| {len(command.times)} |"
+    )
 
 
 def close_calls(results: list[SizeResult], growth: Growth | None) -> list[str]:
@@ -519,11 +491,7 @@ def growth_table(growth: Growth) -> list[str]:
         "| command | median ms | p90 ms | min ms | runs |",
         "|---|---:|---:|---:|---:|",
     ]
-    for command in growth.commands.values():
-        lines.append(
-            f"| `{command.label}` | {command.median_ms:.1f} | {command.p90_ms:.1f} | {command.min_ms:.1f} "
-            f"| {len(command.times)} |"
-        )
+    lines += [_timing_cells(command) for command in growth.commands.values()]
     lines += [
         "",
         f"{growth.large.size:,} vs {growth.small.size:,} commits: "
@@ -656,24 +624,6 @@ def agreement(result: SizeResult) -> str:
     if failed:
         text += f" Did not answer: {', '.join(failed)}."
     return text.strip()
-
-
-def write_section(text: str) -> None:
-    """Replace this benchmark's section of RESULTS.md (or append it), leaving other sections alone."""
-    if RESULTS.exists():
-        current = RESULTS.read_text()
-    else:
-        current = (
-            "# Benchmark results\n\n"
-            "Each section is written by the script named in it; re-run the script with `--write` to refresh "
-            "its section. See benchmarks/README.md for how to run each one.\n"
-        )
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(current):
-        updated = pattern.sub(lambda _: text.rstrip("\n") + "\n\n", current, count=1)
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
-    RESULTS.write_text(updated.rstrip("\n") + "\n")
 
 
 # ----------------------------------------------------------------------------- main
@@ -901,7 +851,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(growth_table(growth)))
         print()
 
-    meta["load_end"] = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    meta["load_end"] = load_average()
     print("Targets:")
     for target, measured_as, met in verdicts(results, growth):
         print(f"  {'MET ' if met else 'n/a ' if met is None else 'MISS'}  {target}: {measured_as}")
@@ -914,7 +864,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.write:
         command_line = shlex.join(["python", "benchmarks/versioning_speed.py", *(argv or sys.argv[1:])])
-        write_section(render(results, growth, profile, meta, command_line))
+        write_section(SECTION, render(results, growth, profile, meta, command_line))
         print(f"\nwrote the '{SECTION[3:]}' section of {RESULTS.relative_to(ROOT)}")
     return 0
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,28 +21,14 @@ from releasectl.errors import EnvironmentProblem
 from releasectl.logfollow import LogLocation, LogStreamMissing
 from releasectl.result import Outcome
 from tests.conftest import GitRepo
+from tests.moto_fixtures import create_codebuild_project, put_log_lines
 
 PROJECT = "hello-world-release"
 REGION = "us-east-1"
 
 
 def create_project(name: str = PROJECT) -> None:
-    boto3.client("codebuild", region_name=REGION).create_project(
-        name=name,
-        source={"type": "GITHUB", "location": "https://github.com/example/hello-world.git"},
-        artifacts={"type": "NO_ARTIFACTS"},
-        environment={
-            "type": "LINUX_CONTAINER",
-            "image": "aws/codebuild/standard:7.0",
-            "computeType": "BUILD_GENERAL1_SMALL",
-        },
-        serviceRole="arn:aws:iam::123456789012:role/service-role/codebuild-hello-world",
-    )
-
-
-def now_ms() -> int:
-    # CloudWatch (and moto) reject events older than the retention window.
-    return int(time.time() * 1000)
+    create_codebuild_project(boto3.client("codebuild", region_name=REGION), name)
 
 
 @pytest.fixture
@@ -102,13 +87,8 @@ def test_build_against_moto_succeeds_and_reports_no_logs_instead_of_hanging(
 
 
 def test_log_reader_pages_with_the_forward_token_and_sees_it_repeat_at_the_end(aws: None) -> None:
-    logs = boto3.client("logs", region_name=REGION)
-    logs.create_log_group(logGroupName="/aws/codebuild/p")
-    logs.create_log_stream(logGroupName="/aws/codebuild/p", logStreamName="s")
-    logs.put_log_events(
-        logGroupName="/aws/codebuild/p",
-        logStreamName="s",
-        logEvents=[{"timestamp": now_ms() + i, "message": f"line {i}\n"} for i in range(5)],
+    put_log_lines(
+        boto3.client("logs", region_name=REGION), "/aws/codebuild/p", "s", [f"line {i}" for i in range(5)]
     )
     reader = CloudWatchLogReader(AwsClients(region=REGION, profile=None, endpoint_url=None).client("logs"))
     location = LogLocation("/aws/codebuild/p", "s")
@@ -134,13 +114,8 @@ def test_logs_command_reads_the_default_stream_of_a_moto_build(
     create_project()
     started = boto3.client("codebuild", region_name=REGION).start_build(projectName=PROJECT)["build"]
     group, stream = f"/aws/codebuild/{PROJECT}", started["id"].split(":", 1)[1]
-    logs = boto3.client("logs", region_name=REGION)
-    logs.create_log_group(logGroupName=group)
-    logs.create_log_stream(logGroupName=group, logStreamName=stream)
-    logs.put_log_events(
-        logGroupName=group,
-        logStreamName=stream,
-        logEvents=[{"timestamp": now_ms(), "message": "[Container] Running command make\n"}],
+    put_log_lines(
+        boto3.client("logs", region_name=REGION), group, stream, ["[Container] Running command make"]
     )
     ctx, _ = context(git_repo.path)
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import textwrap
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,21 +55,36 @@ def build(
     base_env: dict[str, str] | None = None,
     clock: Clock | None = None,
     timeout_s: float | None = 60,
+    on_line: Callable[[str], None] | None = None,
 ) -> Result:
+    """Run the buildspec in tmp_path/src; every line is kept, and also passed to `on_line` if given."""
     spec = parse_buildspec(textwrap.dedent(yaml_text))
     workdir = tmp_path / "src"
     workdir.mkdir(exist_ok=True)
     lines: list[str] = []
+
+    def sink(line: str) -> None:
+        lines.append(line)
+        if on_line is not None:
+            on_line(line)
+
     run = run_buildspec(
         spec,
         workdir=workdir,
         base_env=dict(os.environ) if base_env is None else base_env,
         overrides=overrides or {},
-        on_line=lines.append,
+        on_line=sink,
         clock=clock or SystemClock(),
         timeout_s=timeout_s,
     )
     return Result(run, lines)
+
+
+def build_phase(*commands: str) -> str:
+    """A buildspec whose only phase is `build`, running `commands` (each quoted, so taken as is)."""
+    return "version: 0.2\nphases:\n  build:\n    commands:\n" + "".join(
+        f"      - {json.dumps(command)}\n" for command in commands
+    )
 
 
 def running(pid: int) -> bool:
@@ -128,17 +145,7 @@ def test_shell_variables_persist_across_commands_and_phases(tmp_path: Path) -> N
 
 
 def test_exported_variables_reach_child_processes_of_later_commands(tmp_path: Path) -> None:
-    result = build(
-        tmp_path,
-        """\
-        version: 0.2
-        phases:
-          build:
-            commands:
-              - export FOR_CHILD="it's here"
-              - bash -c 'echo "$FOR_CHILD"'
-        """,
-    )
+    result = build(tmp_path, build_phase('export FOR_CHILD="it\'s here"', """bash -c 'echo "$FOR_CHILD"'"""))
     assert result.output == ["it's here"]
 
 
@@ -161,43 +168,24 @@ def test_working_directory_persists_across_commands_and_phases(tmp_path: Path) -
 
 
 def test_commands_start_in_the_working_directory(tmp_path: Path) -> None:
-    result = build(tmp_path, "version: 0.2\nphases:\n  build:\n    commands: [pwd]\n")
+    result = build(tmp_path, build_phase("pwd"))
     assert result.output == [str(tmp_path / "src")]
 
 
 def test_unset_variable_stays_unset_in_later_commands(tmp_path: Path) -> None:
     result = build(
-        tmp_path,
-        """\
-        version: 0.2
-        phases:
-          build:
-            commands:
-              - unset FROM_ENV
-              - echo "${FROM_ENV-gone}"
-        """,
-        overrides={"FROM_ENV": "present"},
+        tmp_path, build_phase("unset FROM_ENV", 'echo "${FROM_ENV-gone}"'), overrides={"FROM_ENV": "present"}
     )
     assert result.output == ["gone"]
 
 
 def test_commands_read_no_stdin(tmp_path: Path) -> None:
-    result = build(
-        tmp_path,
-        """\
-        version: 0.2
-        phases:
-          build:
-            commands:
-              - cat
-              - echo after
-        """,
-    )
+    result = build(tmp_path, build_phase("cat", "echo after"))
     assert result.output == ["after"]
 
 
 def test_stderr_is_part_of_the_output(tmp_path: Path) -> None:
-    result = build(tmp_path, "version: 0.2\nphases:\n  build:\n    commands: ['echo oops >&2']\n")
+    result = build(tmp_path, build_phase("echo oops >&2"))
     assert result.output == ["oops"]
 
 
@@ -279,9 +267,7 @@ def test_post_build_still_runs_after_a_failed_build_phase(tmp_path: Path) -> Non
 
 
 def test_build_succeeding_is_1_while_nothing_has_failed(tmp_path: Path) -> None:
-    result = build(
-        tmp_path, "version: 0.2\nphases:\n  build:\n    commands: ['echo $CODEBUILD_BUILD_SUCCEEDING']\n"
-    )
+    result = build(tmp_path, build_phase("echo $CODEBUILD_BUILD_SUCCEEDING"))
     assert result.output == ["1"]
 
 
@@ -389,37 +375,24 @@ def test_exported_variables_are_captured_even_when_the_build_fails(tmp_path: Pat
     assert (result.run.status, result.run.exported) == (FAILED, {"RELEASE_VERSION": "2.0.0"})
 
 
+LAYERED = """\
+    version: 0.2
+    env:
+      variables:
+        LAYERED: from-buildspec
+    phases:
+      build:
+        commands: ['echo $LAYERED']
+"""
+
+
 def test_buildspec_variables_override_the_base_environment(tmp_path: Path) -> None:
-    result = build(
-        tmp_path,
-        """\
-        version: 0.2
-        env:
-          variables:
-            LAYERED: from-buildspec
-        phases:
-          build:
-            commands: ['echo $LAYERED']
-        """,
-        base_env={**os.environ, "LAYERED": "from-image"},
-    )
+    result = build(tmp_path, LAYERED, base_env={**os.environ, "LAYERED": "from-image"})
     assert result.output == ["from-buildspec"]
 
 
 def test_project_and_start_build_variables_override_the_buildspec(tmp_path: Path) -> None:
-    result = build(
-        tmp_path,
-        """\
-        version: 0.2
-        env:
-          variables:
-            LAYERED: from-buildspec
-        phases:
-          build:
-            commands: ['echo $LAYERED']
-        """,
-        overrides={"LAYERED": "from-project"},
-    )
+    result = build(tmp_path, LAYERED, overrides={"LAYERED": "from-project"})
     assert result.output == ["from-project"]
 
 
@@ -442,29 +415,25 @@ def test_buildspec_variable_values_are_literal_not_expanded(tmp_path: Path) -> N
 def test_output_is_streamed_line_by_line_while_the_command_runs(tmp_path: Path) -> None:
     # The command waits for a file the sink creates on seeing its first line: if
     # output were delivered only when the command ended, this would time out.
-    spec = parse_buildspec(
-        "version: 0.2\nphases:\n  build:\n    commands:\n"
-        "      - 'echo first; for i in $(seq 500); do [ -f go ] && break; sleep 0.01; done; echo second'\n"
-    )
     workdir = tmp_path / "src"
-    workdir.mkdir()
-    seen: list[str] = []
 
     def sink(line: str) -> None:
-        seen.append(line)
         if line == "first":
             (workdir / "go").touch()
 
-    run = run_buildspec(
-        spec, workdir=workdir, base_env=dict(os.environ), overrides={}, on_line=sink, clock=SystemClock()
+    result = build(
+        tmp_path,
+        build_phase("echo first; for i in $(seq 500); do [ -f go ] && break; sleep 0.01; done; echo second"),
+        timeout_s=None,
+        on_line=sink,
     )
-    assert run.status == SUCCEEDED
-    assert [line for line in seen if not line.startswith("[Container]")] == ["first", "second"]
+    assert result.run.status == SUCCEEDED
+    assert result.output == ["first", "second"]
     assert (workdir / "go").exists()
 
 
 def test_output_lines_keep_their_order(tmp_path: Path) -> None:
-    result = build(tmp_path, "version: 0.2\nphases:\n  build:\n    commands: ['seq 1 200']\n")
+    result = build(tmp_path, build_phase("seq 1 200"))
     assert result.output == [str(n) for n in range(1, 201)]
 
 
@@ -496,39 +465,21 @@ def test_timeout_kills_the_running_command_and_ends_timed_out(tmp_path: Path) ->
 
 
 def test_no_command_starts_once_the_deadline_has_passed(tmp_path: Path) -> None:
-    commands = "".join(f"      - echo {n}\n" for n in range(10))
     result = build(
-        tmp_path,
-        f"version: 0.2\nphases:\n  build:\n    commands:\n{commands}",
-        clock=TickingClock(),
-        timeout_s=3,
+        tmp_path, build_phase(*(f"echo {n}" for n in range(10))), clock=TickingClock(), timeout_s=3
     )
     assert result.run.status == TIMED_OUT
     assert len(result.output) < 10
 
 
 def test_background_processes_are_stopped_when_the_build_ends(tmp_path: Path) -> None:
-    result = build(
-        tmp_path,
-        """\
-        version: 0.2
-        phases:
-          build:
-            commands:
-              - sleep 300 > /dev/null 2>&1 & echo $! > bg.pid
-        """,
-        clock=FakeClock(),
-    )
+    result = build(tmp_path, build_phase("sleep 300 > /dev/null 2>&1 & echo $! > bg.pid"), clock=FakeClock())
     assert result.run.status == SUCCEEDED
     pid = int((tmp_path / "src" / "bg.pid").read_text())
     assert not running(pid)
 
 
 def test_a_failing_line_sink_does_not_hang_the_build(tmp_path: Path) -> None:
-    spec = parse_buildspec("version: 0.2\nphases:\n  build:\n    commands: ['seq 1 100000']\n")
-    workdir = tmp_path / "src"
-    workdir.mkdir()
-
     def broken(line: str) -> None:
         if line.isdigit():
             raise RuntimeError("log sink down")
@@ -537,14 +488,7 @@ def test_a_failing_line_sink_does_not_hang_the_build(tmp_path: Path) -> None:
 
     def go() -> None:
         with pytest.raises(RuntimeError, match="log sink down"):
-            run_buildspec(
-                spec,
-                workdir=workdir,
-                base_env=dict(os.environ),
-                overrides={},
-                on_line=broken,
-                clock=SystemClock(),
-            )
+            build(tmp_path, build_phase("seq 1 100000"), timeout_s=None, on_line=broken)
         finished.set()
 
     worker = threading.Thread(target=go)

@@ -9,6 +9,7 @@ import boto3
 import pytest
 
 from tests.conftest import GitRepo, run_cli
+from tests.moto_fixtures import create_codebuild_project, put_log_lines
 
 PROJECT = "hello-world-release"
 
@@ -18,17 +19,7 @@ def codebuild(endpoint: str) -> Any:
 
 
 def create_project(endpoint: str) -> None:
-    codebuild(endpoint).create_project(
-        name=PROJECT,
-        source={"type": "GITHUB", "location": "https://github.com/example/hello-world.git"},
-        artifacts={"type": "NO_ARTIFACTS"},
-        environment={
-            "type": "LINUX_CONTAINER",
-            "image": "aws/codebuild/standard:7.0",
-            "computeType": "BUILD_GENERAL1_SMALL",
-        },
-        serviceRole="arn:aws:iam::123456789012:role/service-role/codebuild-hello-world",
-    )
+    create_codebuild_project(codebuild(endpoint), PROJECT)
 
 
 @pytest.fixture
@@ -104,19 +95,11 @@ def test_logs_of_an_unknown_build_is_exit_4(moto_endpoint: str, repo: GitRepo) -
 
 
 def test_logs_prints_the_lines_of_a_build_on_stdout(moto_endpoint: str, repo: GitRepo) -> None:
-    import time
-
     create_project(moto_endpoint)
     build_id = codebuild(moto_endpoint).start_build(projectName=PROJECT)["build"]["id"]
     logs = boto3.client("logs", region_name="us-east-1", endpoint_url=moto_endpoint)
-    group, stream = f"/aws/codebuild/{PROJECT}", build_id.split(":", 1)[1]
-    logs.create_log_group(logGroupName=group)
-    logs.create_log_stream(logGroupName=group, logStreamName=stream)
-    now = int(time.time() * 1000)
-    logs.put_log_events(
-        logGroupName=group,
-        logStreamName=stream,
-        logEvents=[{"timestamp": now + i, "message": f"step {i}\n"} for i in range(3)],
+    put_log_lines(
+        logs, f"/aws/codebuild/{PROJECT}", build_id.split(":", 1)[1], [f"step {i}" for i in range(3)]
     )
 
     result = run_cli("logs", build_id, cwd=repo.path, env=env_for(moto_endpoint))

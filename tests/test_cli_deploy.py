@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import run_cli
 from tests.ecr_fixtures import push_image
+from tests.moto_fixtures import create_fargate_service
 from tests.scripted_ecs import task_definition_body
 
 CLUSTER, SERVICE, REPO = "web", "hello-world", "hello-world"
@@ -30,16 +31,12 @@ def world(moto_endpoint: str, tmp_path: Path) -> dict[str, Any]:
     digests = {
         version: push_image(ecr, REPO, tags=[version, f"git-{commit}"]) for version, commit in COMMITS.items()
     }
-    ecs.create_cluster(clusterName=CLUSTER)
-    first = ecs.register_task_definition(
-        **task_definition_body(image=f"{uri}@{digests['1.1.0']}"),
-        tags=[
-            {"key": "releasectl:version", "value": "1.1.0"},
-            {"key": "releasectl:outcome", "value": "succeeded"},
-        ],
-    )["taskDefinition"]["taskDefinitionArn"]
-    ecs.create_service(
-        cluster=CLUSTER, serviceName=SERVICE, taskDefinition=first, desiredCount=1, launchType="FARGATE"
+    first = create_fargate_service(
+        ecs,
+        cluster=CLUSTER,
+        service=SERVICE,
+        image=f"{uri}@{digests['1.1.0']}",
+        tags={"releasectl:version": "1.1.0", "releasectl:outcome": "succeeded"},
     )
     (tmp_path / "pyproject.toml").write_text(
         f'[tool.releasectl]\necr_repository = "{REPO}"\necs_cluster = "{CLUSTER}"\n'

@@ -38,8 +38,13 @@ def released(ecr: Any) -> dict[str, str]:
     }
 
 
-def cli(moto_endpoint: str, workdir: Path, *args: str, repository: str = "app") -> CliResult:
+def cli(
+    moto_endpoint: str, workdir: Path, *args: str, repository: str = "app", cluster: str | None = None
+) -> CliResult:
+    """The CLI on the moto server; with `cluster`, deployments are read from its service `app`."""
     env = {"AWS_ENDPOINT_URL": moto_endpoint, "RELEASECTL_ECR_REPOSITORY": repository}
+    if cluster is not None:
+        env |= {"RELEASECTL_ECS_CLUSTER": cluster, "RELEASECTL_ECS_SERVICE": "app"}
     return run_cli(*args, cwd=workdir, env=env)
 
 
@@ -122,26 +127,29 @@ def test_promote_of_an_unknown_version_is_exit_4_and_changes_nothing(
     assert snapshot(ecr, "app") == before
 
 
-def test_promote_of_a_malformed_version_is_exit_2_and_changes_nothing(
-    moto_endpoint: str, workdir: Path, ecr: Any, released: dict[str, str]
+@pytest.mark.parametrize(
+    ("version", "tag", "says"),
+    [
+        pytest.param("1.2", "latest", "not a release version", id="malformed-version"),
+        pytest.param("1.2.0", "1.1.0", None, id="onto-a-version-tag"),
+    ],
+)
+def test_promote_with_a_bad_argument_is_exit_2_and_changes_nothing(
+    moto_endpoint: str,
+    workdir: Path,
+    ecr: Any,
+    released: dict[str, str],
+    version: str,
+    tag: str,
+    says: str | None,
 ) -> None:
     before = snapshot(ecr, "app")
 
-    result = cli(moto_endpoint, workdir, "promote", "1.2", "--tag", "latest")
+    result = cli(moto_endpoint, workdir, "promote", version, "--tag", tag)
 
     assert result.code == 2
-    assert "not a release version" in result.stderr
-    assert snapshot(ecr, "app") == before
-
-
-def test_promote_onto_a_version_tag_is_exit_2_and_changes_nothing(
-    moto_endpoint: str, workdir: Path, ecr: Any, released: dict[str, str]
-) -> None:
-    before = snapshot(ecr, "app")
-
-    result = cli(moto_endpoint, workdir, "promote", "1.2.0", "--tag", "1.1.0")
-
-    assert result.code == 2
+    if says is not None:
+        assert says in result.stderr
     assert snapshot(ecr, "app") == before
 
 
@@ -174,14 +182,8 @@ def test_releases_show_the_outcome_recorded_by_the_latest_deployment_of_each_ver
     moto_endpoint: str, workdir: Path, released: dict[str, str]
 ) -> None:
     _service_with_history(moto_endpoint, [("1.1.0", "succeeded"), ("1.2.0", "rolled_back")])
-    env = {
-        "AWS_ENDPOINT_URL": moto_endpoint,
-        "RELEASECTL_ECR_REPOSITORY": "app",
-        "RELEASECTL_ECS_CLUSTER": "web",
-        "RELEASECTL_ECS_SERVICE": "app",
-    }
 
-    result = run_cli("--json", "releases", cwd=workdir, env=env)
+    result = cli(moto_endpoint, workdir, "--json", "releases", cluster="web")
 
     assert result.code == 0, result.stderr
     outcomes = {r["version"]: r["outcome"] for r in json.loads(result.stdout)["releases"]}
@@ -191,14 +193,7 @@ def test_releases_show_the_outcome_recorded_by_the_latest_deployment_of_each_ver
 def test_releases_are_still_listed_when_the_ecs_service_is_missing(
     moto_endpoint: str, workdir: Path, released: dict[str, str]
 ) -> None:
-    env = {
-        "AWS_ENDPOINT_URL": moto_endpoint,
-        "RELEASECTL_ECR_REPOSITORY": "app",
-        "RELEASECTL_ECS_CLUSTER": "nowhere",
-        "RELEASECTL_ECS_SERVICE": "app",
-    }
-
-    result = run_cli("--json", "releases", cwd=workdir, env=env)
+    result = cli(moto_endpoint, workdir, "--json", "releases", cluster="nowhere")
 
     assert result.code == 0, result.stderr
     assert [r["outcome"] for r in json.loads(result.stdout)["releases"]] == [None, None]

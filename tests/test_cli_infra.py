@@ -23,6 +23,7 @@ from releasectl.context import Context, RecordingReporter
 from releasectl.errors import EnvironmentProblem, ExitCode, UsageError
 from releasectl.infra_plan import env_exports, parse_parameter_options, update_pyproject
 from tests.conftest import run_cli
+from tests.moto_fixtures import infra_context
 
 TEMPLATE = """\
 AWSTemplateFormatVersion: "2010-09-09"
@@ -84,14 +85,8 @@ def offline_ctx(tmp_path: Path) -> Context:
 
 @pytest.fixture
 def moto_ctx(tmp_path: Path) -> Iterator[Context]:
-    from moto import mock_aws
-
-    (tmp_path / "infra").mkdir()
-    (tmp_path / "infra" / "releasectl.yaml").write_text(TEMPLATE)
-    with mock_aws():
-        yield Context(
-            config=Config(region="us-east-1"), cwd=tmp_path, reporter=RecordingReporter(), clock=FakeClock()
-        )
+    with infra_context(tmp_path, TEMPLATE) as ctx:
+        yield ctx
 
 
 def create_stack_with_outputs(name: str = "releasectl") -> None:

@@ -19,6 +19,7 @@ from releasectl.context import Context, RecordingReporter
 from releasectl.deploy import run_deploy, run_rollback
 from releasectl.errors import EnvironmentProblem, ExitCode, OperationFailed
 from releasectl.result import Outcome
+from tests.moto_fixtures import create_fargate_service
 from tests.scripted_ecs import FaultInjector, digest, release, task_definition_body
 
 CLUSTER, SERVICE, REPO = "web", "hello-world", "hello-world"
@@ -34,17 +35,12 @@ def aws() -> Iterator[dict[str, Any]]:
         ecs = boto3.client("ecs", region_name="us-east-1")
         ecr = boto3.client("ecr", region_name="us-east-1")
         uri = ecr.create_repository(repositoryName=REPO)["repository"]["repositoryUri"]
-        ecs.create_cluster(clusterName=CLUSTER)
-        body = task_definition_body(image=f"{uri}@{digest(1)}")
-        first = ecs.register_task_definition(
-            **body, tags=[{"key": "releasectl:version", "value": "1.1.0"}, {"key": "team", "value": "web"}]
-        )["taskDefinition"]["taskDefinitionArn"]
-        ecs.create_service(
+        first = create_fargate_service(
+            ecs,
             cluster=CLUSTER,
-            serviceName=SERVICE,
-            taskDefinition=first,
-            desiredCount=1,
-            launchType="FARGATE",
+            service=SERVICE,
+            image=f"{uri}@{digest(1)}",
+            tags={"releasectl:version": "1.1.0", "team": "web"},
             deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": True}},
         )
         yield {"ecs": ecs, "ecr": ecr, "uri": uri, "first": first}
@@ -174,9 +170,11 @@ OPERATIONS = ["DescribeServices", "DescribeTaskDefinition", "RegisterTaskDefinit
 FAULTS = [(400, "ThrottlingException"), (503, "ServiceUnavailableException"), (500, "ServerException")]
 
 
-def inject(ctx: Context, injector: FaultInjector) -> None:
-    client = ctx.aws.client("ecs")
-    client.meta.events.register_first("before-send.ecs", injector)
+def faulty_context(injector: FaultInjector) -> Context:
+    """A context allowing 3 attempts a call, whose ECS client meets the injector's faults."""
+    ctx = context(max_attempts=3)
+    ctx.aws.client("ecs").meta.events.register_first("before-send.ecs", injector)
+    return ctx
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)
@@ -184,10 +182,8 @@ def inject(ctx: Context, injector: FaultInjector) -> None:
 def test_transient_faults_are_retried_and_the_deploy_goes_through(
     aws: dict[str, Any], operation: str, status: int, code: str
 ) -> None:
-    ctx = context(max_attempts=3)
     injector = FaultInjector(operation, status=status, code=code, times=2)
-    inject(ctx, injector)
-    result = deploy_no_wait(ctx)
+    result = deploy_no_wait(faulty_context(injector))
     assert result.outcome is Outcome.SUCCEEDED
     assert injector.attempts == 3
     assert service_td(aws).endswith(":2")
@@ -198,11 +194,9 @@ def test_transient_faults_are_retried_and_the_deploy_goes_through(
 def test_persistent_faults_surface_as_one_clear_error(
     aws: dict[str, Any], operation: str, status: int, code: str
 ) -> None:
-    ctx = context(max_attempts=3)
     injector = FaultInjector(operation, status=status, code=code, times=99)
-    inject(ctx, injector)
     with pytest.raises(OperationFailed) as caught:
-        deploy_no_wait(ctx)
+        deploy_no_wait(faulty_context(injector))
     assert injector.attempts == 3  # bounded: max_attempts, then give up
     line = caught.value.one_line()
     assert "\n" not in line
@@ -229,9 +223,8 @@ def test_rollback_listing_revisions_is_retried_then_surfaced(
     aws: dict[str, Any], times: int, fails: bool
 ) -> None:
     deploy_no_wait(context(), "1.2.0")
-    ctx = context(max_attempts=3)
-    inject(
-        ctx, FaultInjector("ListTaskDefinitions", status=503, code="ServiceUnavailableException", times=times)
+    ctx = faulty_context(
+        FaultInjector("ListTaskDefinitions", status=503, code="ServiceUnavailableException", times=times)
     )
     if fails:
         with pytest.raises(OperationFailed, match="listing ACTIVE revisions"):

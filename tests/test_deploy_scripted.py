@@ -43,17 +43,20 @@ def run(
     timeout: int | None = None,
     wait: bool = True,
     ctx: Any = None,
+    ecs: Any = None,
+    seed: int = 7,
 ) -> tuple[CommandResult, Any]:
+    """run_deploy on `fake`, called directly unless `ecs` is an EcsApi over another client."""
     ctx = ctx or make_context()
     result = run_deploy(
         ctx,
-        api(fake),
+        ecs or api(fake),
         RELEASES,
         version=version,
         timeout=timeout,
         wait=wait,
         repository_uri=lambda: REPO_URI,
-        rng=random.Random(7),
+        rng=random.Random(seed),
     )
     return result, ctx
 
@@ -510,28 +513,9 @@ def test_recording_the_outcome_failing_only_warns() -> None:
 
 
 def test_calls_counted_by_the_botocore_hook_stay_under_one_per_second_while_waiting() -> None:
-    from releasectl.aws.clients import AwsClients
-    from releasectl.aws.ecs import EcsApi
-    from tests.scripted_ecs import route_client
-
     fake = service_running_1_1_0(script=[progressing(1)] * 20 + [progressing(2)] * 20 + [completed])
-    ctx = make_context(region="us-east-1")
-    aws = AwsClients(region="us-east-1", profile=None, endpoint_url=None)
-    ctx._aws = aws
-    client = aws.client("ecs")
-    route_client(client, fake)
     sent: list[tuple[float, str]] = []
-    aws.call_hooks.append(lambda service, operation: sent.append((ctx.clock.now(), operation)))
-    result = run_deploy(
-        ctx,
-        EcsApi(client, cluster="web", service="hello-world"),
-        RELEASES,
-        version="1.2.0",
-        timeout=None,
-        wait=True,
-        repository_uri=lambda: REPO_URI,
-        rng=random.Random(1),
-    )
+    result, _ = botocore_run(fake, [], seed=1, sent=sent)
     assert result.outcome is Outcome.SUCCEEDED
     waiting = [t for t, operation in sent if operation == "DescribeServices"][1:]
     assert len(waiting) == 41
@@ -587,8 +571,16 @@ def test_status_during_a_rollout_shows_both_deployments() -> None:
 # ----------------------------------------------------------------------------- faults while waiting
 
 
-def botocore_run(fake: ScriptedEcs, faults: list[Any], *, max_attempts: int = 3) -> tuple[CommandResult, Any]:
-    """run_deploy over a real botocore client (retries included) answered by the scripted fake."""
+def botocore_run(
+    fake: ScriptedEcs,
+    faults: list[Any],
+    *,
+    max_attempts: int = 3,
+    seed: int = 2,
+    sent: list[tuple[float, str]] | None = None,
+) -> tuple[CommandResult, Any]:
+    """run_deploy over a real botocore client (retries included) answered by the scripted fake;
+    `sent` collects (fake time, operation) for every request the botocore hook counts."""
     from botocore.retries.standard import ExponentialBackoff
 
     from releasectl.aws.clients import AwsClients
@@ -600,22 +592,14 @@ def botocore_run(fake: ScriptedEcs, faults: list[Any], *, max_attempts: int = 3)
     ctx._aws = aws
     client = aws.client("ecs")
     route_client(client, fake, faults=faults)
+    if sent is not None:
+        aws.call_hooks.append(lambda service, operation: sent.append((ctx.clock.now(), operation)))
     original = ExponentialBackoff.delay_amount
     ExponentialBackoff.delay_amount = lambda self, context: 0  # type: ignore[method-assign]
     try:
-        result = run_deploy(
-            ctx,
-            EcsApi(client, cluster="web", service="hello-world"),
-            RELEASES,
-            version="1.2.0",
-            timeout=None,
-            wait=True,
-            repository_uri=lambda: REPO_URI,
-            rng=random.Random(2),
-        )
+        return run(fake, ctx=ctx, ecs=EcsApi(client, cluster="web", service="hello-world"), seed=seed)
     finally:
         ExponentialBackoff.delay_amount = original  # type: ignore[method-assign]
-    return result, ctx
 
 
 WAIT_OPERATIONS = ["DescribeServices", "ListTasks", "DescribeTasks", "TagResource"]

@@ -17,6 +17,7 @@ from releasectl.context import Context, RecordingReporter
 from releasectl.doctor import DoctorReport, doctor
 from releasectl.errors import ExitCode
 from tests.conftest import GitRepo, run_cli
+from tests.moto_fixtures import create_codebuild_project
 
 REGION = "us-east-1"
 NAMES = {
@@ -36,17 +37,7 @@ def create_resources(*, endpoint_url: str | None = None, skip: tuple[str, ...] =
     if "cache" not in skip:
         client("ecr").create_repository(repositoryName="hello-world-cache")
     if "codebuild" not in skip:
-        client("codebuild").create_project(
-            name="hello-world-release",
-            source={"type": "GITHUB", "location": "https://github.com/example/hello-world.git"},
-            artifacts={"type": "NO_ARTIFACTS"},
-            environment={
-                "type": "LINUX_CONTAINER",
-                "image": "aws/codebuild/standard:7.0",
-                "computeType": "BUILD_GENERAL1_SMALL",
-            },
-            serviceRole="arn:aws:iam::123456789012:role/service-role/codebuild-hello-world",
-        )
+        create_codebuild_project(client("codebuild"), NAMES["codebuild_project"])
     ecs = client("ecs")
     if "cluster" not in skip:
         ecs.create_cluster(clusterName="hello-world")

@@ -43,6 +43,14 @@ def released_repo(repo: GitRepo) -> GitRepo:
     return repo
 
 
+def commit_on_branch(repo: GitRepo, branch: str, message: str, *, filename: str | None = None) -> str:
+    """Commit `message` on a new `branch` off HEAD, then go back to main; returns the commit."""
+    repo.git("checkout", "-q", "-b", branch)
+    sha = repo.commit(message, filename=filename)
+    repo.git("checkout", "-q", "main")
+    return sha
+
+
 # ----------------------------------------------------------------------------- adapter
 
 
@@ -110,9 +118,7 @@ def test_log_returns_the_range_newest_first_with_full_messages_and_its_boundary(
 
 def test_log_boundary_lacks_a_commit_that_is_not_an_ancestor(git_repo: GitRepo) -> None:
     git_repo.commit("chore: base")
-    git_repo.git("checkout", "-q", "-b", "side")
-    side = git_repo.commit("feat: side")
-    git_repo.git("checkout", "-q", "main")
+    side = commit_on_branch(git_repo, "side", "feat: side")
     git_repo.commit("fix: main")
     log = Git(git_repo.path).log(side, git_repo.head())
     assert side not in log.boundary
@@ -225,9 +231,7 @@ def test_pre_release_on_head_is_finalised_without_pre_and_kept_with_it(git_repo:
 
 def test_merge_commits_count_and_the_merged_branch_commits_decide(git_repo: GitRepo) -> None:
     released_repo(git_repo)
-    git_repo.git("checkout", "-q", "-b", "topic")
-    git_repo.commit("feat: from the branch", filename="topic.txt")
-    git_repo.git("checkout", "-q", "main")
+    commit_on_branch(git_repo, "topic", "feat: from the branch", filename="topic.txt")
     git_repo.commit("fix: on main", filename="main.txt")
     git_repo.git("merge", "-q", "--no-ff", "topic", "-m", "Merge pull request #1 from team/topic")
     decision = plan_version(context_for(git_repo), offline=True, env={}).decision
@@ -277,10 +281,7 @@ def test_no_tags_with_a_remote_that_never_fetches_tags_is_exit_4(git_repo: GitRe
 
 def test_newest_release_not_reachable_from_head_is_not_the_base(git_repo: GitRepo) -> None:
     released_repo(git_repo)
-    git_repo.git("checkout", "-q", "-b", "next")
-    git_repo.commit("feat!: big change", filename="next.txt")
-    git_repo.tag("v2.0.0")
-    git_repo.git("checkout", "-q", "main")
+    git_repo.tag("v2.0.0", commit_on_branch(git_repo, "next", "feat!: big change", filename="next.txt"))
     git_repo.commit("fix: maintenance", filename="main.txt")
     plan = plan_version(context_for(git_repo), offline=True, env={})
     assert (plan.decision.current, plan.decision.next) == ("1.2.3", "1.2.4")
@@ -288,10 +289,7 @@ def test_newest_release_not_reachable_from_head_is_not_the_base(git_repo: GitRep
 
 def test_next_version_taken_by_a_release_elsewhere_is_a_conflict(git_repo: GitRepo) -> None:
     released_repo(git_repo)
-    git_repo.git("checkout", "-q", "-b", "other")
-    git_repo.commit("fix: elsewhere", filename="other.txt")
-    git_repo.tag("v1.2.4")
-    git_repo.git("checkout", "-q", "main")
+    git_repo.tag("v1.2.4", commit_on_branch(git_repo, "other", "fix: elsewhere", filename="other.txt"))
     git_repo.commit("fix: here", filename="main.txt")
     with pytest.raises(Conflict, match=r"1\.2\.4 is already released") as info:
         plan_version(context_for(git_repo), offline=True, env={})

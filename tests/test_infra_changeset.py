@@ -32,6 +32,7 @@ from releasectl.infra_plan import (
     failures,
 )
 from releasectl.result import Outcome
+from tests.moto_fixtures import infra_context
 
 SMALL_TEMPLATE = """\
 AWSTemplateFormatVersion: "2010-09-09"
@@ -63,14 +64,8 @@ EXTRA_RESOURCE = "  Extra:\n    Type: AWS::S3::Bucket\n"
 
 @pytest.fixture
 def moto_ctx(tmp_path: Path) -> Iterator[Context]:
-    from moto import mock_aws
-
-    (tmp_path / "infra").mkdir()
-    (tmp_path / "infra" / "releasectl.yaml").write_text(SMALL_TEMPLATE)
-    with mock_aws():
-        yield Context(
-            config=Config(region="us-east-1"), cwd=tmp_path, reporter=RecordingReporter(), clock=FakeClock()
-        )
+    with infra_context(tmp_path, SMALL_TEMPLATE) as ctx:
+        yield ctx
 
 
 def cfn_client() -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from releasectl.ledger import Release
 from releasectl.plan import (
     READ_ONLY_FIELDS,
     Action,
+    DeployPlan,
     Revision,
     digest_of,
     find_reusable,
@@ -22,7 +24,7 @@ from releasectl.plan import (
     plan_deploy,
     resolve_release,
 )
-from releasectl.rollback_target import choose_rollback_target
+from releasectl.rollback_target import RollbackChoice, choose_rollback_target
 from tests.scripted_ecs import REPO_URI, T0, digest, release, task_definition_body, td_arn
 
 
@@ -62,6 +64,26 @@ def steady(task_definition: str) -> dict[str, Any]:
             }
         ],
     }
+
+
+def deploy_plan(
+    current: Revision,
+    release: Release,
+    *,
+    snapshot: dict[str, Any] | None = None,
+    repository_uri: Callable[[], str] = lambda: REPO_URI,
+) -> DeployPlan:
+    """plan_deploy for the usual service, steady on `current` unless a snapshot says otherwise."""
+    return plan_deploy(
+        command="deploy",
+        cluster="web",
+        service="hello-world",
+        container_name="app",
+        snapshot=steady(current.arn) if snapshot is None else snapshot,
+        current=current,
+        release=release,
+        repository_uri=repository_uri,
+    )
 
 
 # ----------------------------------------------------------------------------- versions
@@ -219,16 +241,7 @@ def test_digest_is_read_from_image_references_including_host_port(
 
 def test_register_plan_pins_a_host_port_repository_by_digest() -> None:
     current = revision(7, image="localhost:5000/hello-world:1.2.0")
-    plan = plan_deploy(
-        command="deploy",
-        cluster="web",
-        service="hello-world",
-        container_name="app",
-        snapshot=steady(current.arn),
-        current=current,
-        release=release("1.3.0", 9),
-        repository_uri=lambda: "localhost:5000/hello-world",
-    )
+    plan = deploy_plan(current, release("1.3.0", 9), repository_uri=lambda: "localhost:5000/hello-world")
     assert plan.action is Action.REGISTER
     assert plan.image == f"localhost:5000/hello-world@{digest(9)}"
     assert plan.register_input is not None
@@ -237,16 +250,7 @@ def test_register_plan_pins_a_host_port_repository_by_digest() -> None:
 
 def test_register_plan_drops_a_tag_from_the_repository_uri() -> None:
     current = revision(7)
-    plan = plan_deploy(
-        command="deploy",
-        cluster="web",
-        service="hello-world",
-        container_name="app",
-        snapshot=steady(current.arn),
-        current=current,
-        release=release("1.3.0", 9),
-        repository_uri=lambda: f"{REPO_URI}:latest",
-    )
+    plan = deploy_plan(current, release("1.3.0", 9), repository_uri=lambda: f"{REPO_URI}:latest")
     assert plan.image == f"{REPO_URI}@{digest(9)}"
 
 
@@ -255,15 +259,8 @@ def test_register_plan_drops_a_tag_from_the_repository_uri() -> None:
 
 def test_plan_is_noop_when_the_running_revision_already_runs_the_digest_steadily() -> None:
     current = revision(7)
-    plan = plan_deploy(
-        command="deploy",
-        cluster="web",
-        service="hello-world",
-        container_name="app",
-        snapshot=steady(current.arn),
-        current=current,
-        release=release("1.2.0", 7),
-        repository_uri=lambda: pytest.fail("no ECR lookup needed"),
+    plan = deploy_plan(
+        current, release("1.2.0", 7), repository_uri=lambda: pytest.fail("no ECR lookup needed")
     )
     assert plan.action is Action.NOOP
 
@@ -272,16 +269,7 @@ def test_same_digest_but_rollout_not_steady_is_a_real_deployment() -> None:
     current = revision(7)
     snapshot = steady(current.arn)
     snapshot["deployments"][0]["rolloutState"] = "IN_PROGRESS"
-    plan = plan_deploy(
-        command="deploy",
-        cluster="web",
-        service="hello-world",
-        container_name="app",
-        snapshot=snapshot,
-        current=current,
-        release=release("1.2.0", 7),
-        repository_uri=lambda: REPO_URI,
-    )
+    plan = deploy_plan(current, release("1.2.0", 7), snapshot=snapshot)
     assert plan.action is Action.REGISTER
 
 
@@ -332,64 +320,69 @@ def tagged(
 LEDGER = [release("1.0.0", 1), release("1.1.0", 2), release("1.2.0", 3), release("1.3.0", 4)]
 
 
+def rollback_target(
+    running: Revision, history: list[Revision], releases: list[Release] = LEDGER
+) -> RollbackChoice:
+    return choose_rollback_target(
+        running=running, history=history, releases=releases, container_name="app", service="hello-world"
+    )
+
+
 def test_automatic_target_skips_a_previous_revision_that_failed() -> None:
     running = tagged(10, "1.3.0", "succeeded", n=4)
     history = [tagged(9, "1.2.0", "rolled_back", n=3), tagged(8, "1.1.0", "succeeded", n=2)]
-    choice = choose_rollback_target(
-        running=running, history=history, releases=LEDGER, container_name="app", service="hello-world"
-    )
+    choice = rollback_target(running, history)
     assert choice.release.version == "1.1.0"
     assert choice.revision.number == 8
 
 
-def test_automatic_target_is_not_blindly_the_previous_revision() -> None:
-    running = tagged(10, "1.3.0", "succeeded", n=4)
-    unrecorded = revision(9, image=f"{REPO_URI}@{digest(3)}")  # registered by someone else, no outcome
-    history = [unrecorded, tagged(8, "1.0.0", "succeeded", n=1)]
-    choice = choose_rollback_target(
-        running=running, history=history, releases=LEDGER, container_name="app", service="hello-world"
-    )
-    assert choice.release.version == "1.0.0"
-
-
-def test_automatic_target_is_the_highest_earlier_version_not_the_newest_revision() -> None:
-    running = tagged(10, "1.3.0", "succeeded", n=4)
-    history = [tagged(9, "1.0.0", "succeeded", n=1), tagged(8, "1.2.0", "succeeded", n=3)]
-    choice = choose_rollback_target(
-        running=running, history=history, releases=LEDGER, container_name="app", service="hello-world"
-    )
-    assert choice.release.version == "1.2.0"
-
-
-def test_automatic_target_uses_each_versions_latest_recorded_outcome() -> None:
-    running = tagged(10, "1.3.0", "succeeded", n=4)
-    history = [
-        tagged(9, "1.2.0", "rolled_back", n=3),  # 1.2.0's latest deployment failed...
-        tagged(8, "1.2.0", "succeeded", n=3),  # ...even though an earlier one worked
-        tagged(7, "1.1.0", "succeeded", n=2),
-    ]
-    choice = choose_rollback_target(
-        running=running, history=history, releases=LEDGER, container_name="app", service="hello-world"
-    )
-    assert choice.release.version == "1.1.0"
-
-
-def test_automatic_target_ignores_versions_not_lower_than_the_running_one() -> None:
-    running = tagged(10, "1.1.0", "succeeded", n=2)
-    history = [tagged(9, "1.3.0", "succeeded", n=4), tagged(8, "1.0.0", "succeeded", n=1)]
-    choice = choose_rollback_target(
-        running=running, history=history, releases=LEDGER, container_name="app", service="hello-world"
-    )
-    assert choice.release.version == "1.0.0"
+@pytest.mark.parametrize(
+    ("running", "history", "expected"),
+    [
+        pytest.param(
+            tagged(10, "1.3.0", "succeeded", n=4),
+            [
+                revision(9, image=f"{REPO_URI}@{digest(3)}"),  # registered by someone else, no outcome
+                tagged(8, "1.0.0", "succeeded", n=1),
+            ],
+            "1.0.0",
+            id="not-blindly-the-previous-revision",
+        ),
+        pytest.param(
+            tagged(10, "1.3.0", "succeeded", n=4),
+            [tagged(9, "1.0.0", "succeeded", n=1), tagged(8, "1.2.0", "succeeded", n=3)],
+            "1.2.0",
+            id="the-highest-earlier-version-not-the-newest-revision",
+        ),
+        pytest.param(
+            tagged(10, "1.3.0", "succeeded", n=4),
+            [
+                tagged(9, "1.2.0", "rolled_back", n=3),  # 1.2.0's latest deployment failed...
+                tagged(8, "1.2.0", "succeeded", n=3),  # ...even though an earlier one worked
+                tagged(7, "1.1.0", "succeeded", n=2),
+            ],
+            "1.1.0",
+            id="each-versions-latest-recorded-outcome-counts",
+        ),
+        pytest.param(
+            tagged(10, "1.1.0", "succeeded", n=2),
+            [tagged(9, "1.3.0", "succeeded", n=4), tagged(8, "1.0.0", "succeeded", n=1)],
+            "1.0.0",
+            id="versions-not-lower-than-the-running-one-are-ignored",
+        ),
+    ],
+)
+def test_automatic_target_is_the_highest_earlier_version_whose_last_deployment_succeeded(
+    running: Revision, history: list[Revision], expected: str
+) -> None:
+    assert rollback_target(running, history).release.version == expected
 
 
 def test_automatic_target_skips_a_version_whose_image_left_the_ledger() -> None:
     running = tagged(10, "1.3.0", "succeeded", n=4)
     history = [tagged(9, "1.2.0", "succeeded", n=3), tagged(8, "1.1.0", "succeeded", n=2)]
     ledger = [r for r in LEDGER if r.version != "1.2.0"]
-    choice = choose_rollback_target(
-        running=running, history=history, releases=ledger, container_name="app", service="hello-world"
-    )
+    choice = rollback_target(running, history, releases=ledger)
     assert choice.release.version == "1.1.0"
 
 
@@ -397,9 +390,7 @@ def test_no_verified_earlier_version_is_an_environment_problem_naming_the_fix() 
     running = tagged(10, "1.3.0", "succeeded", n=4)
     history = [tagged(9, "1.2.0", "rolled_back", n=3), tagged(8, "1.1.0", "timed_out", n=2)]
     with pytest.raises(EnvironmentProblem) as caught:
-        choose_rollback_target(
-            running=running, history=history, releases=LEDGER, container_name="app", service="hello-world"
-        )
+        rollback_target(running, history)
     assert caught.value.exit_code is ExitCode.ENVIRONMENT
     assert "--to" in (caught.value.hint or "")
 
@@ -407,8 +398,6 @@ def test_no_verified_earlier_version_is_an_environment_problem_naming_the_fix() 
 def test_running_version_falls_back_to_the_ledger_by_digest() -> None:
     running = revision(10, image=f"{REPO_URI}@{digest(4)}")  # no releasectl tags
     history = [tagged(8, "1.1.0", "succeeded", n=2)]
-    choice = choose_rollback_target(
-        running=running, history=history, releases=LEDGER, container_name="app", service="hello-world"
-    )
+    choice = rollback_target(running, history)
     assert choice.running_version == "1.3.0"
     assert choice.release.version == "1.1.0"

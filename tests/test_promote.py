@@ -249,6 +249,16 @@ def _put_latest() -> dict[str, Any]:
     }
 
 
+def _put_refused(stub: Stubber, code: str, *, latest_on: str, tags: list[str]) -> None:
+    """put_image fails with `code`; the lookup that follows finds the tag on digest `latest_on`."""
+    stub.add_client_error("put_image", code, http_status_code=400)
+    stub.add_response(
+        "describe_images",
+        {"imageDetails": [{"imageDigest": latest_on, "imageTags": tags}]},
+        {"repositoryName": "app", "imageIds": [{"imageTag": "latest"}]},
+    )
+
+
 def test_retag_asks_for_all_four_media_types_and_puts_the_same_one_back() -> None:
     client = boto3.client("ecr", region_name="us-east-1")
     with Stubber(client) as stub:
@@ -275,12 +285,7 @@ def test_aws_image_tag_already_exists_is_a_conflict_naming_the_other_digest() ->
     client = boto3.client("ecr", region_name="us-east-1")
     with Stubber(client) as stub:
         _source_found(stub)
-        stub.add_client_error("put_image", "ImageTagAlreadyExistsException", http_status_code=400)
-        stub.add_response(
-            "describe_images",
-            {"imageDetails": [{"imageDigest": ELSEWHERE, "imageTags": ["latest"]}]},
-            {"repositoryName": "app", "imageIds": [{"imageTag": "latest"}]},
-        )
+        _put_refused(stub, "ImageTagAlreadyExistsException", latest_on=ELSEWHERE, tags=["latest"])
 
         with pytest.raises(Conflict, match=ELSEWHERE):
             retag(client, "app", source_tag_or_digest="1.2.0", target_tag="latest")
@@ -290,12 +295,7 @@ def test_aws_image_already_exists_for_the_same_digest_is_a_noop() -> None:
     client = boto3.client("ecr", region_name="us-east-1")
     with Stubber(client) as stub:
         _source_found(stub)
-        stub.add_client_error("put_image", "ImageAlreadyExistsException", http_status_code=400)
-        stub.add_response(
-            "describe_images",
-            {"imageDetails": [{"imageDigest": SOURCE, "imageTags": ["1.2.0", "latest"]}]},
-            {"repositoryName": "app", "imageIds": [{"imageTag": "latest"}]},
-        )
+        _put_refused(stub, "ImageAlreadyExistsException", latest_on=SOURCE, tags=["1.2.0", "latest"])
 
         result = retag(client, "app", source_tag_or_digest="1.2.0", target_tag="latest")
 
