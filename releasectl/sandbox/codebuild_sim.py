@@ -37,6 +37,9 @@ from releasectl.sandbox.codebuild_record import SANDBOX_IMAGE, BuildRecord, now
 from releasectl.sandbox.logship import LogShipper
 
 _DEFAULT_TIMEOUT_MIN = 60
+# CodeBuild answers a StartBuild that repeats a token of the last 5 minutes with the build the
+# first one started: a client retrying after a lost answer must not start a second build.
+_TOKEN_TTL_S = 300.0
 _ENTER = re.compile(r"^\[Container\] Entering phase (\w+)$")
 _DONE = re.compile(r"^\[Container\] Phase complete: (\w+) State: (\w+)$")
 _CONTEXT = re.compile(r"^\[Container\] Phase context status code: (\S+) Message: (.*)$")
@@ -52,6 +55,7 @@ class CodeBuildSimulator:
     announce: Callable[[str], None] = lambda _line: None
     _builds: dict[str, BuildRecord] = field(default_factory=dict)
     _numbers: dict[str, int] = field(default_factory=dict)
+    _tokens: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # ------------------------------------------------------------------ moto hooks
@@ -70,7 +74,12 @@ class CodeBuildSimulator:
         logs_config = (project.get("logsConfig") or {}).get("cloudWatchLogs") or {}
         build_uuid = str(uuid.uuid4())
         prefix = logs_config.get("streamName")
+        token = str(params.get("idempotencyToken") or "")
         with self._lock:
+            if token:
+                earlier = self._tokens.get((name, token))
+                if earlier is not None and time.monotonic() - earlier[1] < _TOKEN_TTL_S:
+                    return self._builds[earlier[0]].to_api()
             number = self._numbers.get(name, 0) + 1
             self._numbers[name] = number
             build = BuildRecord(
@@ -95,6 +104,8 @@ class CodeBuildSimulator:
                 {"phaseType": "QUEUED", "startTime": build.started},
             ]
             self._builds[build.id] = build
+            if token:
+                self._tokens[(name, token)] = (build.id, time.monotonic())
             build.thread = threading.Thread(
                 target=self._run, args=(build,), name=f"sandbox-build-{number}", daemon=True
             )

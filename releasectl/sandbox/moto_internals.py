@@ -343,6 +343,7 @@ class CodeBuildHandlers(Protocol):
 
 
 _START_BUILD_PARAMS = (
+    "idempotencyToken",
     "sourceVersion",
     "environmentVariablesOverride",
     "timeoutInMinutesOverride",
@@ -373,7 +374,9 @@ def hook_codebuild(
                 return original(self)
             params = {key: self._get_param(key) for key in _START_BUILD_PARAMS}
             build = handlers.start_build(dict(project.project_metadata), params)
-            codebuild.build_history.setdefault(name, []).append(build["id"])
+            history = codebuild.build_history.setdefault(name, [])
+            if build["id"] not in history:  # a repeated idempotency token answers an earlier build
+                history.append(build["id"])
             return ActionResult({"build": build})
 
         return wrapper
