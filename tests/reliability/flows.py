@@ -174,6 +174,7 @@ class GrowingLog:
     build_id: str
     lines: list[str] = field(default_factory=lambda: [f"line {n:04d} of the build" for n in range(LOG_LINES)])
     written: int = 0
+    last_stamp: int = 0
     t: float = 0.0
     sleeps: int = 0
 
@@ -193,12 +194,15 @@ class GrowingLog:
         if not batch:
             return
         group, stream = self.location
-        base = int(time.time() * 1000)
+        # CloudWatch orders a stream by timestamp: batches written within the same few
+        # milliseconds must not overlap, or the stream itself would be out of order.
+        base = max(int(time.time() * 1000), self.last_stamp + 1)
         client(self.endpoint, "logs").put_log_events(
             logGroupName=group,
             logStreamName=stream,
             logEvents=[{"timestamp": base + i, "message": line + "\n"} for i, line in enumerate(batch)],
         )
+        self.last_stamp = base + len(batch) - 1
         self.written += len(batch)
 
     # The Clock protocol.
