@@ -22,6 +22,7 @@ from typing import Any
 from tests import fake_docker
 from tests.conftest import ROOT
 from tests.ecr_fixtures import create_repository, push_image
+from tests.moto_fixtures import create_codebuild_project
 from tests.reliability.support import Ran, client, run_cli_here
 from tests.scripted_ecs import task_definition_body
 
@@ -148,17 +149,7 @@ def ledger_config(workdir: Path) -> Path:
 def build_world(endpoint: str) -> str:
     """A CodeBuild project with one build (moto ends it at once); returns the build id."""
     codebuild = client(endpoint, "codebuild")
-    codebuild.create_project(
-        name=PROJECT,
-        source={"type": "GITHUB", "location": "https://github.com/example/hello-world.git"},
-        artifacts={"type": "NO_ARTIFACTS"},
-        environment={
-            "type": "LINUX_CONTAINER",
-            "image": "aws/codebuild/standard:7.0",
-            "computeType": "BUILD_GENERAL1_SMALL",
-        },
-        serviceRole="arn:aws:iam::123456789012:role/service-role/codebuild-hello-world",
-    )
+    create_codebuild_project(codebuild, PROJECT)
     return str(codebuild.start_build(projectName=PROJECT)["build"]["id"])
 
 

@@ -19,6 +19,7 @@ import pytest
 
 from tests.conftest import GitRepo
 from tests.faultproxy import FaultProxy
+from tests.moto_fixtures import create_codebuild_project
 from tests.reliability.flows import PROJECT, SHOP, docker_env, release_world, source_repo
 from tests.reliability.support import client, ledger_problems, one_line_error, run_cli_here, snapshot
 
@@ -67,17 +68,7 @@ class Ticker:
 
 @pytest.fixture
 def project(aws_endpoint: str, git_repo: GitRepo) -> GitRepo:
-    client(aws_endpoint, "codebuild").create_project(
-        name=PROJECT,
-        source={"type": "GITHUB", "location": "https://github.com/example/hello-world.git"},
-        artifacts={"type": "NO_ARTIFACTS"},
-        environment={
-            "type": "LINUX_CONTAINER",
-            "image": "aws/codebuild/standard:7.0",
-            "computeType": "BUILD_GENERAL1_SMALL",
-        },
-        serviceRole="arn:aws:iam::123456789012:role/service-role/codebuild-hello-world",
-    )
+    create_codebuild_project(client(aws_endpoint, "codebuild"), PROJECT)
     git_repo.commit("feat: first")
     return git_repo
 
