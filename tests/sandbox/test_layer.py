@@ -57,8 +57,8 @@ def test_numeric_chown_sets_owners_and_names_are_refused(context: Path) -> None:
 
 
 def test_workdir_and_parent_directories_are_in_the_layer(context: Path) -> None:
-    entries = copy_entries(context, [CopyStep(("run.sh",), "/opt/tool/run.sh", 1)], ADMITTED, "/work/dir")
-    assert [e.path for e in entries if e.is_dir] == ["opt", "opt/tool", "work", "work/dir"]
+    entries = copy_entries(context, [CopyStep(("run.sh",), "/opt/tool/run.sh", 1)], ADMITTED, "/srv/dir")
+    assert [e.path for e in entries if e.is_dir] == ["opt", "opt/tool", "srv", "srv/dir"]
 
 
 def test_a_layer_unpacks_to_the_copied_files(context: Path, tmp_path: Path) -> None:
