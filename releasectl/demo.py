@@ -75,7 +75,8 @@ def run_demo(ctx: Context, *, record: Path | None) -> int:
             scratch = Scratch(clean_environment())
             copied = scratch.populate(project)
             narrator.note(
-                f"Scratch copy: {copied} tracked files of this checkout -> {scratch.repo} (a new git repo)"
+                f"Scratch copy: {copied} tracked files of the checkout {project.name!r} "
+                f"-> {scratch.repo} (a new git repo)"
             )
             sandbox = _sandbox(scratch, narrator)
             story = Story(narrator, scratch, sandbox)

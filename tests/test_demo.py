@@ -268,7 +268,7 @@ def test_no_process_the_demo_started_remains_after_it_succeeds(demo: DemoRun) ->
 
 def test_the_users_repository_is_untouched(demo: DemoRun) -> None:
     assert demo.after == demo.before
-    assert "tracked files of" in demo.stderr and "/checkout ->" in demo.stderr
+    assert "tracked files of the checkout 'checkout' ->" in demo.stderr
 
 
 # ----------------------------------------------------------------------------- failure and interrupt
