@@ -242,15 +242,15 @@ def _running_rollout(ctx: Context, digest: str) -> str | None:
     If ECS rolled it back, the service points elsewhere and the re-run deploys it again.
     """
     from releasectl.aws.ecs import EcsApi
+    from releasectl.outcome import primary
 
     ecs = EcsApi.from_context(ctx)
     snapshot = ecs.describe_service()
     current = ecs.describe_task_definition(str(snapshot["taskDefinition"]))
     if current.digest(ctx.config.require("container_name")) != digest:
         return None
-    deployments: list[dict[str, Any]] = list(snapshot.get("deployments") or ())
-    primary = next((d for d in deployments if d.get("status") == "PRIMARY"), {})
-    return f"rollout {str(primary.get('rolloutState', 'unknown')).lower()}, {current.arn}"
+    state = (primary(snapshot) or {}).get("rolloutState", "unknown")
+    return f"rollout {str(state).lower()}, {current.arn}"
 
 
 def _nothing_to_release(ctx: Context, plan: VersionPlan, started: float) -> CommandResult:

@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -204,18 +203,6 @@ def fast_retry_path(directory: Path) -> dict[str, str]:
     )
     inherited = os.environ.get("PYTHONPATH")
     return {"PYTHONPATH": os.pathsep.join([str(directory), *([inherited] if inherited else [])])}
-
-
-def start_cli(args: Sequence[str], cwd: Path, env: Mapping[str, str]) -> subprocess.Popen[str]:
-    """`python -m releasectl --json ARGS` in its own interpreter, as an operator or a pipeline runs it."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "releasectl", "--json", *args],
-        cwd=cwd,
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 @dataclass

@@ -12,9 +12,10 @@ import functools
 import io
 import os
 import re
+import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -260,3 +261,15 @@ def one_line_error(ran: Ran) -> bool:
 
 def python() -> str:
     return sys.executable
+
+
+def start_cli(args: Sequence[str], cwd: Path, env: Mapping[str, str]) -> subprocess.Popen[str]:
+    """`python -m releasectl --json ARGS` in its own interpreter, as an operator or a pipeline runs it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "releasectl", "--json", *args],
+        cwd=cwd,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,24 +28,20 @@ from tests.reliability.flows import (
     release_world,
     source_repo,
 )
-from tests.reliability.support import client, ledger_problems, run_cli_here, service_images, snapshot
+from tests.reliability.support import (
+    client,
+    ledger_problems,
+    run_cli_here,
+    service_images,
+    snapshot,
+    start_cli,
+)
 
 RACERS = 8
 # Each lost claim means another racer took that version, so with N racing at once the last one
-# needs up to N attempts (measured with 8: up to 6). The default of 3 suits a queued pipeline
-# racing the odd laptop release, not this; a team running parallel releases raises it.
+# needs up to N attempts (measured with 8: up to 6), which is why claim_attempts defaults to 10;
+# set here explicitly so the race stays valid whatever the default becomes.
 CONTENDED = {"RELEASECTL_CLAIM_ATTEMPTS": str(RACERS + 2)}
-
-
-def start(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "releasectl", "--json", *args],
-        cwd=cwd,
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def finish(procs: list[subprocess.Popen[str]]) -> list[tuple[int, dict[str, Any], str]]:
@@ -122,7 +116,7 @@ def test_eight_releases_of_eight_commits_at_once_claim_eight_distinct_versions_e
         racers.append({"clone": clone, "sha": sha, "docker": tmp_path / f"docker-{n}", "env": env})
 
     procs = [
-        start(
+        start_cli(
             ["release", "--no-deploy"],
             r["clone"],
             {**r["env"], "AWS_ENDPOINT_URL": aws_endpoint, **CONTENDED},
@@ -158,7 +152,7 @@ def test_the_same_commit_released_by_two_processes_at_once_gets_one_version(
 
     results = finish(
         [
-            start(["release", "--no-deploy"], clone, {**env, "AWS_ENDPOINT_URL": aws_endpoint})
+            start_cli(["release", "--no-deploy"], clone, {**env, "AWS_ENDPOINT_URL": aws_endpoint})
             for clone, env in zip(clones, envs, strict=True)
         ]
     )
@@ -185,8 +179,8 @@ def test_a_rollback_racing_a_deploy_ends_in_a_state_one_of_them_intended_and_bot
 
     results = finish(
         [
-            start(["deploy", "1.3.0", "--no-wait"], workdir, env),
-            start(["rollback", "--to", "1.1.0", "--no-wait"], workdir, env),
+            start_cli(["deploy", "1.3.0", "--no-wait"], workdir, env),
+            start_cli(["rollback", "--to", "1.1.0", "--no-wait"], workdir, env),
         ]
     )
 

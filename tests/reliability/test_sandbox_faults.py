@@ -38,9 +38,8 @@ from tests.reliability.sandbox_world import (
     running_digests,
     sandbox_world,
     service_now,
-    start_cli,
 )
-from tests.reliability.support import Ran, client, ledger_problems, one_line_error, snapshot
+from tests.reliability.support import Ran, client, ledger_problems, one_line_error, snapshot, start_cli
 from tests.sandbox.projects import CONFIG, get, git, init_repo, service_files
 
 RATE = 0.2
