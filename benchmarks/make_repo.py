@@ -174,7 +174,7 @@ class RepoInfo:
     head: str
     tags: int
     annotated_tags: int
-    expected_next: str  # what the DESIGN §4 rules give for last_tag..HEAD
+    expected_next: str  # what the docs/design.md §4 rules give for last_tag..HEAD
     expected_bump: str
     build_seconds: float
 
@@ -190,7 +190,7 @@ def _paragraph(rng: random.Random) -> str:
 
 
 def _message(rng: random.Random, index: int) -> tuple[str, str]:
-    """One commit message and the level the DESIGN §4 rules assign to it."""
+    """One commit message and the level the docs/design.md §4 rules assign to it."""
     kind = rng.choices([t for t, _ in TYPES], weights=[w for _, w in TYPES])[0]
     scope = rng.choice(SCOPES) if rng.random() < 0.6 else None
     breaking = rng.random() < BREAKING_RATE

@@ -185,7 +185,7 @@ def check_answers(
     env = bench_env()
     answers = [
         Answer(
-            "model (DESIGN §4 rules, from the generator)",
+            "model (docs/design.md §4 rules, from the generator)",
             True,
             info.expected_next,
             f"bump {info.expected_bump}",
@@ -610,7 +610,7 @@ RULE_DIFFERENCES = (
     "spec's case-insensitive types; it tests every line of a message against `type(scope)!:`, so a "
     "`docs:` commit with a body line starting `feat:` would be a minor for it and a patch for "
     "releasectl; and it gives `chore`, `docs`, `test`, `ci`, `style` and `build` no bump, where "
-    'releasectl ships a patch (DESIGN §4, `other_commits = "patch"`).'
+    'releasectl ships a patch (docs/design.md §4, `other_commits = "patch"`).'
 )
 
 

@@ -12,7 +12,7 @@ Choices that matter:
 - `--provenance=false`: the push is a single image manifest, not an index with an
   attestation, so the digest ECR reports is the one ECS runs and retags are exact.
 - The image is pushed by digest, with no tag at all. Tags are the release ledger and
-  are written only by the version claim (put_image, DESIGN §4): `X.Y.Z` first, then
+  are written only by the version claim (put_image, docs/design.md §4): `X.Y.Z` first, then
   `git-<sha>`. Were `git-<sha>` pushed here, a claim lost to a racing pipeline would
   leave that immutable tag on an image whose baked-in version is not the one released.
 """

@@ -1,4 +1,4 @@
-"""Exit codes and the exceptions that carry them (DESIGN §3).
+"""Exit codes and the exceptions that carry them (docs/design.md §3).
 
 Every failure the tool knows about is raised as a ReleasectlError subclass; the
 CLI turns it into one line on stderr and the exit code below. Anything else is a

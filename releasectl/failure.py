@@ -41,7 +41,7 @@ def report(
 
 
 def guarded(state: RunState, body: Callable[[], int]) -> int:
-    """Run body; map every way it can fail to its exit code (DESIGN §3)."""
+    """Run body; map every way it can fail to its exit code (docs/design.md §3)."""
     try:
         return body()
     except ReleasectlError as exc:

@@ -27,7 +27,7 @@ _ECR_HOST_RE = re.compile(
     r"(?P<account>[0-9]{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?"
 )
 
-# Release tags (DESIGN §4): immutable `X.Y.Z[-rc.N]` and `git-<40 hex>`; anything else is floating.
+# Release tags (docs/design.md §4): immutable `X.Y.Z[-rc.N]` and `git-<40 hex>`; anything else is floating.
 _NUMBER = r"(?:0|[1-9][0-9]*)"
 RELEASE_TAG_RE = re.compile(rf"{_NUMBER}\.{_NUMBER}\.{_NUMBER}(?:-rc\.{_NUMBER})?")
 COMMIT_TAG_PREFIX = "git-"

@@ -1,4 +1,4 @@
-"""Follow a CodeBuild build's CloudWatch log stream until the build is over (DESIGN §5).
+"""Follow a CodeBuild build's CloudWatch log stream until the build is over (docs/design.md §5).
 
 The follower is a loop over small pure decisions: `decide()` looks at the state and the
 time and says what to do next (read logs, poll the build, wait, or stop); the `on_*`

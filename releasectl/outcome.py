@@ -1,4 +1,4 @@
-"""What a describe_services snapshot says about OUR deployment (DESIGN §5). Pure: no I/O.
+"""What a describe_services snapshot says about OUR deployment (docs/design.md §5). Pure: no I/O.
 
 ECS's own notion of "stable" (what `services_stable` waits for) is not success: after a
 circuit-breaker rollback the old deployment is perfectly stable. So every decision here is

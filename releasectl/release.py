@@ -1,6 +1,6 @@
 """`releasectl release`: what CodeBuild runs on every push, and what a laptop can run too.
 
-version → image build → claim (DESIGN §4) → imagedefinitions.json → exported variables →
+version → image build → claim (docs/design.md §4) → imagedefinitions.json → exported variables →
 deploy and verify. Re-running for a released commit changes nothing; a lost version race
 recomputes, rebuilds (the version is baked into the image) and tries again, a bounded number
 of times, then exits 5.
@@ -214,7 +214,7 @@ def _require_clean_tree(ctx: Context, commit: str) -> None:
 
 
 def _mirror_git_tag(ctx: Context, plan: VersionPlan, version: str, commit: str) -> None:
-    """Mirror the release as an annotated git tag, pushed where credentials allow (DESIGN §4).
+    """Mirror the release as an annotated git tag, pushed where credentials allow (docs/design.md §4).
 
     ECR is the ledger of record, so a tag that cannot be made or pushed is a warning: the
     release stands, and the next run reads ECR either way.

@@ -1,6 +1,6 @@
 """`releasectl releases` and `releasectl promote`: the ledger as people see it, and floating tags.
 
-ECR is the ledger of record (DESIGN §4); git tags are merged in where the working directory
+ECR is the ledger of record (docs/design.md §4); git tags are merged in where the working directory
 is a repository that has them. Other commands resolve VERSION → digest with load_releases().
 """
 

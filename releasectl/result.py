@@ -1,4 +1,4 @@
-"""The outcome record every mutating command returns (DESIGN §3 JSON contract)."""
+"""The outcome record every mutating command returns (docs/design.md §3 JSON contract)."""
 
 from __future__ import annotations
 

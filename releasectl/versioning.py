@@ -1,4 +1,4 @@
-"""The versioning rules (DESIGN §4): which version comes next, and why. Pure: no I/O.
+"""The versioning rules (docs/design.md §4): which version comes next, and why. Pure: no I/O.
 
 Rules, in the order they apply:
 
@@ -33,7 +33,7 @@ EXPLICIT_LEVELS = ("major", "minor", "patch")
 BUMP_KINDS = ("major", "minor", "patch", "prerelease", "none", "initial")
 RELEASE_AS = "release-as"
 
-# DESIGN §4: releases are X.Y.Z or X.Y.Z-rc.N; the ECR ledger and image tags know no other form.
+# docs/design.md §4: releases are X.Y.Z or X.Y.Z-rc.N; the ECR ledger and image tags know no other form.
 PRE_LABELS = ("rc",)
 _RELEASE_PRE = re.compile(r"rc\.(?:0|[1-9][0-9]*)")
 _VERSION_HINT = "use MAJOR.MINOR.PATCH, e.g. 1.2.3 or 1.3.0-rc.1 (no leading zeros, no +build metadata)"

@@ -1,6 +1,6 @@
 """A small fake ECS client that replays realistic describe_services sequences.
 
-moto keeps ECS state but never rolls anything out (TESTING.md), so rollouts over time are
+moto keeps ECS state but never rolls anything out (docs/testing.md §2), so rollouts over time are
 scripted here: after update_service, each describe_services call returns the next frame of
 a script (the last one repeats). Task definitions, tags, stopped tasks and pagination behave
 like ECS: 100 items a page with nextToken, describe_tasks refuses more than 100 ARNs, and

@@ -1,4 +1,4 @@
-"""Configuration precedence and validation (DESIGN §3)."""
+"""Configuration precedence and validation (docs/design.md §3)."""
 
 from __future__ import annotations
 

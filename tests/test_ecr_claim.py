@@ -1,4 +1,4 @@
-"""Claiming a version on a pushed digest (DESIGN §4): atomic, idempotent, and honest about losing."""
+"""Claiming a version on a pushed digest (docs/design.md §4): atomic, idempotent, and honest about losing."""
 
 from __future__ import annotations
 

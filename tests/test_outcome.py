@@ -1,4 +1,4 @@
-"""The truth about one deployment, decided from describe_services snapshots (DESIGN §5)."""
+"""The truth about one deployment, decided from describe_services snapshots (docs/design.md §5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Retag and `promote` (DESIGN §5): move a floating tag by digest, no pull, at most 3 API calls."""
+"""Retag and `promote` (docs/design.md §5): move a floating tag by digest, no pull, at most 3 API calls."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The bump rules of DESIGN §4 as pure functions: no git, no AWS."""
+"""The bump rules of docs/design.md §4 as pure functions: no git, no AWS."""
 
 from __future__ import annotations
 

@@ -70,7 +70,7 @@ class EcrImage:
 
 
 class EcrLedger:
-    """The releases recorded as tags in one ECR repository (DESIGN §4)."""
+    """The releases recorded as tags in one ECR repository (docs/design.md §4)."""
 
     def __init__(self, client: Any, repository: str) -> None:
         self.client = client

@@ -1,6 +1,6 @@
 """ECR, write side: put a tag on an image, retag without a pull, claim a version atomically.
 
-DESIGN §4 (claim) and §5 (retag). Each function takes a boto3 ECR client; reads go through
+docs/design.md §4 (claim) and §5 (retag). Each function takes a boto3 ECR client; reads go through
 releasectl.aws.ecr.
 """
 
@@ -96,7 +96,7 @@ class RetagResult:
 
 
 def retag(client: Any, repository: str, *, source_tag_or_digest: str, target_tag: str) -> RetagResult:
-    """Point `target_tag` at the image named by a tag or digest, without pulling it (DESIGN §5).
+    """Point `target_tag` at the image named by a tag or digest, without pulling it (docs/design.md §5).
 
     Costs one batch_get_image and one put_image, plus one describe_images when ECR refuses the
     write. Missing source → exit 4; target held immutably by another image → exit 5.
@@ -166,7 +166,7 @@ def claim(
     commit: str,
     repository_info: RepositoryInfo | None = None,
 ) -> ClaimResult:
-    """Claim `version` for the image `digest` built from `commit` (DESIGN §4).
+    """Claim `version` for the image `digest` built from `commit` (docs/design.md §4).
 
     Puts `X.Y.Z` first, then `git-<commit>`. The version is the contested name: ECR's tag
     immutability makes a refused put_image the lock, and losing it writes nothing, so the
@@ -231,7 +231,7 @@ def _take_back(
     client: Any, repository: str, *, version: str, commit_tag: str | None, digest: str, cause: BaseException
 ) -> None:
     """After a claim failed halfway, remove what it may have written on our image: the version
-    tag first (a version without its commit tag is the worse leftover, DESIGN §4), then the
+    tag first (a version without its commit tag is the worse leftover, docs/design.md §4), then the
     commit tag (a write whose answer was lost may have landed). A re-run then claims it whole.
     Says in `cause` what was done, or what is left to do by hand when even this failed."""
     if isinstance(cause, EnvironmentProblem | UsageError):

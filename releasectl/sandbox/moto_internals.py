@@ -1,6 +1,6 @@
 """Everything the sandbox knows about moto's insides, in one place.
 
-moto serves AWS's state but not its behaviour over time (TESTING.md), so the sandbox hooks a
+moto serves AWS's state but not its behaviour over time (docs/testing.md §2), so the sandbox hooks a
 few methods of moto's ECS and CodeBuild code for its lifetime and publishes its simulators'
 state into moto's model objects. Nothing else in releasectl imports moto's internals; this
 module's contract test (tests/sandbox/test_moto_internals.py) fails with a clear message when
@@ -178,7 +178,7 @@ def hook_ecs(patches: Patches, handlers: EcsHandlers, region: str, account: str 
             force = bool(props.pop("force_new_deployment", False))
             with handlers.lock:
                 # moto's own not-found error first; then AWS's refusal of a deregistered revision,
-                # which moto does not make (DESIGN §5).
+                # which moto does not make (docs/design.md §5).
                 if task_definition and self.describe_task_definition(task_definition).status == "INACTIVE":
                     raise EcsClientException("TaskDefinition is inactive")
                 service = original(self, props)

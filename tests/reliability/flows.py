@@ -238,7 +238,7 @@ class Flow:
     name: str
     setup: Callable[[str, Path], dict[str, Any]]
     args: tuple[str, ...]
-    # Exit codes a run broken by faults may end with (DESIGN §3): 1 failed, 4 endpoint
+    # Exit codes a run broken by faults may end with (docs/design.md §3): 1 failed, 4 endpoint
     # unreachable before anything was sent.
     allowed_failures: frozenset[int] = frozenset({1, 4})
 

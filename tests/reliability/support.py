@@ -2,7 +2,7 @@
 in-process CLI runner.
 
 Everything reads AWS through plain boto3 on an endpoint URL, so the same checks run against a
-moto server today and against the sandbox's endpoint (DESIGN §8) unchanged.
+moto server today and against the sandbox's endpoint (docs/design.md §8) unchanged.
 """
 
 from __future__ import annotations
