@@ -5,7 +5,10 @@
 - Every relative link points at a path that exists, and every `#anchor` into a Markdown file
   at one of its headings.
 - Every test the docs name (`tests/x.py::test_y`) exists.
-- Every document issue 6 asks for exists, is linked from README.md and from docs/README.md.
+- Every required document exists, is linked from README.md and from docs/README.md.
+- Every citation of a section (`docs/design.md §4`) anywhere in the repository names a page and a
+  numbered heading that exist, nothing cites a document outside the repository, and every
+  repository path a page names in backticks exists.
 
 Mermaid blocks are checked by scripts/render_mermaid.mjs, a separate CI step: it needs Node
 and Chromium, and `make test` needs only Python and git.
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +32,8 @@ from releasectl import cli
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 REQUIRED_DOCS = (
+    "design",
+    "testing",
     "architecture",
     "versioning",
     "pipeline",
@@ -362,3 +368,94 @@ def test_the_docs_index_links_every_doc() -> None:
     linked = {target.partition("#")[0] for target in _INLINE_LINK.findall(prose(index))}
     unlisted = [p.name for p in sorted(DOCS.glob("*.md")) if p != index and p.name not in linked]
     assert not unlisted, unlisted
+
+
+# ----------------------------------------------------------------------------- tests: citations
+
+_CITATION = re.compile(r"(docs/[\w.-]+\.md) §(\d+)")
+# A design or test plan kept outside the repository: the repository must stand on its own.
+_OUTSIDE = re.compile(r"(?<!docs/)\bDESIGN §|(?<!docs/)\bTESTING\.md|\.\./shared/")
+_PATH_IN_BACKTICKS = re.compile(
+    r"`((?:releasectl|tests|service|infra|benchmarks|scripts|docs)/[\w./-]*[\w/])(?:::\w+)*`"
+)
+
+
+def tracked_text_files() -> list[Path]:
+    listed = (
+        subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True)
+        .stdout.decode()
+        .split("\0")
+    )
+    files = [ROOT / name for name in listed if name and not name.endswith((".svg", ".png", ".json"))]
+    return [path for path in files if path.is_file()]
+
+
+def numbered_sections(path: Path) -> set[str]:
+    return {
+        match.group(1)
+        for match in re.finditer(r"^#{2,3} (\d+)\.", path.read_text(encoding="utf-8"), re.MULTILINE)
+    }
+
+
+def citations(text: str) -> list[tuple[str, str]]:
+    return [(match.group(1), match.group(2)) for match in _CITATION.finditer(text)]
+
+
+def dangling(cited: list[tuple[str, str]]) -> list[str]:
+    return [
+        f"{page} §{number}"
+        for page, number in cited
+        if not (ROOT / page).is_file() or number not in numbered_sections(ROOT / page)
+    ]
+
+
+def test_every_section_citation_names_a_page_and_section_that_exist() -> None:
+    found = {
+        (rel(path), page, number)
+        for path in tracked_text_files()
+        for page, number in citations(path.read_text(encoding="utf-8", errors="replace"))
+    }
+    assert len(found) >= 20
+    broken = [
+        f"{where} cites {cite}"
+        for where, page, number in sorted(found)
+        for cite in dangling([(page, number)])
+    ]
+    assert not broken, broken
+
+
+def test_the_citation_check_catches_a_missing_section_and_a_missing_page() -> None:
+    # Spelt in pieces, so this file's own examples are not citations.
+    design, nowhere = "docs/" + "design.md", "docs/" + "nowhere.md"
+    text = f"see {design} §4 and {design} §42 and {nowhere} §1"
+    assert dangling(citations(text)) == [f"{design} §42", f"{nowhere} §1"]
+
+
+def test_nothing_cites_a_document_outside_the_repository() -> None:
+    outside = [
+        rel(path)
+        for path in tracked_text_files()
+        if path.name != "test_docs.py" and _OUTSIDE.search(path.read_text(encoding="utf-8", errors="replace"))
+    ]
+    assert not outside, outside
+
+
+def test_every_repository_path_a_page_names_exists() -> None:
+    named = {
+        (rel(path), cited.rstrip("/"))
+        for path in doc_files()
+        for cited in _PATH_IN_BACKTICKS.findall(prose(path))
+        if "*" not in cited and "<" not in cited
+    }
+    assert len(named) >= 20
+    missing = [
+        f"{where} names {cited}"
+        for where, cited in sorted(named)
+        if not (ROOT / cited).exists() and not ignored_by_git(cited)  # made by a command the page shows
+    ]
+    assert not missing, missing
+
+
+def ignored_by_git(path: str) -> bool:
+    # A trailing slash lets directory patterns match a directory that does not exist yet.
+    return subprocess.run(["git", "check-ignore", "-q", f"{path}/"], cwd=ROOT, check=False).returncode == 0
