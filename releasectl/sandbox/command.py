@@ -4,7 +4,7 @@ stdout carries the result: the variables to export (also written to .releasectl/
 or one JSON object with --json. Progress and what the simulators do (builds, deployments,
 tasks) go to stderr, each line starting with "sandbox:". Stopping ends every build, task
 process and server the sandbox started, then removes the env file, which would point at
-nothing.
+nothing. A second `sandbox up` where one runs is refused and changes nothing.
 """
 
 from __future__ import annotations
@@ -51,8 +51,10 @@ def sandbox_up(
         announce=ctx.reporter.info,
     )
     with _stop_on_signals(stop):
+        # A sandbox that fails to start stops what it started itself and touches nothing else:
+        # not another sandbox's env file, nor its processes.
+        sandbox.start()
         try:
-            sandbox.start()
             summary = {
                 "command": "sandbox up",
                 "endpoint": sandbox.endpoint,
@@ -79,10 +81,7 @@ def sandbox_up(
             pass
         finally:
             ctx.reporter.info("sandbox: stopping")
-            sandbox.stop()
-            if sandbox.env_file:
-                with contextlib.suppress(FileNotFoundError):
-                    sandbox.env_file.unlink()
+            sandbox.stop()  # removes the env file it wrote, too
             ctx.reporter.info("sandbox: stopped; every process it started has ended")
     return 0
 

@@ -102,6 +102,8 @@ class Sandbox:
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
             **self.resources.config_env(),
+            # A release made against the sandbox is fake: its tag must not reach the clone's real remote.
+            "RELEASECTL_GIT_TAG_REMOTE": "none",
             "RELEASECTL_SANDBOX": "1",
             STATE_ENV: str(self.state.root),
             "RELEASECTL_SANDBOX_ALB_URL": self.alb_url,
@@ -153,6 +155,7 @@ class Sandbox:
 
         internals.check_moto_version()
         check_port_free(self.alb_port, "load balancer")
+        self._refuse_a_running_env_file()
         self.state.reset()
         server = MotoServer(self.port)
         self.endpoint = server.start()
@@ -222,16 +225,33 @@ class Sandbox:
                 "pid": os.getpid(),
                 "marker": self.marker,
                 "state_dir": str(self.state.root),
+                "env_file": str(self.env_file) if self.env_file else None,
             }
         )
         if self.env_file:
             from releasectl.sandbox.state import write_env_file
 
             write_env_file(self.env_file, self.env)
+            # Removed on stop only because this sandbox wrote it: a sandbox that refused to start
+            # (another one runs here) must leave the running one's file alone.
+            self._stack.callback(self._remove_env_file, self.env_file)
         if image and self.wait_steady_s and not self.wait_until_steady(self.wait_steady_s):
             self.announce(
                 f"sandbox: warning: service {res.ecs_service} is not steady after {self.wait_steady_s:g} s"
             )
+
+    def _refuse_a_running_env_file(self) -> None:
+        """Another sandbox (with another state directory) may have written the env file this one
+        would overwrite: refuse rather than point that sandbox's users at this one."""
+        from releasectl.sandbox.state import already_running, read_env_file
+
+        if not self.env_file or not self.env_file.is_file():
+            return
+        with contextlib.suppress(OSError, ValueError):
+            other = read_env_file(self.env_file).get(STATE_ENV)
+            info = StateDir(Path(other)).running_sandbox() if other else None
+            if info is not None:
+                raise already_running(info, f"env file {self.env_file}")
 
     def _build_environment(self) -> dict[str, str]:
         """The environment of a simulated CodeBuild build, before the project's variables."""
@@ -276,6 +296,12 @@ class Sandbox:
         return self.bootstrap_image
 
     # ------------------------------------------------------------------ shut-down
+
+    @staticmethod
+    def _remove_env_file(path: Path) -> None:
+        """The env file would point at nothing once the sandbox stops."""
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
 
     def _sweep(self) -> None:
         """Anything carrying our marker that survived the orderly stop is killed now."""

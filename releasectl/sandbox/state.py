@@ -126,9 +126,8 @@ class StateDir:
     def pid_file(self) -> Path:
         return self.run / "pids"
 
-    def reset(self) -> None:
-        """Empty what a previous sandbox left (only the sandbox's own subdirectories: the root may
-        be any directory a user named). A sandbox still running here is not disturbed."""
+    def running_sandbox(self) -> dict[str, Any] | None:
+        """The record of another sandbox that uses this directory and is still running, if any."""
         info = self.read_info()
         if (
             info
@@ -136,10 +135,14 @@ class StateDir:
             and info["pid"] != os.getpid()
             and pid_alive(info["pid"])
         ):
-            raise EnvironmentProblem(
-                f"a sandbox (pid {info['pid']}) is already running with state directory {self.root}",
-                hint="stop it first (Ctrl-C in its terminal), or give this one another --state-dir",
-            )
+            return info
+        return None
+
+    def reset(self) -> None:
+        """Empty what a previous sandbox left (only the sandbox's own subdirectories: the root may
+        be any directory a user named). A sandbox still running here is not disturbed."""
+        if (info := self.running_sandbox()) is not None:
+            raise already_running(info, f"state directory {self.root}")
         for directory in (self.root / "blobs", self.rootfs, self.run):
             if directory.exists():
                 shutil.rmtree(directory)
@@ -163,6 +166,17 @@ class StateDir:
             return dict(json.loads(self.info_file.read_text(encoding="utf-8")))
         except (FileNotFoundError, ValueError):
             return None
+
+
+def already_running(info: Mapping[str, Any], what: str) -> EnvironmentProblem:
+    """The refusal of a second sandbox where one runs. Its hint names no option: `releasectl
+    sandbox up` has none that would let two sandboxes share a project's env file and state."""
+    pid = info["pid"]
+    use = f"use it (`source {info['env_file']}`), or " if info.get("env_file") else ""
+    return EnvironmentProblem(
+        f"a sandbox (pid {pid}) is already running here ({what})",
+        hint=f"{use}stop it first: Ctrl-C in its terminal, or `kill {pid}`",
+    )
 
 
 def env_file_text(env: Mapping[str, str]) -> str:

@@ -4,7 +4,11 @@ running when it stops (SIGTERM of the command, or the end of an in-process Sandb
 from __future__ import annotations
 
 import os
+import re
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -168,3 +172,55 @@ def test_a_port_in_use_is_an_environment_problem_and_starts_nothing(project: Pat
             sandbox.start()
     assert time.monotonic() - started < 5
     assert processes_with_marker(sandbox.marker) == []
+
+
+def _sandbox_up_options() -> set[str]:
+    """Every option `releasectl sandbox up` accepts, its own and the global ones."""
+    import typer
+
+    from releasectl.cli import app
+
+    root = typer.main.get_command(app)
+    up = root.commands["sandbox"].commands["up"]  # type: ignore[attr-defined]
+    return {name for command in (root, up) for param in command.params for name in param.opts}
+
+
+def test_a_second_sandbox_up_in_the_same_project_refuses_and_leaves_the_first_running(
+    tmp_path: Path,
+) -> None:
+    project = init_repo(tmp_path / "project", {"pyproject.toml": CONFIG, **service_files()})
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "RELEASECTL_", "CODEBUILD_"))}
+    env_file = project / ".releasectl" / "sandbox.env"
+    first = SandboxProcess(project, env=env)
+    first.start()
+    assert first.pid is not None
+    try:
+        written = env_file.read_text()
+
+        second = subprocess.run(
+            [sys.executable, "-m", "releasectl", "sandbox", "up"],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+        assert second.returncode == 4, second.stderr
+        lines = second.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: a sandbox (pid "), second.stderr
+        assert f"pid {first.pid}" in lines[0]
+        named = set(re.findall(r"(?<![\w-])--?[a-z][a-z-]*", lines[0]))
+        assert named <= _sandbox_up_options(), named
+        assert env_file.read_text() == written
+        assert get(first.alb_url)[0] == 200
+        assert (
+            aws(first, "ecs").describe_services(cluster="hello-world", services=["hello-world"])["services"][
+                0
+            ]["runningCount"]
+            == 2
+        )
+    finally:
+        os.kill(first.pid, signal.SIGTERM)  # stopped by its pid, as a user would
+        assert first.stop() == 0, first.log_path.read_text()
+    assert not env_file.exists()
