@@ -193,6 +193,13 @@ class EcsSimulator:
             if task.id in wanted
         ]
 
+    def task_counts(self, *, cluster: str) -> tuple[int, int]:
+        name = cluster.rsplit("/", 1)[-1]
+        tasks = [t for (c, _), sim in self._services.items() if c == name for t in sim.tasks.values()]
+        running = sum(1 for t in tasks if t.last_status == "RUNNING")
+        pending = sum(1 for t in tasks if t.live and t.last_status in ("PROVISIONING", "PENDING"))
+        return running, pending
+
     def stop_task(self, *, cluster: str, task: str, reason: str | None) -> dict[str, Any] | None:
         wanted = task.rsplit("/", 1)[-1]
         for (cluster_name, _), sim in self._services.items():

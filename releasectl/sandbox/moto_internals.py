@@ -9,7 +9,10 @@ the pinned moto changes what is relied on here:
 - backends are looked up as get_backend(service)[account][region];
 - EC2ContainerServiceBackend.update_service(service_properties) takes snake_case keys and
   returns the Service; create_service / describe_services / list_tasks / describe_tasks /
-  stop_task / describe_task_definition keep their parameters;
+  stop_task / describe_task_definition / describe_clusters keep their parameters;
+- a Cluster is serialised from its attributes (running_tasks_count, pending_tasks_count,
+  active_services_count), the backend keeps `services` (Service.cluster_name, .status) and
+  `tasks` (cluster name -> task ARN -> Task with last_status);
 - a Service is serialised from its attributes (deployments, events, running_count,
   pending_count, desired_count, task_definition, deployment_configuration), read when the
   response is written, so the simulator replaces those attributes rather than mutating them;
@@ -134,6 +137,10 @@ class EcsHandlers(Protocol):
 
     def stop_task(self, *, cluster: str, task: str, reason: str | None) -> dict[str, Any] | None: ...
 
+    def task_counts(self, *, cluster: str) -> tuple[int, int]:
+        """(running, pending) of the simulator's tasks in the cluster."""
+        ...
+
 
 @dataclass(frozen=True)
 class TaskRef:
@@ -256,12 +263,44 @@ def hook_ecs(patches: Patches, handlers: EcsHandlers, region: str, account: str 
 
         return wrapper
 
+    def describe_clusters(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(self: Any, cluster_names: list[str]) -> Any:
+            clusters, failures = original(self, cluster_names)
+            if not _ours(self, region, account):
+                return clusters, failures
+            with handlers.lock:
+                return [_counted_cluster(self, cluster, handlers) for cluster in clusters], failures
+
+        return wrapper
+
     patches.replace(EC2ContainerServiceBackend, "create_service", create_service)
     patches.replace(EC2ContainerServiceBackend, "update_service", update_service)
     patches.replace(EC2ContainerServiceBackend, "describe_services", describe_services)
     patches.replace(EC2ContainerServiceBackend, "list_tasks", list_tasks)
     patches.replace(EC2ContainerServiceBackend, "describe_tasks", describe_tasks)
     patches.replace(EC2ContainerServiceBackend, "stop_task", stop_task)
+    patches.replace(EC2ContainerServiceBackend, "describe_clusters", describe_clusters)
+
+
+def _counted_cluster(backend_obj: Any, cluster: Any, handlers: EcsHandlers) -> Any:
+    """A copy of moto's Cluster whose counts say what runs. moto keeps running_tasks_count by adding
+    and subtracting service counts as update_service rewrites them (so it drifts negative once the
+    simulator publishes counts) and never counts services at all. A copy, because the response is
+    written after the lock is released, while another request may be changing the original."""
+    import copy
+
+    running, pending = handlers.task_counts(cluster=cluster.name)
+    # Tasks moto ran itself (run_task) belong to no service and are not the simulator's.
+    own = list((getattr(backend_obj, "tasks", None) or {}).get(cluster.name, {}).values())
+    shown = copy.copy(cluster)
+    shown.running_tasks_count = running + sum(1 for t in own if t.last_status == "RUNNING")
+    shown.pending_tasks_count = pending + sum(1 for t in own if t.last_status in ("PROVISIONING", "PENDING"))
+    shown.active_services_count = sum(
+        1
+        for service in backend_obj.services.values()
+        if service.cluster_name == cluster.name and service.status == "ACTIVE"
+    )
+    return shown
 
 
 @dataclass(frozen=True)

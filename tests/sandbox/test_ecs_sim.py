@@ -131,6 +131,17 @@ def test_the_service_starts_steady_with_two_healthy_tasks_behind_the_alb(sandbox
     assert get(sandbox.alb_url) == (200, "Hello from CI/CD! (version 0.0.0-dev)\n")
 
 
+def test_describe_clusters_counts_the_running_tasks_and_the_active_service(
+    sandbox: Sandbox, ecs: Any
+) -> None:
+    # A forced deployment makes moto rewrite its own counts, which used to drift negative.
+    ecs.update_service(cluster=CLUSTER, service=SERVICE, forceNewDeployment=True)
+    steady(sandbox)
+    (cluster,) = ecs.describe_clusters(clusters=[CLUSTER])["clusters"]
+    assert (cluster["runningTasksCount"], cluster["pendingTasksCount"]) == (len(tasks(ecs)), 0) == (2, 0)
+    assert cluster["activeServicesCount"] == 1
+
+
 def test_task_output_goes_to_the_awslogs_group_of_the_task_definition(sandbox: Sandbox, ecs: Any) -> None:
     task_id = tasks(ecs)[0]["taskArn"].rsplit("/", 1)[-1]
     logs = sandbox.clients().client("logs")

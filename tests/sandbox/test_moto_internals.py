@@ -52,6 +52,7 @@ def test_moto_is_the_pinned_version() -> None:
         ),
         ("describe_services", ["self", "cluster_str", "service_names_or_arns"]),
         ("describe_task_definition", ["self", "task_definition_str"]),
+        ("describe_clusters", ["self", "cluster_names"]),
     ],
 )
 def test_ecs_backend_methods_keep_their_parameters(method: str, expected: list[str]) -> None:
@@ -117,6 +118,9 @@ class RecordingEcs:
 
     def describe_tasks(self, *, cluster: str, tasks: Sequence[str]) -> list[dict[str, Any]]:
         return [self.task] if any(t.endswith("0123abcd") for t in tasks) else []
+
+    def task_counts(self, *, cluster: str) -> tuple[int, int]:
+        return (3, 1) if cluster == "contract" else (0, 0)
 
     def stop_task(self, *, cluster: str, task: str, reason: str | None) -> dict[str, Any] | None:
         return (
@@ -249,6 +253,14 @@ def test_task_calls_are_served_by_the_simulator(
     assert ecs.describe_tasks(cluster="contract", tasks=arns)["tasks"][0]["startedBy"] == "ecs-svc/1", CHANGED
     stopped = ecs.stop_task(cluster="contract", task=arns[0], reason="contract test")["task"]
     assert stopped["stoppedReason"] == "contract test", CHANGED
+
+
+def test_describe_clusters_counts_the_simulators_tasks_and_the_active_services(
+    hooked_server: tuple[str, RecordingEcs, RecordingCodeBuild], contract_service: dict[str, Any]
+) -> None:
+    (cluster,) = client(hooked_server[0], "ecs").describe_clusters(clusters=["contract"])["clusters"]
+    counts = (cluster["runningTasksCount"], cluster["pendingTasksCount"], cluster["activeServicesCount"])
+    assert counts == (3, 1, 1), CHANGED
 
 
 def test_update_service_to_a_deregistered_revision_is_refused_as_on_aws(
