@@ -53,6 +53,9 @@ class CodeBuildSimulator:
     shipper: LogShipper
     build_env: Mapping[str, str]  # the build container's environment (see module docstring)
     announce: Callable[[str], None] = lambda _line: None
+    # Every log line of every build, as it is written (build id, line): what watches the sandbox
+    # in-process (the demo) sees build output when it happens, not when a log reader polls.
+    on_log: Callable[[str, str], None] | None = None
     _builds: dict[str, BuildRecord] = field(default_factory=dict)
     _numbers: dict[str, int] = field(default_factory=dict)
     _tokens: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)
@@ -141,22 +144,27 @@ class CodeBuildSimulator:
     def _log(self, build: BuildRecord, line: str) -> None:
         if line.startswith("[Container] "):
             line = f"[Container] {datetime.now(UTC):%Y/%m/%d %H:%M:%S.%f} {line[len('[Container] ') :]}"
+        if self.on_log is not None:
+            self.on_log(build.id, line)
         self.shipper.write(build.group, build.stream, line)
 
     def _on_line(self, build: BuildRecord, line: str) -> None:
+        # The runner ends a stopped build's command the way it ends one that timed out; the build
+        # says STOPPED, as CodeBuild's does: the phase's status is STOPPED, with no BUILD_TIMED_OUT
+        # context (AWS's StopBuild example shows a STOPPED phase without contexts).
+        stopped = build.clock.stopped.is_set()
         with self._lock:
             if (match := _ENTER.match(line)) is not None:
                 build.enter(match.group(1))
             elif (match := _DONE.match(line)) is not None:
-                status = (
-                    "STOPPED"
-                    if build.clock.stopped.is_set() and match.group(2) == TIMED_OUT
-                    else match.group(2)
-                )
+                status = "STOPPED" if stopped and match.group(2) == TIMED_OUT else match.group(2)
                 build.end_phase(match.group(1), status)
-            elif (match := _CONTEXT.match(line)) is not None and not build.clock.stopped.is_set():
+                line = f"[Container] Phase complete: {match.group(1)} State: {status}"
+            elif (match := _CONTEXT.match(line)) is not None:
+                if stopped:
+                    return
                 build.add_context(match.group(1), match.group(2))
-        if build.clock.stopped.is_set() and _TIMED_OUT_LINE.match(line):
+        if stopped and _TIMED_OUT_LINE.match(line):
             line = "[Container] Build was stopped (StopBuild): the running command's processes were ended"
         self._log(build, line)
 

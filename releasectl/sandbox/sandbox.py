@@ -57,6 +57,7 @@ class Sandbox:
         bootstrap: bool = True,
         wait_steady_s: float = 30.0,
         announce: Callable[[str], None] | None = None,
+        on_build_log: Callable[[str, str], None] | None = None,
     ) -> None:
         from releasectl.sandbox.provision import Resources
 
@@ -76,6 +77,7 @@ class Sandbox:
         self.bootstrap = bootstrap
         self.wait_steady_s = wait_steady_s
         self.announce = announce or (lambda _line: None)
+        self.on_build_log = on_build_log  # (build id, line) for every build log line, as it is written
         self.marker = uuid.uuid4().hex  # in the environment of every process the sandbox starts
         self.endpoint = ""
         self.alb_url = ""
@@ -184,6 +186,7 @@ class Sandbox:
             shipper=shipper,
             build_env=self._build_environment(),
             announce=self.announce,
+            on_log=self.on_build_log,
         )
         patches = internals.Patches()
         self._stack.callback(patches.restore)

@@ -166,6 +166,33 @@ def test_stop_build_ends_the_running_command_and_the_build_is_stopped(
     wait_for(lambda: not processes_with_marker(sandbox.marker), 5, "the build's processes to end")
 
 
+def test_a_stopped_build_says_stopped_in_its_log_not_timed_out(
+    sandbox: Sandbox, codebuild: Any, tmp_path: Path
+) -> None:
+    started = codebuild.start_build(
+        projectName=PROJECT,
+        sourceVersion="main",
+        environmentVariablesOverride=[
+            {"name": "HOLD", "value": str(tmp_path / "never"), "type": "PLAINTEXT"}
+        ],
+    )["build"]
+    wait_for(lambda: bool(processes_with_marker(sandbox.marker)), 15, "the build's processes")
+    codebuild.stop_build(id=started["id"])
+    build = finished(codebuild, started["id"])
+    logs = sandbox.clients().client("logs")
+    group, stream = build["logs"]["groupName"], build["logs"]["streamName"]
+
+    def log() -> list[str]:
+        events = logs.get_log_events(logGroupName=group, logStreamName=stream, startFromHead=True)["events"]
+        return [e["message"] for e in events]
+
+    wait_for(lambda: any("(build STOPPED)" in line for line in log()), 10, "the build's last log line")
+    lines = log()
+    assert any(line.endswith("Phase complete: BUILD State: STOPPED") for line in lines), lines
+    assert [line for line in lines if "TIMED_OUT" in line or "timed out" in line] == []
+    assert "contexts" not in phase(build, "BUILD")
+
+
 def test_an_unknown_source_version_fails_the_build_in_download_source(codebuild: Any) -> None:
     build = finished(
         codebuild, codebuild.start_build(projectName=PROJECT, sourceVersion="no-such-branch")["build"]["id"]
