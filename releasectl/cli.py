@@ -204,7 +204,9 @@ def releases(ctx: typer.Context) -> None:
 def promote(
     ctx: typer.Context,
     version: Annotated[str, typer.Argument(help="Released version, e.g. 1.2.0.")],
-    tag: Annotated[str, typer.Option(help="Floating tag to move, e.g. latest or prod.")] = "latest",
+    tag: Annotated[
+        str, typer.Option(help="Floating tag to move: one of floating_tags (default latest, staging, prod).")
+    ] = "latest",
 ) -> None:
     """Move a floating tag to VERSION's digest, without pulling the image."""
     context = _context(ctx)

@@ -16,6 +16,10 @@ from typing import Any
 from releasectl.errors import UsageError
 
 ENV_PREFIX = "RELEASECTL_"
+# Tags `promote` may move; the release repository excludes exactly these from tag immutability.
+DEFAULT_FLOATING_TAGS: tuple[str, ...] = ("latest", "staging", "prod")
+# ECR accepts at most 5 exclusion filters per repository.
+MAX_FLOATING_TAGS = 5
 
 
 def _positive_int(key: str, value: Any) -> int:
@@ -75,6 +79,38 @@ def _endpoint(key: str, value: Any) -> str:
     return text.rstrip("/")
 
 
+# A floating tag must not look like a release (`1.2.3`, `v1.2`, `2.0.0-rc.1`) nor use the commit
+# tag prefix: excluding one of those from immutability would let promote rewrite the ledger.
+_VERSION_LIKE = re.compile(r"^[vV]?[0-9]+(\.[0-9]+){1,2}([-+].*)?$")
+
+
+def _floating_tags(key: str, value: Any) -> tuple[str, ...]:
+    from releasectl.imageref import COMMIT_TAG_PREFIX, validate_tag
+
+    # The environment spells a list as `latest,prod`; empty items (a trailing comma) are dropped.
+    items = [part for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise UsageError(f'config {key}: {value!r} is not a list of tags (e.g. ["latest", "prod"])')
+    tags: list[str] = []
+    for item in items:
+        tag = str(item).strip() if isinstance(item, str) else item
+        validate_tag(tag, what=f"config {key}: tag")
+        if _VERSION_LIKE.match(tag) or tag.startswith(COMMIT_TAG_PREFIX):
+            raise UsageError(
+                f"config {key}: tag {tag!r} looks like a release tag (X.Y.Z or git-<sha>), "
+                "and release tags stay immutable",
+                hint="floating tags are names such as latest, staging or prod",
+            )
+        if tag not in tags:
+            tags.append(tag)
+    if not 1 <= len(tags) <= MAX_FLOATING_TAGS:
+        raise UsageError(
+            f"config {key}: name between 1 and {MAX_FLOATING_TAGS} tags (ECR's limit of exclusion filters), "
+            f"got {len(tags)}"
+        )
+    return tuple(tags)
+
+
 @dataclass(frozen=True)
 class Config:
     region: str | None = None
@@ -96,6 +132,7 @@ class Config:
     claim_attempts: int = 10
     max_attempts: int = 5
     builder: str = "auto"
+    floating_tags: tuple[str, ...] = DEFAULT_FLOATING_TAGS
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def require(self, key: str) -> str:
@@ -133,6 +170,7 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "claim_attempts": _positive_int,
     "max_attempts": _positive_int,
     "builder": _choice("auto", "docker", "sandbox"),
+    "floating_tags": _floating_tags,
 }
 
 KEYS: tuple[str, ...] = tuple(f.name for f in fields(Config) if f.name != "sources")

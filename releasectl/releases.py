@@ -36,22 +36,30 @@ def release_version(text: str, *, prefix: str = "v") -> str:
     return candidate
 
 
-def floating_tag(tag: str) -> str:
-    """A tag promote may move: valid Docker syntax, and neither a version nor `git-…`, which
-    are the immutable release tags (moving one would rewrite the ledger)."""
+def floating_tag(tag: str, allowed: Sequence[str]) -> str:
+    """A tag promote may move: valid Docker syntax, neither a version nor `git-…` (the immutable
+    release tags: moving one would rewrite the ledger), and one of the configured floating_tags,
+    which are the tags the release repository excludes from immutability."""
     import semver
 
     validate_tag(tag, what="tag")
+    listed = ", ".join(allowed)
     bare = tag[1:] if tag[:1] in {"v", "V"} else tag
     if semver.Version.is_valid(bare) or is_release_tag(bare):
         raise UsageError(
-            f"tag {tag!r} looks like a version; promote moves floating tags only",
-            hint="use a tag such as latest, stable or prod",
+            f"tag {tag!r} looks like a version; promote moves floating tags only ({listed})",
+            hint=f"use one of the floating tags: {listed}",
         )
     if tag.startswith(COMMIT_TAG_PREFIX):
         raise UsageError(
-            f"tag {tag!r} is a commit tag; promote moves floating tags only",
-            hint="use a tag such as latest, stable or prod",
+            f"tag {tag!r} is a commit tag; promote moves floating tags only ({listed})",
+            hint=f"use one of the floating tags: {listed}",
+        )
+    if tag not in allowed:
+        raise UsageError(
+            f"tag {tag!r} is not a floating tag; promote moves only {listed}",
+            hint="add it to floating_tags under [tool.releasectl] (or RELEASECTL_FLOATING_TAGS) and to the "
+            "release repository's exclusion filters (infra/releasectl.yaml)",
         )
     return tag
 
@@ -195,7 +203,7 @@ def promote(ctx: Context, *, version: str, tag: str) -> CommandResult:
 
     started = ctx.clock.now()
     wanted = release_version(version, prefix=ctx.config.tag_prefix)
-    target = floating_tag(tag)
+    target = floating_tag(tag, ctx.config.floating_tags)
     repository = ctx.config.require("ecr_repository")
     client = ctx.aws.client("ecr")
     try:

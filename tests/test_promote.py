@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -12,11 +13,12 @@ from moto import mock_aws
 
 from releasectl.aws.ecr_tags import retag
 from releasectl.clock import FakeClock
-from releasectl.config import Config
+from releasectl.config import DEFAULT_FLOATING_TAGS, Config
 from releasectl.context import Context, RecordingReporter
 from releasectl.errors import Conflict, EnvironmentProblem, ExitCode, OperationFailed, UsageError
 from releasectl.releases import promote
 from releasectl.result import Outcome
+from tests.conftest import run_cli
 from tests.ecr_fixtures import (
     DOCKER_MANIFEST,
     DOCKER_MANIFEST_LIST,
@@ -40,7 +42,10 @@ def ctx() -> Iterator[Context]:
             clock=FakeClock(),
         )
         create_repository(
-            context.aws.client("ecr"), "app", mutability="IMMUTABLE_WITH_EXCLUSION", mutable_tags=["latest"]
+            context.aws.client("ecr"),
+            "app",
+            mutability="IMMUTABLE_WITH_EXCLUSION",
+            mutable_tags=list(DEFAULT_FLOATING_TAGS),
         )
         yield context
 
@@ -108,10 +113,10 @@ def test_promoting_again_is_a_noop_that_changes_nothing(ctx: Context, ecr: Any) 
 def test_a_v_prefixed_version_means_the_same_release(ctx: Context, ecr: Any) -> None:
     digest = push_image(ecr, "app", tags=["1.2.0"])
 
-    result = promote(ctx, version="v1.2.0", tag="stable")
+    result = promote(ctx, version="v1.2.0", tag="prod")
 
     assert result.version == "1.2.0"
-    assert "stable" in tags_of(ecr, "app", digest)
+    assert "prod" in tags_of(ecr, "app", digest)
 
 
 @pytest.mark.parametrize("media_type", [DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_MANIFEST, OCI_INDEX])
@@ -159,6 +164,80 @@ def test_only_floating_tags_may_be_promoted(ctx: Context, tag: str) -> None:
         promote(ctx, version="1.2.0", tag=tag)
 
     assert calls == []
+
+
+def test_a_tag_outside_floating_tags_is_exit_2_naming_the_allowed_ones_before_any_api_call(
+    ctx: Context,
+) -> None:
+    calls = calls_of(ctx)
+
+    with pytest.raises(UsageError) as caught:
+        promote(ctx, version="1.2.0", tag="stable")
+
+    assert caught.value.exit_code == ExitCode.USAGE
+    assert "latest, staging, prod" in caught.value.message
+    assert calls == []
+
+
+def test_a_tag_configured_as_floating_can_be_promoted(ctx: Context, ecr: Any) -> None:
+    ecr.put_image_tag_mutability(
+        repositoryName="app",
+        imageTagMutability="IMMUTABLE_WITH_EXCLUSION",
+        imageTagMutabilityExclusionFilters=[{"filterType": "WILDCARD", "filter": "stable"}],
+    )
+    digest = push_image(ecr, "app", tags=["1.2.0"])
+    ctx.config = Config(region="us-east-1", ecr_repository="app", floating_tags=("stable",))
+
+    promote(ctx, version="1.2.0", tag="stable")
+
+    assert "stable" in tags_of(ecr, "app", digest)
+
+
+def sandbox_release_repository(ctx: Context) -> None:
+    """The release repository as `releasectl sandbox up` creates it (the template's shape)."""
+    from releasectl.sandbox.provision import Resources, create_repositories
+
+    config = Config(
+        region="us-east-1",
+        ecr_repository="app",
+        codebuild_project="app-release",
+        ecs_cluster="app",
+        ecs_service="app",
+        container_name="app",
+    )
+    create_repositories(ctx.aws, Resources.from_config(config, Path(".")))
+
+
+def test_prod_moves_forward_back_and_forward_again_in_the_sandboxes_release_repository() -> None:
+    with mock_aws():
+        ctx = Context(config=Config(region="us-east-1", ecr_repository="app"), reporter=RecordingReporter())
+        sandbox_release_repository(ctx)
+        ecr = ctx.aws.client("ecr")
+        older = push_image(ecr, "app", tags=["0.1.0"])
+        newer = push_image(ecr, "app", tags=["0.1.1"])
+
+        for version, digest in (("0.1.1", newer), ("0.1.0", older), ("0.1.1", newer)):
+            result = promote(ctx, version=version, tag="prod")
+            assert result.exit_code == ExitCode.OK, result.message
+            assert result.outcome is Outcome.SUCCEEDED
+            assert "prod" in tags_of(ecr, "app", digest)
+
+
+def test_promote_prod_to_0_1_1_then_0_1_0_then_0_1_1_again_exits_0_each_time(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    ctx = Context(config=Config(region="us-east-1", endpoint_url=moto_endpoint), reporter=RecordingReporter())
+    sandbox_release_repository(ctx)
+    ecr = ctx.aws.client("ecr")
+    digests = {version: push_image(ecr, "app", tags=[version]) for version in ("0.1.0", "0.1.1")}
+    (tmp_path / "pyproject.toml").write_text('[tool.releasectl]\necr_repository = "app"\n')
+
+    for version in ("0.1.1", "0.1.0", "0.1.1"):
+        result = run_cli(
+            "promote", version, "--tag", "prod", cwd=tmp_path, env={"AWS_ENDPOINT_URL": moto_endpoint}
+        )
+        assert result.code == 0, result.stderr
+        assert "prod" in tags_of(ecr, "app", digests[version])
 
 
 def test_an_immutable_target_tag_on_another_image_is_a_conflict_and_changes_nothing() -> None:

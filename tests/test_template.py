@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from releasectl.config import KEYS
+from releasectl.config import KEYS, Config
 from releasectl.infra_plan import TEMPLATE_BODY_LIMIT, config_values
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -306,15 +306,13 @@ def test_release_repository_scans_on_push(template: dict[str, Any]) -> None:
     assert props(template, "ReleaseRepository")["ImageScanningConfiguration"] == {"ScanOnPush": True}
 
 
-def test_release_tags_are_immutable_except_latest(template: dict[str, Any]) -> None:
+def test_release_tags_are_immutable_except_the_default_floating_tags(template: dict[str, Any]) -> None:
     repository = props(template, "ReleaseRepository")
     assert repository["ImageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
-    assert repository["ImageTagMutabilityExclusionFilters"] == [
-        {
-            "ImageTagMutabilityExclusionFilterType": "WILDCARD",
-            "ImageTagMutabilityExclusionFilterValue": "latest",
-        }
-    ]
+    filters = repository["ImageTagMutabilityExclusionFilters"]
+    assert {f["ImageTagMutabilityExclusionFilterType"] for f in filters} == {"WILDCARD"}
+    # What the repository lets move is exactly what `promote` is configured to move.
+    assert [f["ImageTagMutabilityExclusionFilterValue"] for f in filters] == list(Config().floating_tags)
 
 
 def _lifecycle_rules(template: dict[str, Any], logical_id: str, window: int = 30) -> list[dict[str, Any]]:

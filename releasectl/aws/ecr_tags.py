@@ -19,6 +19,7 @@ from releasectl.aws.ecr import (
     repository_missing,
     tag_digest,
 )
+from releasectl.config import DEFAULT_FLOATING_TAGS
 from releasectl.errors import Conflict, EnvironmentProblem, OperationFailed, ReleasectlError, UsageError
 from releasectl.imageref import commit_tag, is_release_tag, validate_digest, validate_tag
 
@@ -119,7 +120,8 @@ def retag(client: Any, repository: str, *, source_tag_or_digest: str, target_tag
         raise Conflict(
             f"tag {target_tag!r} is immutable in ECR repository {repository!r} and names "
             f"{written.other_digest}, not {source.digest}",
-            hint=f"exclude {target_tag!r} from immutability (IMMUTABLE_WITH_EXCLUSION with a filter for it), "
+            hint=f"exclude {target_tag!r} from the repository's tag immutability (an "
+            "IMMUTABLE_WITH_EXCLUSION filter, as infra/releasectl.yaml sets for the floating tags), "
             "or use another tag",
         )
     return RetagResult(
@@ -188,8 +190,8 @@ def claim(
             f"ECR repository {repository!r} lets tag {movable[-1]!r} be overwritten "
             f"(imageTagMutability {info.tag_mutability}), so a version claim there cannot be atomic",
             hint=f"aws ecr put-image-tag-mutability --repository-name {repository} "
-            "--image-tag-mutability IMMUTABLE_WITH_EXCLUSION "
-            "--image-tag-mutability-exclusion-filters filterType=WILDCARD,filter=latest",
+            "--image-tag-mutability IMMUTABLE_WITH_EXCLUSION --image-tag-mutability-exclusion-filters "
+            + " ".join(f"filterType=WILDCARD,filter={tag}" for tag in DEFAULT_FLOATING_TAGS),
         )
     common = {"digest": digest, "manifest": manifest, "media_type": media_type}
     try:

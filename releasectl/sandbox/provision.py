@@ -1,7 +1,8 @@
 """Create, through the sandbox endpoint, the resources the configuration names.
 
 The same shapes infra/releasectl.yaml gives them on AWS, within what moto stores:
-- ECR release repository IMMUTABLE_WITH_EXCLUSION with `latest` excluded, cache repository MUTABLE;
+- ECR release repository IMMUTABLE_WITH_EXCLUSION with the configured floating_tags excluded, cache
+  repository MUTABLE;
 - CloudWatch log groups `/aws/codebuild/<project>` and `/ecs/<service>`;
 - a CodeBuild project whose source is the local git repository (source type GITHUB because moto
   insists on one of AWS's types; the location is the repository's path, which the simulator clones),
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from releasectl.aws.clients import AwsClients, aws_errors
-from releasectl.config import Config
+from releasectl.config import DEFAULT_FLOATING_TAGS, Config
 from releasectl.sandbox.moto_internals import ACCOUNT_ID
 
 CONTAINER_PORT = 8080
@@ -38,6 +39,7 @@ class Resources:
     container_name: str
     source: Path
     account: str = ACCOUNT_ID
+    floating_tags: tuple[str, ...] = DEFAULT_FLOATING_TAGS
 
     @classmethod
     def from_config(cls, config: Config, source: Path) -> Resources:
@@ -51,6 +53,7 @@ class Resources:
             ecs_service=config.require("ecs_service"),
             container_name=config.require("container_name"),
             source=source,
+            floating_tags=config.floating_tags,
         )
 
     @property
@@ -85,11 +88,13 @@ def create_repositories(clients: AwsClients, res: Resources) -> str:
     ecr = clients.client("ecr")
     with aws_errors(f"creating sandbox ECR repositories {res.ecr_repository}, {res.cache_repository}"):
         # Created the way tests/ecr_fixtures.create_repository does: moto 5.2.5 stores the filters
-        # (and fails on a `*` filter, which the release repository never needs).
+        # (and fails on a `*` filter, which floating tags never are: they are literal tag names).
         created = ecr.create_repository(
             repositoryName=res.ecr_repository,
             imageTagMutability="IMMUTABLE_WITH_EXCLUSION",
-            imageTagMutabilityExclusionFilters=[{"filterType": "WILDCARD", "filter": "latest"}],
+            imageTagMutabilityExclusionFilters=[
+                {"filterType": "WILDCARD", "filter": tag} for tag in res.floating_tags
+            ],
             imageScanningConfiguration={"scanOnPush": True},
         )["repository"]
         ecr.create_repository(repositoryName=res.cache_repository, imageTagMutability="MUTABLE")

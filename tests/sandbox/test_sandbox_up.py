@@ -74,11 +74,13 @@ def test_the_env_file_holds_what_to_export(up: SandboxProcess, project: Path) ->
     assert written["RELEASECTL_SANDBOX_STATE"] == str(project / ".releasectl" / "sandbox")
 
 
-def test_the_release_repository_is_immutable_except_latest(up: SandboxProcess) -> None:
+def test_the_release_repository_is_immutable_except_the_floating_tags(up: SandboxProcess) -> None:
     ecr = aws(up, "ecr")
     release = ecr.describe_repositories(repositoryNames=["hello-world"])["repositories"][0]
     assert release["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
-    assert release["imageTagMutabilityExclusionFilters"] == [{"filterType": "WILDCARD", "filter": "latest"}]
+    assert release["imageTagMutabilityExclusionFilters"] == [
+        {"filterType": "WILDCARD", "filter": tag} for tag in ("latest", "staging", "prod")
+    ]
     cache = ecr.describe_repositories(repositoryNames=["hello-world-cache"])["repositories"][0]
     assert cache["imageTagMutability"] == "MUTABLE"
 
