@@ -238,12 +238,15 @@ def rollback(
     to: Annotated[str | None, typer.Option("--to", help="Version to go back to.")] = None,
     timeout: Annotated[int | None, typer.Option(help="Seconds to wait for the rollout.", min=1)] = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the rollout's outcome.")] = True,
+    force: Annotated[
+        bool, typer.Option("--force", help="Go back to a --to version whose last deployment failed.")
+    ] = False,
 ) -> None:
     """Deploy an earlier version (default: newest earlier one verified healthy)."""
     context = _context(ctx)
     from releasectl.deploy import rollback as do_rollback
 
-    _finish(do_rollback(context, to=to, timeout=timeout, wait=wait), context)
+    _finish(do_rollback(context, to=to, timeout=timeout, wait=wait, force=force), context)
 
 
 @app.command()

@@ -12,7 +12,7 @@ import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from releasectl.errors import Interrupted, OperationFailed, ReleasectlError
+from releasectl.errors import Interrupted, OperationFailed, ReleasectlError, UsageError
 from releasectl.outcome import Seen, Target, primary
 from releasectl.plan import (
     REUSE_SCAN,
@@ -24,7 +24,7 @@ from releasectl.plan import (
     resolve_release,
 )
 from releasectl.result import CommandResult, ImageInfo, Outcome
-from releasectl.rollback_target import choose_rollback_target, running_version
+from releasectl.rollback_target import TargetRecord, check_named_target, choose_rollback_target
 
 if TYPE_CHECKING:
     from releasectl.aws.ecs import EcsApi
@@ -47,12 +47,26 @@ def deploy(ctx: Context, *, version: str | None, timeout: int | None, wait: bool
     )
 
 
-def rollback(ctx: Context, *, to: str | None, timeout: int | None, wait: bool) -> CommandResult:
+def rollback(
+    ctx: Context, *, to: str | None, timeout: int | None, wait: bool, force: bool = False
+) -> CommandResult:
     """Deploy `to`, or the newest earlier version whose deployment verifiably succeeded."""
+    if force and to is None:
+        # The automatic choice only ever picks a verified-good version: there is nothing to force.
+        raise UsageError(
+            "--force applies only with --to VERSION", hint="releasectl rollback --to VERSION --force"
+        )
     wanted = parse_version_argument(to, prefix=ctx.config.tag_prefix) if to is not None else None
     ecs, repository_uri = _boundary(ctx)
     return run_rollback(
-        ctx, ecs, _load_releases(ctx), to=wanted, timeout=timeout, wait=wait, repository_uri=repository_uri
+        ctx,
+        ecs,
+        _load_releases(ctx),
+        to=wanted,
+        timeout=timeout,
+        wait=wait,
+        repository_uri=repository_uri,
+        force=force,
     )
 
 
@@ -119,6 +133,7 @@ def run_rollback(
     wait: bool,
     repository_uri: Callable[[], str],
     rng: random.Random | None = None,
+    force: bool = False,
 ) -> CommandResult:
     started = ctx.clock.now()
     container_name = ctx.config.require("container_name")
@@ -128,11 +143,32 @@ def run_rollback(
     snapshot = ecs.describe_service()
     current = ecs.describe_task_definition(str(snapshot["taskDefinition"]))
     candidates: Iterable[Revision]
+    record: TargetRecord | None = None
     if to is not None:
-        candidates = itertools.islice(
-            ecs.described(ecs.revisions(current.family), skip=[current.arn]), REUSE_SCAN
+        # A rollback goes back to what ran here before: checked before anything is written.
+        history = ecs.history(current.family, skip=[current.arn])
+        record = check_named_target(
+            target=release,
+            running=current,
+            history=history,
+            releases=releases,
+            container_name=container_name,
+            service=ecs.service,
+            force=force,
         )
-        rolled_from = running_version(current, releases, container_name)
+        # The revisions already read come first; reuse may look a little further, ACTIVE ones only.
+        candidates = itertools.chain(record.scanned, itertools.islice(history, REUSE_SCAN))
+        rolled_from = record.running_version
+        if record.refused_outcome:
+            ctx.reporter.warn(
+                f"{release.version}'s last recorded deployment to {ecs.service} was {record.outcome}; "
+                "rolling back to it anyway because of --force"
+            )
+        elif record.outcome not in (None, "succeeded"):
+            ctx.reporter.warn(
+                f"{release.version}'s last recorded deployment to {ecs.service} ended {record.outcome}: "
+                "it was never verified healthy there"
+            )
     else:
         choice = choose_rollback_target(
             running=current,
@@ -161,6 +197,14 @@ def run_rollback(
     )
     result = execute(ctx, ecs, plan, snapshot=snapshot, timeout=timeout, wait=wait, rng=rng, started=started)
     result.extra["rolled_back_from"] = rolled_from
+    if record is not None:
+        result.extra["target_recorded_outcome"] = record.outcome
+        result.extra["forced"] = record.refused_outcome
+        if record.refused_outcome:
+            result.message += (
+                f" ({release.version}'s recorded outcome was {record.outcome}; "
+                "rolled back to it because of --force)"
+            )
     return result
 
 

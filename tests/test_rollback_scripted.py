@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from releasectl.deploy import rollback as rollback_command
 from releasectl.deploy import run_rollback
-from releasectl.errors import EnvironmentProblem, ExitCode
+from releasectl.errors import EnvironmentProblem, ExitCode, UsageError
 from releasectl.result import CommandResult, Outcome
 from tests.scripted_ecs import (
     REPO_URI,
@@ -127,9 +128,12 @@ def test_rollback_to_an_already_registered_digest_costs_at_most_six_ecs_calls_be
     )
     rollback(fake, to="1.2.0")
     before_wait = fake.operations()[: fake.operations().index("update_service") + 1]
+    # ACTIVE and INACTIVE revisions are listed (the target's record may be on either), and the
+    # revision that records 1.2.0's outcome is the one reused.
     assert before_wait == [
         "describe_services",
         "describe_task_definition",
+        "list_task_definitions",
         "list_task_definitions",
         "describe_task_definition",
         "update_service",
@@ -166,6 +170,108 @@ def test_rollback_to_an_unknown_version_is_exit_4_before_any_ecs_call() -> None:
         rollback(fake, to="0.9.0")
     assert caught.value.exit_code is ExitCode.ENVIRONMENT
     assert fake.calls == []
+
+
+# ----------------------------------------------------------------------------- --to only goes back
+
+WRITES = ("register_task_definition", "update_service", "tag_resource")
+
+
+def wrote_nothing(fake: ScriptedEcs) -> bool:
+    return not any(name in WRITES for name in fake.operations())
+
+
+def test_rollback_to_a_version_newer_than_the_running_one_is_exit_4_with_a_deploy_hint() -> None:
+    # 1.1.0 ran, then 1.0.0 was deployed again: going "back" to 1.1.0 would move forward.
+    fake = history((1, "1.0.0", "succeeded"), (2, "1.1.0", "succeeded"), running=(1, "1.0.0"))
+    with pytest.raises(EnvironmentProblem) as caught:
+        rollback(fake, to="1.1.0")
+    assert caught.value.exit_code is ExitCode.ENVIRONMENT
+    assert "newer than 1.0.0" in caught.value.message
+    assert caught.value.hint is not None and "releasectl deploy 1.1.0" in caught.value.hint
+    assert wrote_nothing(fake)
+
+
+def test_rollback_to_a_version_released_but_never_deployed_is_refused_before_reading_history() -> None:
+    # 1.3.0 was released with --no-deploy; the service runs 1.0.0.
+    fake = history((2, "1.1.0", "succeeded"), running=(1, "1.0.0"))
+    with pytest.raises(EnvironmentProblem, match="newer") as caught:
+        rollback(fake, to="1.3.0")
+    assert caught.value.hint is not None and "releasectl deploy 1.3.0" in caught.value.hint
+    assert "list_task_definitions" not in fake.operations()
+    assert wrote_nothing(fake)
+
+
+def test_rollback_to_an_older_version_never_deployed_to_this_service_is_exit_4_with_a_deploy_hint() -> None:
+    fake = history((1, "1.0.0", "succeeded"), (3, "1.2.0", "succeeded"), running=(4, "1.3.0"))
+    with pytest.raises(EnvironmentProblem) as caught:
+        rollback(fake, to="1.1.0")
+    assert caught.value.exit_code is ExitCode.ENVIRONMENT
+    assert "never been deployed to service hello-world" in caught.value.message
+    assert caught.value.hint is not None and "releasectl deploy 1.1.0" in caught.value.hint
+    assert wrote_nothing(fake)
+
+
+def test_a_revision_registered_outside_releasectl_with_the_targets_digest_counts_as_deployed() -> None:
+    fake = history((1, None, None), running=(4, "1.3.0"))
+    result, _ = rollback(fake, to="1.0.0")
+    assert result.outcome is Outcome.SUCCEEDED
+    assert result.extra["target_recorded_outcome"] is None
+    assert updated_to(fake).endswith("hello-world:1")
+
+
+def test_a_version_deployed_without_waiting_counts_as_deployed() -> None:
+    fake = history((2, "1.1.0", None), running=(4, "1.3.0"), inactive=(1,))
+    result, _ = rollback(fake, to="1.1.0")
+    assert result.outcome is Outcome.SUCCEEDED
+
+
+@pytest.mark.parametrize("outcome", ["rolled_back", "failed"])
+def test_rollback_to_a_version_whose_last_deployment_failed_is_exit_4_without_force(outcome: str) -> None:
+    fake = history((1, "1.0.0", "succeeded"), (2, "1.1.0", outcome), running=(4, "1.3.0"))
+    with pytest.raises(EnvironmentProblem) as caught:
+        rollback(fake, to="1.1.0")
+    assert caught.value.exit_code is ExitCode.ENVIRONMENT
+    assert "1.1.0's last recorded deployment" in caught.value.message
+    assert caught.value.hint is not None and "--force" in caught.value.hint
+    assert wrote_nothing(fake)
+
+
+def test_the_targets_latest_recorded_outcome_is_what_counts() -> None:
+    # 1.1.0 succeeded on revision 1, then was rolled back on revision 2 (same image).
+    fake = history((2, "1.1.0", "succeeded"), (2, "1.1.0", "rolled_back"), running=(4, "1.3.0"))
+    with pytest.raises(EnvironmentProblem, match="rolled back"):
+        rollback(fake, to="1.1.0")
+    fake = history((2, "1.1.0", "rolled_back"), (2, "1.1.0", "succeeded"), running=(4, "1.3.0"))
+    assert rollback(fake, to="1.1.0")[0].outcome is Outcome.SUCCEEDED
+
+
+def test_forced_rollback_to_a_rolled_back_version_proceeds_and_says_why() -> None:
+    fake = history((1, "1.0.0", "succeeded"), (2, "1.1.0", "rolled_back"), running=(4, "1.3.0"))
+    ctx = make_context()
+    result = run_rollback(
+        ctx,
+        api(fake),
+        LEDGER,
+        to="1.1.0",
+        timeout=None,
+        wait=True,
+        repository_uri=lambda: REPO_URI,
+        rng=random.Random(3),
+        force=True,
+    )
+    assert result.outcome is Outcome.SUCCEEDED
+    assert updated_to(fake).endswith("hello-world:2")
+    assert "recorded outcome was rolled_back" in result.message and "--force" in result.message
+    data = result.to_json()
+    assert data["forced"] is True and data["target_recorded_outcome"] == "rolled_back"
+    assert any("rolled_back" in line and "--force" in line for line in ctx.reporter.texts("warn"))
+
+
+def test_force_without_to_is_a_usage_error_before_any_aws_call() -> None:
+    ctx = make_context()
+    with pytest.raises(UsageError, match="--force"):
+        rollback_command(ctx, to=None, timeout=None, wait=False, force=True)
 
 
 # ----------------------------------------------------------------------------- automatic target

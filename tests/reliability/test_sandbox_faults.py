@@ -126,6 +126,7 @@ def check_deploy(world: World, seed: int) -> dict[str, int]:
 
 def check_rollback(world: World, seed: int) -> dict[str, int]:
     running, target = rollback_pair(seed)
+    world.deploy_directly(target)  # a rollback goes back to a version this service ran
     world.deploy_directly(running)
 
     with (
@@ -201,6 +202,8 @@ def check_heavy(world: World, command: str, seed: int) -> None:
     """Through 50% faults and 2 attempts a call: success, or one line, exit 1 (exit 4 only when
     nothing was changed), and the service never on anything but the two releases involved."""
     before, target = rollback_pair(seed) if command == "rollback" else deploy_pair(seed)
+    if command == "rollback":
+        world.deploy_directly(target)  # a rollback goes back to a version this service ran
     world.deploy_directly(before)
     running = str(service_now(world.endpoint)["taskDefinition"])
     args = ("rollback", "--to", target) if command == "rollback" else ("deploy", target)
