@@ -44,6 +44,7 @@ class InfraDiff(View):
     kind: str
     changes: list[ResourceChange]
     pinned: dict[str, str] = field(default_factory=dict)
+    note: str | None = None  # what CloudFormation says of a change set it completed (the sandbox's caveats)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -53,10 +54,23 @@ class InfraDiff(View):
             "summary": plan.change_summary(self.changes),
             "changes": [c.to_json() for c in self.changes],
             "pinned_parameters": self.pinned,
+            "note": self.note,
         }
 
     def human(self) -> None:
-        write_lines(plan.diff_lines(self.stack, self.kind, self.changes))
+        write_lines(plan.diff_lines(self.stack, self.kind, self.changes) + _note_lines(self.note))
+
+
+def _note_lines(note: str | None) -> list[str]:
+    return [f"note: {note}"] if note else []
+
+
+def _note(change_set: ChangeSet | None) -> str | None:
+    """The StatusReason of a completed change set: empty on AWS as a rule; the sandbox says there
+    what its CloudFormation (moto) leaves out, which a diff must not hide."""
+    if change_set is None or change_set.status != "CREATE_COMPLETE":
+        return None
+    return change_set.status_reason or None
 
 
 @dataclass
@@ -334,6 +348,8 @@ def deploy(
     ctx.reporter.info(f"stack {stack_name}: {plan.change_summary(changes)}")
     for line in plan.change_lines(changes):
         ctx.reporter.info(f"  {line}")
+    for line in _note_lines(_note(prepared.change_set)):
+        ctx.reporter.info(line)
     known = cfn.recent_event_ids(prepared.stack_id)
     cfn.execute_change_set(prepared.change_set.change_set_id)
     watched = _watch(ctx, cfn, prepared.stack_id, known, Progress(len(changes)), started + timeout)
@@ -365,7 +381,13 @@ def diff(
     if prepared.change_set is not None:
         review_stack = prepared.stack_id if prepared.before is None else None
         _discard(cfn, prepared.change_set.change_set_id, review_stack)
-    return InfraDiff(stack=stack_name, kind=prepared.kind, changes=prepared.changes, pinned=prepared.pinned)
+    return InfraDiff(
+        stack=stack_name,
+        kind=prepared.kind,
+        changes=prepared.changes,
+        pinned=prepared.pinned,
+        note=_note(prepared.change_set),
+    )
 
 
 def outputs(

@@ -19,6 +19,11 @@ the pinned moto changes what is relied on here:
 - CodeBuildResponse.start_build reads request parameters with _get_param and returns an
   ActionResult; CodeBuildBackend keeps codebuild_projects and build_history and answers
   batch_get_builds(ids) and stop_build(build_id);
+- CloudFormationBackend.create_change_set returns (change set id, stack id) and keeps
+  `change_sets`; a ChangeSet has template_dict, parameters, stack, changes (Change(action,
+  logical_resource_id, resource_type)), status and status_reason, serialised from its attributes;
+  a ResourceMap evaluates Conditions after load_mapping / load_parameters / load_conditions
+  (lazy_condition_map); parsing's NULL_MODELS and get_model_map() say which types it creates;
 - ThreadedMotoServer keeps its werkzeug server in `_server`.
 """
 
@@ -368,6 +373,149 @@ def task_definition(region: str, ref: str, account: str = ACCOUNT_ID) -> dict[st
         "memory": found.memory,
         "networkMode": found.network_mode,
     }
+
+
+# ----------------------------------------------------------------------------- CloudFormation
+
+
+def hook_cloudformation(patches: Patches, region: str, account: str = ACCOUNT_ID) -> None:
+    """Change sets that honour the template's Conditions, and say what moto would not create.
+
+    moto's ChangeSet lists every resource of the template (Conditions ignored), so `releasectl
+    infra diff` against the sandbox showed the NAT gateways and the VPC endpoints, which exclude
+    each other. Executing a change set does honour conditions (moto skips a resource whose
+    condition is false), so the honest list is the one the conditions leave. Resource types moto
+    has no CloudFormation model for are listed in the change set's StatusReason: on execute the
+    sandbox records them but creates nothing. A change set moto fails to execute is refused
+    with a ValidationError that says so, instead of moto's HTTP 500.
+    """
+    from moto.cloudformation.exceptions import ValidationError
+    from moto.cloudformation.models import CloudFormationBackend
+    from moto.core.exceptions import ServiceException, _RESTError
+
+    patches.claim("cloudformation", region)
+
+    def create_change_set(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            change_set_id, stack_id = original(self, *args, **kwargs)
+            if _ours(self, region, account):
+                change_set = self.change_sets.get(change_set_id)
+                if change_set is not None and change_set.status == "CREATE_COMPLETE":
+                    _honour_conditions(change_set, region, account)
+            return change_set_id, stack_id
+
+        return wrapper
+
+    def execute_change_set(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if not _ours(self, region, account):
+                return original(self, *args, **kwargs)
+            try:
+                return original(self, *args, **kwargs)
+            except (ServiceException, _RESTError):  # moto's own API errors: AWS's answers
+                raise
+            except Exception as exc:
+                # moto's own failure (infra/releasectl.yaml's Fn::Select over Fn::GetAZs, for one)
+                # was an HTTP 500 with an HTML page; say what failed, in one line, as an API error.
+                raise ValidationError(
+                    message=f"sandbox: moto's CloudFormation could not execute this change set "
+                    f"({exc.__class__.__name__}: {exc}); the sandbox's resources come from "
+                    "`releasectl sandbox up`, not from a stack"
+                ) from None
+
+        return wrapper
+
+    patches.replace(CloudFormationBackend, "create_change_set", create_change_set)
+    patches.replace(CloudFormationBackend, "execute_change_set", execute_change_set)
+
+
+def _present(resource_map: Any, resources: Mapping[str, Any]) -> list[str]:
+    """Logical ids of `resources` whose Condition (if any) holds in `resource_map`."""
+    conditions = resource_map.lazy_condition_map
+    return [
+        name
+        for name, body in resources.items()
+        if not (isinstance(body, dict) and body.get("Condition")) or conditions[body["Condition"]]
+    ]
+
+
+def _honour_conditions(change_set: Any, region: str, account: str) -> None:
+    """Recompute the change set's changes: Add / Remove follow what the Conditions let exist
+    before and after (a flipped condition adds or removes a resource whose text did not change);
+    Modify is a resource in both whose text, or a parameter it refers to, changed."""
+    from moto.cloudformation.models import Change
+    from moto.cloudformation.parsing import ResourceMap, get_references_from_template
+
+    template = change_set.template_dict or {}
+    new_resources: dict[str, Any] = dict(template.get("Resources") or {})
+    new_parameters = dict(change_set.parameters or {})
+    stack = change_set.stack
+    try:
+        planned = ResourceMap(
+            stack.stack_id,
+            stack.name,
+            new_parameters,
+            {},
+            region_name=region,
+            account_id=account,
+            template=template,
+            cross_stack_resources=getattr(stack, "cross_stack_resources", None),
+        )
+        planned.load_mapping()
+        planned.load_parameters()
+        planned.load_conditions()
+        new_ids = _present(planned, new_resources)
+        # The stack's template as written (moto rewrites its parsed copy while creating resources).
+        old_template = stack.parse_template(stack.template) if isinstance(stack.template, str) else {}
+        old_resources: dict[str, Any] = dict((old_template or {}).get("Resources") or {})
+        old_ids = _present(stack.resource_map, old_resources) if old_resources else []
+        old_parameters = dict(getattr(stack.resource_map, "input_parameters", None) or {})
+    except Exception as exc:  # the sandbox says what it could not do rather than failing the change set
+        change_set.status_reason = (
+            f"sandbox: moto's CloudFormation is partial; the template's Conditions could not be "
+            f"evaluated here ({exc.__class__.__name__}: {exc}), so this lists every resource"
+        )
+        return
+    changed = {
+        key
+        for key in set(old_parameters) | set(new_parameters)
+        if old_parameters.get(key) != new_parameters.get(key)
+    }
+
+    def modified(name: str) -> bool:
+        body = new_resources[name]
+        return body != old_resources[name] or bool(changed & set(get_references_from_template(body)))
+
+    changes = [Change("Add", name, new_resources[name]["Type"]) for name in new_ids if name not in old_ids]
+    changes += [
+        Change("Modify", name, new_resources[name]["Type"])
+        for name in new_ids
+        if name in old_ids and modified(name)
+    ]
+    changes += [
+        Change("Remove", name, old_resources[name]["Type"]) for name in old_ids if name not in new_ids
+    ]
+    change_set.changes = changes
+    added = [new_resources[c.logical_resource_id]["Type"] for c in changes if c.action in ("Add", "Modify")]
+    skipped = sorted({kind for kind in added if not _moto_creates(kind)})
+    left_out = len(new_resources) - len(new_ids)
+    note = f"sandbox: conditions honoured ({left_out} resource(s) of the template left out)"
+    if skipped:
+        count = sum(1 for kind in added if kind in skipped)
+        note += (
+            f"; moto's CloudFormation is partial: it creates no {', '.join(skipped)} "
+            f"({count} of the {len(added)} resources to add or change)"
+        )
+    change_set.status_reason = note
+
+
+def _moto_creates(resource_type: str) -> bool:
+    """Whether moto's CloudFormation has a model for the type (else it skips the resource)."""
+    from moto.cloudformation.parsing import NULL_MODELS, get_model_map
+
+    if resource_type in NULL_MODELS:
+        return False
+    return resource_type.startswith("Custom::") or resource_type in get_model_map()
 
 
 # ----------------------------------------------------------------------------- CodeBuild

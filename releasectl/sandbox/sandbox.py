@@ -192,6 +192,7 @@ class Sandbox:
         self._stack.callback(patches.restore)
         internals.hook_ecs(patches, ecs, self.region, self.account)
         internals.hook_codebuild(patches, codebuild, self.region, self.account)
+        internals.hook_cloudformation(patches, self.region, self.account)
         ecs.start()
         self._ecs = ecs
         self._stack.callback(codebuild.close)

@@ -5,6 +5,7 @@ or keep moto pinned at PINNED_MOTO."""
 from __future__ import annotations
 
 import inspect
+import json
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -159,6 +160,7 @@ def hooked_server() -> Iterator[tuple[str, RecordingEcs, RecordingCodeBuild]]:
     patches = internals.Patches()
     internals.hook_ecs(patches, ecs, REGION)
     internals.hook_codebuild(patches, codebuild, REGION)
+    internals.hook_cloudformation(patches, REGION)
     try:
         yield f"http://{host}:{port}", ecs, codebuild
     finally:
@@ -303,6 +305,61 @@ def test_codebuild_calls_are_served_by_the_simulator_with_every_start_parameter(
     assert codebuild.stop_build(id="contract-project:1234")["build"]["buildStatus"] == "STOPPED", CHANGED
     listed = codebuild.list_builds_for_project(projectName="contract-project")["ids"]
     assert listed == ["contract-project:1234"], CHANGED
+
+
+CONDITIONAL_TEMPLATE = json.dumps(
+    {
+        "Parameters": {"Mode": {"Type": "String", "Default": "A"}},
+        "Conditions": {
+            "IsA": {"Fn::Equals": [{"Ref": "Mode"}, "A"]},
+            "IsB": {"Fn::Equals": [{"Ref": "Mode"}, "B"]},
+        },
+        "Resources": {
+            "Always": {"Type": "AWS::Logs::LogGroup"},
+            "OnlyA": {"Type": "AWS::Logs::LogGroup", "Condition": "IsA"},
+            "OnlyB": {"Type": "AWS::Logs::LogGroup", "Condition": "IsB"},
+            "Policy": {"Type": "AWS::S3::BucketPolicy", "Properties": {"Bucket": "b", "PolicyDocument": {}}},
+        },
+    }
+)
+
+
+def change_set(cfn: Any, stack: str, kind: str, mode: str) -> dict[str, Any]:
+    created = cfn.create_change_set(
+        StackName=stack,
+        ChangeSetName=f"{kind.lower()}-{mode}",
+        TemplateBody=CONDITIONAL_TEMPLATE,
+        Parameters=[{"ParameterKey": "Mode", "ParameterValue": mode}],
+        ChangeSetType=kind,
+    )
+    return dict(cfn.describe_change_set(ChangeSetName=created["Id"]))
+
+
+def actions(described: dict[str, Any]) -> list[tuple[str, str]]:
+    return [
+        (c["ResourceChange"]["Action"], c["ResourceChange"]["LogicalResourceId"])
+        for c in described["Changes"]
+    ]
+
+
+def test_change_sets_leave_out_resources_whose_condition_is_false_and_name_what_moto_skips(
+    hooked_server: tuple[str, RecordingEcs, RecordingCodeBuild],
+) -> None:
+    described = change_set(client(hooked_server[0], "cloudformation"), "conditions", "CREATE", "A")
+    assert actions(described) == [("Add", "Always"), ("Add", "OnlyA"), ("Add", "Policy")], CHANGED
+    assert described["StatusReason"].startswith("sandbox: conditions honoured (1 resource(s)"), CHANGED
+    assert "creates no AWS::S3::BucketPolicy (1 of the 3" in described["StatusReason"], CHANGED
+
+
+@pytest.mark.filterwarnings("ignore:Tried to parse AWS::S3::BucketPolicy")
+def test_an_update_change_set_adds_and_removes_what_a_flipped_condition_changes(
+    hooked_server: tuple[str, RecordingEcs, RecordingCodeBuild],
+) -> None:
+    cfn = client(hooked_server[0], "cloudformation")
+    created = change_set(cfn, "flipped", "CREATE", "A")
+    cfn.execute_change_set(ChangeSetName=created["ChangeSetId"])
+    described = change_set(cfn, "flipped", "UPDATE", "B")
+    assert sorted(actions(described)) == [("Add", "OnlyB"), ("Remove", "OnlyA")], CHANGED
 
 
 def test_other_regions_keep_plain_moto_behaviour(
