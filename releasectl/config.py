@@ -79,6 +79,23 @@ def _endpoint(key: str, value: Any) -> str:
     return text.rstrip("/")
 
 
+# A remote name as `git remote add` takes it; not a URL, so a token can never sit in the config.
+_REMOTE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/\-]{0,99}$")
+
+
+def _git_remote(key: str, value: Any) -> str | None:
+    """A git remote name, or None for "do not push" ("none" or empty)."""
+    text = str(value).strip()
+    if text.lower() in {"", "none"}:
+        return None
+    if not _REMOTE.match(text) or text.endswith((".", "/", ".lock")) or ".." in text:
+        raise UsageError(
+            f"config {key}: {value!r} is not a git remote name",
+            hint='name a remote of the clone (e.g. "origin"), or "none" to push no tags',
+        )
+    return text
+
+
 # A floating tag must not look like a release (`1.2.3`, `v1.2`, `2.0.0-rc.1`) nor use the commit
 # tag prefix: excluding one of those from immutability would let promote rewrite the ledger.
 _VERSION_LIKE = re.compile(r"^[vV]?[0-9]+(\.[0-9]+){1,2}([-+].*)?$")
@@ -132,6 +149,8 @@ class Config:
     claim_attempts: int = 10
     max_attempts: int = 5
     builder: str = "auto"
+    # Where the vX.Y.Z mirror tag is pushed (release, bump --push); None: nowhere.
+    git_tag_remote: str | None = "origin"
     floating_tags: tuple[str, ...] = DEFAULT_FLOATING_TAGS
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
@@ -170,6 +189,7 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "claim_attempts": _positive_int,
     "max_attempts": _positive_int,
     "builder": _choice("auto", "docker", "sandbox"),
+    "git_tag_remote": _git_remote,
     "floating_tags": _floating_tags,
 }
 

@@ -3,6 +3,9 @@
 The copy holds the tracked files of the releasectl source checkout as they are on disk (so the
 demo shows the code that runs it), committed once into a new repository with an identity and
 git configuration of its own, plus a bare `origin` it pushes to, as a developer's clone would.
+That origin is marked as the sandbox's own: the sandbox CodeBuild clones it (what was pushed,
+release tags included) and the releases in its builds push their `vX.Y.Z` tags back to it, so
+each build versions from the tags the one before pushed. No other remote is ever written.
 The user's repository is only read (`git ls-files`), never written.
 """
 
@@ -121,7 +124,10 @@ class Scratch:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target, follow_symlinks=False)
             copied += 1
+        from releasectl.sandbox.codebuild_sim import SANDBOX_REMOTE_KEY
+
         self.git("init", "--quiet", "--bare", "--initial-branch=main", str(self.origin), cwd=self.root)
+        self.git("config", SANDBOX_REMOTE_KEY, "true", cwd=self.origin)
         self.git("init", "--quiet", "--initial-branch=main")
         self.git("remote", "add", "origin", str(self.origin))
         self.git("add", "--all")

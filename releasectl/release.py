@@ -145,13 +145,19 @@ def release(
             hint="run the release again; raise claim_attempts in [tool.releasectl] if this repeats",
         )
 
-    _mirror_git_tag(ctx, plan, version, commit)
+    git_tag = _mirror_git_tag(ctx, plan, version, commit)
     uri = f"{info.uri}@{digest}"
     _write_image_definitions(ctx, uri)
     exported = {"RELEASE_VERSION": version, "IMAGE_DIGEST": digest, "IMAGE_URI": uri}
     _export(ctx, exported, env_file)
     image = ImageInfo(repository=repository, digest=digest, uri=uri)
-    extra: dict[str, Any] = {"commit": commit, "claim": claim_note, "builder": chosen.name, **exported}
+    extra: dict[str, Any] = {
+        "commit": commit,
+        "claim": claim_note,
+        "builder": chosen.name,
+        "git_tag": git_tag,
+        **exported,
+    }
 
     if not deploy:
         outcome = Outcome.NOOP if existing is not None else Outcome.SUCCEEDED
@@ -213,25 +219,45 @@ def _require_clean_tree(ctx: Context, commit: str) -> None:
         )
 
 
-def _mirror_git_tag(ctx: Context, plan: VersionPlan, version: str, commit: str) -> None:
-    """Mirror the release as an annotated git tag, pushed where credentials allow (docs/design.md §4).
+def _mirror_git_tag(ctx: Context, plan: VersionPlan, version: str, commit: str) -> dict[str, Any]:
+    """Mirror the release as an annotated git tag, pushed to git_tag_remote (docs/design.md §4).
 
     ECR is the ledger of record, so a tag that cannot be made or pushed is a warning: the
-    release stands, and the next run reads ECR either way.
+    release stands, and the next run reads ECR either way. The output says where the tag went,
+    or that it was not pushed and why; the returned record goes into the JSON result.
     """
     from releasectl.errors import ReleasectlError
+    from releasectl.versions import tag_remote
 
     name = plan.tags.tag_name(version)
+    record: dict[str, Any] = {
+        "name": name,
+        "created": False,
+        "pushed": False,
+        "remote": None,
+        "url": None,
+        "note": None,
+    }
     if plan.tags.commit_of(name) == commit:
-        return
+        record["note"] = "already tagged"
+        return record
     try:
         plan.git.create_tag(name, commit, f"release {version}")
+        record["created"] = True
         ctx.reporter.info(f"tagged {commit[:12]} as {name}")
-        if plan.git.remote_url() is not None:
-            plan.git.push_tag(name)
-            ctx.reporter.info(f"pushed {name} to origin")
+        remote = tag_remote(ctx, plan.git)
+        if remote.name is None:
+            record["note"] = f"not pushed: {remote.reason}"
+            ctx.reporter.info(f"did not push {name}: {remote.reason}")
+            return record
+        record.update({"remote": remote.name, "url": remote.url})
+        plan.git.push_tag(name, remote.name)
+        record["pushed"] = True
+        ctx.reporter.info(f"pushed {name} to {remote}")
     except ReleasectlError as exc:
+        record["note"] = exc.one_line()
         ctx.reporter.warn(f"git tag mirror {name}: {exc.one_line()}")
+    return record
 
 
 def _running_rollout(ctx: Context, digest: str) -> str | None:

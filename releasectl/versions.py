@@ -28,7 +28,6 @@ from releasectl.versioning import (
     released,
 )
 
-PUSH_REMOTE = "origin"
 _SHOWN_REASONS = 10
 
 
@@ -91,6 +90,29 @@ def plan_version(
         _check_unclaimed(decision.next, releases, probe.head)
     ctx.reporter.detail(f"git: {len(git.calls)} calls ({', '.join(c[0] for c in git.calls)})")
     return VersionPlan(decision, probe.head, base, releases, ledgers, git, tags)
+
+
+class TagRemote(NamedTuple):
+    """Where the vX.Y.Z mirror tag goes: the remote `git_tag_remote` names, or nowhere and why."""
+
+    name: str | None  # None: the tag is not pushed
+    url: str | None  # without any credentials it may embed
+    reason: str  # why not, when name is None
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.url})"
+
+
+def tag_remote(ctx: Context, git: Git) -> TagRemote:
+    """The remote `release` and `bump --push` push the mirror tag to (config git_tag_remote)."""
+    name = ctx.config.git_tag_remote
+    if name is None:
+        source = ctx.config.sources.get("git_tag_remote", "config")
+        return TagRemote(None, None, f'git_tag_remote is "none" ({source})')
+    url = git.remote_url(name)
+    if url is None:
+        return TagRemote(None, None, f"this clone has no remote {name!r} (git_tag_remote)")
+    return TagRemote(name, url, "")
 
 
 def _decide_released_head(
@@ -281,7 +303,16 @@ def bump(
     decision = plan.decision
     tag = plan.tags.tag_name(decision.next)
     extra = _summary(plan)
-    extra.update({"tag": tag if git_tag else None, "tagged": False, "pushed": False, "dry_run": dry_run})
+    extra.update(
+        {
+            "tag": tag if git_tag else None,
+            "tagged": False,
+            "pushed": False,
+            "remote": None,
+            "remote_url": None,
+            "dry_run": dry_run,
+        }
+    )
 
     def result(outcome: Outcome, message: str) -> CommandResult:
         return CommandResult(
@@ -302,12 +333,16 @@ def bump(
             f"tag {tag} already exists on commit {str(plan.tags.commit_of(tag))[:12]}, not on HEAD",
             hint=f"inspect it with `git show {tag}`",
         )
+    # Resolved before anything is tagged: a push that cannot happen is refused with nothing changed.
+    remote = _push_remote(ctx, plan.git) if push else None
+    if remote is not None:
+        extra.update({"remote": remote.name, "remote_url": remote.url})
     what = f"{decision.next} ({decision.bump})" if decision.changes else decision.next
     if dry_run:
         if decision.released and not tag_missing:
             return result(Outcome.NOOP, f"HEAD is already released as {decision.next} (dry run)")
         plan_text = f"would tag {tag} on {plan.head[:12]}" if tag_missing else f"next version {what}"
-        suffix = f" and push it to {PUSH_REMOTE}" if tag_missing and push else ""
+        suffix = f" and push it to {remote}" if tag_missing and remote else ""
         return result(Outcome.SUCCEEDED, f"dry run: {plan_text}{suffix}; nothing changed")
 
     done = []
@@ -316,11 +351,11 @@ def bump(
         extra["tagged"] = True
         done.append(f"tagged {tag} on {plan.head[:12]}")
         ctx.reporter.info(f"created tag {tag} on {plan.head[:12]}")
-    if push:
-        ctx.reporter.info(f"pushing {tag} to {PUSH_REMOTE}")
-        plan.git.push_tag(tag, PUSH_REMOTE)
+    if remote is not None and remote.name is not None:  # _push_remote answers with a name or raises
+        ctx.reporter.info(f"pushing {tag} to {remote}")
+        plan.git.push_tag(tag, remote.name)
         extra["pushed"] = True
-        done.append(f"pushed {tag} to {PUSH_REMOTE}")
+        done.append(f"pushed {tag} to {remote}")
     if decision.released:
         message = f"HEAD is already released as {decision.next}"
         if done:
@@ -329,3 +364,19 @@ def bump(
     if not done:
         return result(Outcome.SUCCEEDED, f"next version {what}; add --git-tag to tag it")
     return result(Outcome.SUCCEEDED, f"{what}: " + ", ".join(done))
+
+
+def _push_remote(ctx: Context, git: Git) -> TagRemote:
+    """`bump --push`'s remote; asking to push where the setting says "nowhere" changes nothing."""
+    remote = tag_remote(ctx, git)
+    if remote.name is not None:
+        return remote
+    if ctx.config.git_tag_remote is None:
+        raise UsageError(
+            f"--push: there is no remote to push to, {remote.reason}",
+            hint="set git_tag_remote to a remote name (RELEASECTL_GIT_TAG_REMOTE=origin), or drop --push",
+        )
+    raise EnvironmentProblem(
+        f"--push: {remote.reason}",
+        hint=f"add it with `git remote add {ctx.config.git_tag_remote} URL`, or set git_tag_remote",
+    )

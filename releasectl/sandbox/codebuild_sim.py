@@ -1,7 +1,9 @@
 """The sandbox's CodeBuild: start_build really runs the project's buildspec.yml.
 
 Each build runs in a background thread: a fresh clone of the project's source repository (a
-local git path) at the requested commit, CodeBuild's environment variables, the buildspec's
+local git path; or, when that repository's `origin` is a remote the sandbox made for it, that
+remote, so a build sees what was pushed, tags included, as CodeBuild sees GitHub) at the
+requested commit, CodeBuild's environment variables, the buildspec's
 phases with CodeBuild's transitions (releasectl.local_build.run_build_in_checkout, the same
 code as `releasectl build --local`). Every output line goes to CloudWatch Logs, group
 `/aws/codebuild/<project>` (or the project's logsConfig group), stream `<build uuid>`, as it
@@ -13,7 +15,9 @@ stop_build ends the running command's process group and the build ends STOPPED.
 The environment of a build: the sandbox's own (PATH first lists the Python running the
 sandbox, so `python` and `releasectl` are this installation's), AWS_ENDPOINT_URL and fake
 credentials for the sandbox, RELEASECTL_SANDBOX=1, RELEASECTL_SANDBOX_STATE, then the project's
-environment variables and start_build's overrides, then CodeBuild's own variables.
+environment variables and start_build's overrides, then CodeBuild's own variables, and last
+RELEASECTL_GIT_TAG_REMOTE: `origin` when the checkout's origin is a sandbox remote, else `none`,
+so a release in a sandbox build never pushes a tag to a remote the sandbox did not create.
 """
 
 from __future__ import annotations
@@ -44,6 +48,10 @@ _ENTER = re.compile(r"^\[Container\] Entering phase (\w+)$")
 _DONE = re.compile(r"^\[Container\] Phase complete: (\w+) State: (\w+)$")
 _CONTEXT = re.compile(r"^\[Container\] Phase context status code: (\S+) Message: (.*)$")
 _TIMED_OUT_LINE = re.compile(r"^\[Container\] Build timed out after ")
+# Set (to true) in the config of a bare repository made to be a project's `origin` for the
+# sandbox (the demo's scratch origin): builds clone it and may push release tags to it.
+SANDBOX_REMOTE_KEY = "releasectl.sandboxRemote"
+GIT_TAG_REMOTE_ENV = "RELEASECTL_GIT_TAG_REMOTE"
 
 
 @dataclass
@@ -179,11 +187,13 @@ class CodeBuildSimulator:
         try:
             with self._lock:
                 build.enter("DOWNLOAD_SOURCE")
-            repo = _source_path(build.project)
+            source = _checkout_source(_source_path(build.project))
+            repo = source.clone_from
             commit = _resolve(repo, build.source_version)
             with self._lock:
                 build.resolved = commit
             self._log(build, f"[Container] Cloning {repo} at {commit} (full history and tags, detached HEAD)")
+            self._log(build, f"[Container] {GIT_TAG_REMOTE_ENV}={source.tag_remote}: {source.why}")
             identity = BuildIdentity(
                 build_id=build.id,
                 build_number=build.number,
@@ -206,7 +216,7 @@ class CodeBuildSimulator:
                 clock=build.clock,
                 timeout_s=build.timeout_min * 60,
                 base_env=dict(self.build_env),
-                extra_env={**project_env, **build.env_overrides},
+                extra_env={**project_env, **build.env_overrides, GIT_TAG_REMOTE_ENV: source.tag_remote},
             )
         except UsageError as exc:  # the buildspec itself is invalid
             failure = ("YAML_FILE_ERROR", exc.one_line())
@@ -262,6 +272,47 @@ def _source_path(project: Mapping[str, Any]) -> Path:
             hint="create the project with source.location set to the repository's path",
         )
     return path
+
+
+@dataclass(frozen=True)
+class _Source:
+    clone_from: Path
+    tag_remote: str  # what RELEASECTL_GIT_TAG_REMOTE is in the build: "origin" or "none"
+    why: str
+
+
+def _checkout_source(repo: Path) -> _Source:
+    """Where a build clones from, and whether a release in it may push tags to its origin.
+
+    A remote made for the sandbox (SANDBOX_REMOTE_KEY) is what the developer pushed to: the
+    build clones it, as CodeBuild clones GitHub, and sees the tags earlier builds pushed there.
+    Any other origin is the user's own (GitHub, a team server): the build clones the local
+    repository and a release in it pushes no tag anywhere.
+    """
+    origin = _local_remote(repo)
+    if origin is not None and _git_out(origin, "config", "--bool", "--get", SANDBOX_REMOTE_KEY) == "true":
+        return _Source(origin, "origin", f"release tags go to {origin}, the sandbox's origin")
+    return _Source(
+        repo,
+        "none",
+        "no release tag is pushed: the sandbox did not create this repository's origin",
+    )
+
+
+def _local_remote(repo: Path) -> Path | None:
+    """The repository's origin when it is a path on this machine, else None."""
+    url = _git_out(repo, "remote", "get-url", "origin")
+    if url.startswith("file://"):
+        url = url[len("file://") :]
+    if not url or "://" in url:
+        return None
+    path = repo / url  # a relative URL is relative to the repository; an absolute one replaces it
+    return path.resolve() if path.is_dir() else None
+
+
+def _git_out(cwd: Path, *args: str) -> str:
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    return proc.stdout.strip() if proc.returncode == 0 else ""
 
 
 def _resolve(repo: Path, ref: str) -> str:
