@@ -12,6 +12,7 @@ import functools
 import io
 import os
 import re
+import signal
 import subprocess
 import sys
 import urllib.request
@@ -273,3 +274,19 @@ def start_cli(args: Sequence[str], cwd: Path, env: Mapping[str, str]) -> subproc
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def default_signal_dispositions() -> None:
+    """preexec_fn for a child a test will interrupt: SIGINT and SIGTERM as a terminal gives them.
+
+    A child inherits ignored signals through exec. A suite started in the background
+    (`nohup make test &`, or any `cmd &` of a shell without job control) runs with SIGINT
+    ignored, and so would every child, which then never sees the Ctrl-C the test sends.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def start_to_interrupt(argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[str]:
+    """subprocess.Popen(argv, text=True, **kwargs) for a child the test will send signals to."""
+    return subprocess.Popen(list(argv), text=True, preexec_fn=default_signal_dispositions, **kwargs)

@@ -21,7 +21,14 @@ from tests.conftest import GitRepo
 from tests.faultproxy import FaultProxy
 from tests.moto_fixtures import create_codebuild_project
 from tests.reliability.flows import PROJECT, SHOP, docker_env, release_world, source_repo
-from tests.reliability.support import client, ledger_problems, one_line_error, run_cli_here, snapshot
+from tests.reliability.support import (
+    client,
+    ledger_problems,
+    one_line_error,
+    run_cli_here,
+    snapshot,
+    start_to_interrupt,
+)
 
 
 def read_until(stream: Any, marker: str, seen: list[str], timeout: float = 30) -> str:
@@ -76,13 +83,12 @@ def project(aws_endpoint: str, git_repo: GitRepo) -> GitRepo:
 def interrupt_build(endpoint: str, repo: GitRepo, *extra: str) -> tuple[int, str, str]:
     """`releasectl build` on a build whose log keeps growing, Ctrl-C once lines are streaming."""
     env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "RELEASECTL_CODEBUILD_PROJECT": PROJECT}
-    proc = subprocess.Popen(
+    proc = start_to_interrupt(
         [sys.executable, "-m", "releasectl", "build", *extra],
         cwd=repo.path,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
     )
     seen: list[str] = []
     try:
@@ -218,13 +224,12 @@ def test_ctrl_c_during_a_release_build_exits_130_saying_nothing_was_claimed(
     release_world(aws_endpoint)
     repo = source_repo(tmp_path / "repo")
     marker = Path(blocking_docker.pop("MARKER"))
-    proc = subprocess.Popen(
+    proc = start_to_interrupt(
         [sys.executable, "-m", "releasectl", "release", "--no-deploy"],
         cwd=repo,
         env={**os.environ, **blocking_docker, "AWS_ENDPOINT_URL": aws_endpoint},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
     )
     try:
         deadline = time.monotonic() + 30
@@ -245,3 +250,28 @@ def test_ctrl_c_during_a_release_build_exits_130_saying_nothing_was_claimed(
     state = snapshot(aws_endpoint)
     assert all(tags == () for tags in state["ecr"][SHOP]["images"].values())
     assert ledger_problems(state) == []
+
+
+# ----------------------------------------------------------------------------- started in the background
+
+
+def test_a_child_started_to_be_interrupted_takes_ctrl_c_even_when_the_suite_ignores_it() -> None:
+    # `nohup make test &` starts the suite with SIGINT ignored, and children inherit that.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        proc = start_to_interrupt(
+            [sys.executable, "-c", "import time; print('ready', flush=True); time.sleep(60)"],
+            stdout=subprocess.PIPE,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == -signal.SIGINT  # an unhandled KeyboardInterrupt ends by SIGINT
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        assert proc.stdout is not None
+        proc.stdout.close()
