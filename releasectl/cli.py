@@ -177,13 +177,23 @@ def release_cmd(
     ] = None,
     timeout: Annotated[int | None, typer.Option(help="Seconds to wait for the rollout.", min=1)] = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the rollout's outcome.")] = True,
+    allow_unpushed: Annotated[
+        bool,
+        typer.Option("--allow-unpushed", help="Release a commit no remote branch holds (outside CodeBuild)."),
+    ] = False,
 ) -> None:
     """Version, build, push, claim, deploy and verify: what CodeBuild runs on every push."""
     context = _context(ctx)
     from releasectl.release import release as do_release
 
     result = do_release(
-        context, deploy=deploy, builder=builder, env_file=env_file, timeout=timeout, wait=wait
+        context,
+        deploy=deploy,
+        builder=builder,
+        env_file=env_file,
+        timeout=timeout,
+        wait=wait,
+        allow_unpushed=allow_unpushed,
     )
     _finish(result, context)
 

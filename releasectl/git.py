@@ -196,6 +196,22 @@ class Git:
             raise EnvironmentProblem(f"cannot find the work tree of {self.cwd}: {self._err(top)}")
         return int(proc.stdout.split()[0]), Path(top.stdout.decode().strip())
 
+    def remotes(self) -> list[str]:
+        """The names of the clone's remotes (`git remote`)."""
+        proc = self._run("remote")
+        if proc.returncode != 0:
+            raise OperationFailed(f"git remote failed: {self._err(proc)}")
+        return proc.stdout.decode("utf-8", "replace").split()
+
+    def on_remote_branch(self, commit: str) -> bool:
+        """Is ``commit`` reachable from a remote-tracking branch (as of the last fetch or push)?"""
+        proc = self._run(
+            "for-each-ref", "--count=1", "--format=%(refname)", "--contains", commit, "refs/remotes/"
+        )
+        if proc.returncode != 0:
+            raise OperationFailed(f"git for-each-ref --contains {commit[:12]} failed: {self._err(proc)}")
+        return bool(proc.stdout.strip())
+
     def remote_url(self, remote: str = "origin") -> str | None:
         """The remote's URL with any user or token stripped, or None without that remote."""
         proc = self._run("remote", "get-url", remote)

@@ -66,6 +66,7 @@ def release(
     wait: bool = True,
     env: Mapping[str, str] | None = None,
     rng: random.Random | None = None,
+    allow_unpushed: bool = False,
 ) -> CommandResult:
     from releasectl.aws.ecr import describe_repository
     from releasectl.aws.ecr_tags import ClaimStatus, claim
@@ -89,7 +90,7 @@ def release(
     version = commit = digest = ""
     claim_note = ""
     for attempt in range(1, attempts + 1):
-        plan = plan_version(ctx, offline=False, env=env, avoid_taken=True)
+        plan = plan_version(ctx, offline=False, env=env)
         commit = plan.head
         existing = _released_image(plan)
         if existing is not None:
@@ -102,6 +103,8 @@ def release(
         # Past here HEAD needs an image: a new version, or one tagged in git whose image ECR lacks.
         version = plan.decision.next
         _require_clean_tree(ctx, commit)
+        if not allow_unpushed:
+            _require_pushed(plan, env)
         ctx.reporter.info(f"releasing {commit[:12]} as {version} ({plan.decision.rule}), attempt {attempt}")
         try:
             candidate = chosen.build(_request(ctx, plan, info, version))
@@ -155,6 +158,7 @@ def release(
         "commit": commit,
         "claim": claim_note,
         "builder": chosen.name,
+        "rule": plan.decision.rule,
         "git_tag": git_tag,
         **exported,
     }
@@ -217,6 +221,27 @@ def _require_clean_tree(ctx: Context, commit: str) -> None:
             "which its tags would claim",
             hint="commit or stash them, or release from a clean checkout",
         )
+
+
+def _require_pushed(plan: VersionPlan, env: Mapping[str, str]) -> None:
+    """A laptop release of a commit no remote has would deploy code that exists nowhere else
+    (exit 4, nothing built); `--allow-unpushed` says that is meant.
+
+    Checked against the remote-tracking branches as of the last fetch or push, so no network
+    call. A clone without remotes has nothing to check. CodeBuild is not checked: it builds
+    what its source provider cloned from the remote, and its detached checkout of a pushed
+    commit need not sit on any remote-tracking branch of the clone.
+    """
+    if env.get("CODEBUILD_BUILD_ID") or env.get("CODEBUILD_RESOLVED_SOURCE_VERSION"):
+        return
+    remotes = plan.git.remotes()
+    if not remotes or plan.git.on_remote_branch(plan.head):
+        return
+    raise EnvironmentProblem(
+        f"commit {plan.head[:12]} is on no branch of remote {' or '.join(remotes)}: releasing it would "
+        "deploy code that exists only in this clone",
+        hint="push it first (then `git fetch` if another clone pushed it), or pass --allow-unpushed",
+    )
 
 
 def _mirror_git_tag(ctx: Context, plan: VersionPlan, version: str, commit: str) -> dict[str, Any]:

@@ -19,7 +19,7 @@ Rules, in the order they apply:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 import semver
@@ -123,6 +123,7 @@ class Decision(NamedTuple):
     rule: str
     reasons: tuple[Reason, ...] = ()
     released: bool = False  # HEAD already carries `next`
+    skipped: tuple[str, ...] = ()  # versions stepped past because other commits hold them
 
     @property
     def changes(self) -> bool:
@@ -315,20 +316,29 @@ def _kind(base: semver.Version, target: semver.Version) -> str:
     return "patch"
 
 
-def next_free(decision: Decision, taken: Iterable[str]) -> Decision:
+def next_free(
+    decision: Decision, taken: Iterable[str], *, holders: Mapping[str, str] | None = None
+) -> Decision:
     """The decision moved past versions other commits already hold, at the same level.
 
-    Used after a lost claim: a sibling commit that won the version is not an ancestor of
-    HEAD, so the base stays the same and the rules would pick the taken version again.
-    Stepping at the decided level keeps the meaning (a feat still lands on a new minor).
+    A sibling commit that won the version (another branch, or a release that won a race) is
+    not an ancestor of HEAD, so the base stays the same and the rules would pick the taken
+    version again. Stepping at the decided level keeps the meaning (a feat still lands on a new
+    minor). The rule gains a note naming what was skipped and, from ``holders`` (version ->
+    "commit abc…"), who holds it, so every command that shows the decision says the same.
     """
     held = set(taken)
     if not decision.changes or decision.next not in held:
         return decision
     target = semver.Version.parse(decision.next)
+    skipped: list[str] = []
     while str(target) in held:
+        skipped.append(str(target))
         if target.prerelease:
             target = target.bump_prerelease()
         else:
             target = _bump(target, decision.bump if decision.bump in LEVELS else "patch")
-    return decision._replace(next=str(target), rule=f"{decision.rule}; {decision.next} was taken")
+    verb = "is" if len(skipped) == 1 else "are"
+    where = ", ".join(holders[v] for v in skipped if holders and v in holders)
+    note = f"{', '.join(skipped)} {verb} already released elsewhere" + (f" ({where})" if where else "")
+    return decision._replace(next=str(target), rule=f"{decision.rule}; {note}", skipped=tuple(skipped))

@@ -14,10 +14,11 @@ from releasectl.context import Context
 from releasectl.conventional import parse
 from releasectl.errors import Conflict, EnvironmentProblem, UsageError
 from releasectl.git import UNSHALLOW_HINT, Git, GitTagLedger, RangeLog, UnknownCommit, head_ref
-from releasectl.ledger import Release, find, for_commit, merge
+from releasectl.ledger import Release, for_commit, merge
 from releasectl.render import View, write_lines
 from releasectl.result import CommandResult, Outcome
 from releasectl.versioning import (
+    RELEASE_AS,
     Change,
     Decision,
     Policy,
@@ -48,12 +49,12 @@ def plan_version(
     pre: str | None = None,
     offline: bool,
     env: Mapping[str, str] | None = None,
-    avoid_taken: bool = False,
 ) -> VersionPlan:
     """Decide the version of the commit being released (HEAD, or CodeBuild's resolved commit).
 
-    With `avoid_taken` (a release retrying after a lost claim) a version another commit holds
-    is stepped past instead of being a conflict.
+    The one place `version`, `bump` and `release` get their answer from, so they cannot
+    disagree: a version another branch already holds is stepped past the same way for all
+    three (release_decision).
     """
     env = os.environ if env is None else env
     level = check_level(level)
@@ -84,10 +85,7 @@ def plan_version(
         base, log = _find_base(git, releases, probe.head)
         changes = [Change(c.sha, parse(c.message)) for c in log.commits]
         decision = decide(base.version if base else None, changes, level=level, pre=pre, policy=policy)
-    if decision.changes and avoid_taken:
-        decision = next_free(decision, (r.version for r in releases if r.commit != probe.head))
-    elif decision.changes:
-        _check_unclaimed(decision.next, releases, probe.head)
+    decision = release_decision(decision, releases, probe.head)
     ctx.reporter.detail(f"git: {len(git.calls)} calls ({', '.join(c[0] for c in git.calls)})")
     return VersionPlan(decision, probe.head, base, releases, ledgers, git, tags)
 
@@ -184,14 +182,30 @@ def _truthy(value: str | None) -> bool:
     return bool(value) and str(value).strip().lower() not in {"0", "false", "no", "off"}
 
 
-def _check_unclaimed(version: str, releases: Sequence[Release], head: str) -> None:
-    taken = find(releases, version)
-    if taken is not None and taken.commit != head:
-        where = f"commit {taken.commit[:12]}" if taken.commit else "another image"
+def release_decision(decision: Decision, releases: Sequence[Release], head: str) -> Decision:
+    """The version to release: the rules' answer, stepped past versions other commits hold.
+
+    Another branch (or a release that won a race) may already hold the version the rules
+    pick; it is not an ancestor of `head`, so the base stays and the rules would pick it
+    again. The next free version at the same level is taken, with a note saying which was
+    skipped and where it is released. A version forced by a `Release-As:` footer is not
+    moved: the footer asked for exactly that one, so a taken one is a conflict (exit 5).
+    """
+    if not decision.changes:
+        return decision
+    holders: dict[str, str] = {}
+    for release in releases:
+        if release.commit != head and release.version not in holders:
+            holders[release.version] = (
+                f"commit {release.commit[:12]}" if release.commit else "an image with no commit tag"
+            )
+    if decision.next in holders and any(reason.level == RELEASE_AS for reason in decision.reasons):
         raise Conflict(
-            f"version {version} is already released on {where}, which is not an ancestor of HEAD",
-            hint="rebase onto that release, or force a later version with a `Release-As:` footer",
+            f"version {decision.next}, which a Release-As footer asks for, is already released on "
+            f"{holders[decision.next]}, which is not an ancestor of HEAD",
+            hint="name a version nobody holds in the Release-As footer, or rebase onto that release",
         )
+    return next_free(decision, holders, holders=holders)
 
 
 def _ecr_releases(ctx: Context) -> list[Release]:
@@ -234,6 +248,7 @@ def _summary(plan: VersionPlan) -> dict[str, Any]:
             "sources": sorted(plan.base.sources),
         },
         "ledgers": list(plan.ledgers),
+        "skipped": list(decision.skipped),
     }
 
 

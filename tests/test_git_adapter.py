@@ -287,13 +287,14 @@ def test_newest_release_not_reachable_from_head_is_not_the_base(git_repo: GitRep
     assert (plan.decision.current, plan.decision.next) == ("1.2.3", "1.2.4")
 
 
-def test_next_version_taken_by_a_release_elsewhere_is_a_conflict(git_repo: GitRepo) -> None:
+def test_next_version_taken_by_a_release_elsewhere_is_stepped_past_with_a_note(git_repo: GitRepo) -> None:
     released_repo(git_repo)
-    git_repo.tag("v1.2.4", commit_on_branch(git_repo, "other", "fix: elsewhere", filename="other.txt"))
+    elsewhere = commit_on_branch(git_repo, "other", "fix: elsewhere", filename="other.txt")
+    git_repo.tag("v1.2.4", elsewhere)
     git_repo.commit("fix: here", filename="main.txt")
-    with pytest.raises(Conflict, match=r"1\.2\.4 is already released") as info:
-        plan_version(context_for(git_repo), offline=True, env={})
-    assert info.value.exit_code == ExitCode.CONFLICT
+    decision = plan_version(context_for(git_repo), offline=True, env={}).decision
+    assert (decision.next, decision.skipped) == ("1.2.5", ("1.2.4",))
+    assert decision.rule == f"fix → patch; 1.2.4 is already released elsewhere (commit {elsewhere[:12]})"
 
 
 def test_codebuild_resolved_source_version_names_the_commit_to_version(git_repo: GitRepo) -> None:

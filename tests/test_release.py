@@ -149,7 +149,8 @@ def test_two_commits_racing_for_one_version_end_with_distinct_versions(
         clones.append(sibling)
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "releasectl", "--json", "release", "--no-deploy"],
+            # Unpushed sibling commits, as two pipelines would see them once pushed.
+            [sys.executable, "-m", "releasectl", "--json", "release", "--no-deploy", "--allow-unpushed"],
             cwd=clone.path,
             env={**os.environ, **world["env"]},
             stdout=subprocess.PIPE,
@@ -208,6 +209,7 @@ def test_a_release_is_mirrored_as_an_annotated_git_tag_pushed_to_origin(
     origin = tmp_path / "origin.git"
     subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
     repo.git("remote", "add", "origin", str(origin))
+    repo.git("push", "-q", "origin", "main")
 
     proc = release(world, "--no-deploy")
 
@@ -224,7 +226,7 @@ def test_a_tag_that_cannot_be_pushed_is_a_warning_not_a_failed_release(world: di
     repo: GitRepo = world["repo"]
     repo.git("remote", "add", "origin", "/nonexistent/origin.git")
 
-    proc = release(world, "--no-deploy")
+    proc = release(world, "--no-deploy", "--allow-unpushed")
 
     assert proc.returncode == 0, proc.stderr
     assert "git tag mirror v0.1.0" in proc.stderr

@@ -117,7 +117,7 @@ def test_eight_releases_of_eight_commits_at_once_claim_eight_distinct_versions_e
 
     procs = [
         start_cli(
-            ["release", "--no-deploy"],
+            ["release", "--no-deploy", "--allow-unpushed"],  # each racer's commit is in its clone only
             r["clone"],
             {**r["env"], "AWS_ENDPOINT_URL": aws_endpoint, **CONTENDED},
         )
