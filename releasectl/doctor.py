@@ -15,7 +15,7 @@ from releasectl.build import run_git
 from releasectl.config import ENV_PREFIX
 from releasectl.context import Context
 from releasectl.errors import ExitCode, ReleasectlError
-from releasectl.render import View, write_lines
+from releasectl.render import View, fold_lines, write_lines
 
 OK, WARN, INFO, FAIL, SKIP = "ok", "warn", "info", "fail", "skip"
 _MARKS = {OK: ("✔", "ok"), WARN: ("!", "warn"), INFO: ("·", "info"), FAIL: ("✘", "FAIL"), SKIP: ("-", "skip")}
@@ -77,7 +77,8 @@ class DoctorReport(View):
             lines.append(line)
         failed = sum(1 for check in self.checks if not check.ok)
         lines.append("all checks passed" if not failed else f"{failed} check(s) failed")
-        write_lines(lines)
+        # A fix must be read whole: past the width it folds under the details, never cut short.
+        write_lines(fold_lines(lines, indent=width + 4))
 
 
 def _set_hint(key: str) -> str:

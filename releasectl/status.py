@@ -11,7 +11,7 @@ from releasectl import imageref
 from releasectl.errors import UsageError
 from releasectl.outcome import primary
 from releasectl.plan import Revision
-from releasectl.render import View, write_lines, write_table
+from releasectl.render import View, ellipsis, fit, output_width, write_lines, write_table
 
 if TYPE_CHECKING:
     from releasectl.aws.ecs import EcsApi
@@ -105,18 +105,26 @@ class StatusView(View):
 
     def human(self) -> None:
         d = self.data
+        width = output_width()
         version = d["version"] or "unknown"
+        image = d["image"] or "unknown"
+        task_definition = d["task_definition"] or "unknown"
+        outcome = f" (last outcome: {d['recorded_outcome']})" if d["recorded_outcome"] else ""
+        # Whole values when the width allows; else the short forms `releases` prints (--json has all).
+        if len(f"image     {image}") > width:
+            image = _short_image(image)
+        if len(f"task def  {task_definition}{outcome}") > width:
+            task_definition = task_definition.rsplit("/", 1)[-1]
         lines = [
             f"service   {d['service']} (cluster {d['cluster']})",
             f"version   {version}" + (f" (from the {d['version_source']})" if d["version_source"] else ""),
-            f"image     {d['image']}",
-            f"task def  {d['task_definition']}"
-            + (f" (last outcome: {d['recorded_outcome']})" if d["recorded_outcome"] else ""),
+            f"image     {image}",
+            f"task def  {task_definition}{outcome}",
             f"rollout   {d['rollout_state'] or 'unknown'}: "
             f"running {d['running']}/{d['desired']}, pending {d['pending']}",
         ]
-        write_lines(lines)
-        # Few, short columns: piped output is 80 characters wide and ids must not be cut.
+        mark = ellipsis()
+        write_lines(fit(line, width, mark=mark) for line in lines)
         write_table(
             "Deployments",
             ["deployment", "state", "tasks", "revision"],
@@ -136,3 +144,14 @@ class StatusView(View):
             write_table(
                 "Recent events", ["time", "message"], [[e["created_at"], e["message"]] for e in d["events"]]
             )
+
+
+def _short_image(image: str) -> str:
+    """repository@sha256:<12 hex> (or repository:tag), without the registry host."""
+    try:
+        ref = imageref.parse(image)
+    except UsageError:
+        return image
+    if ref.digest:
+        return f"{ref.repository}@{ref.digest[: len('sha256:') + 12]}"
+    return f"{ref.repository}:{ref.tag}" if ref.tag else ref.repository

@@ -15,7 +15,7 @@ from releasectl.conventional import parse
 from releasectl.errors import Conflict, EnvironmentProblem, UsageError
 from releasectl.git import UNSHALLOW_HINT, Git, GitTagLedger, RangeLog, UnknownCommit, head_ref
 from releasectl.ledger import Release, for_commit, merge
-from releasectl.render import View, write_lines
+from releasectl.render import View, fit_lines, write_lines
 from releasectl.result import CommandResult, Outcome
 from releasectl.versioning import (
     RELEASE_AS,
@@ -260,7 +260,7 @@ class VersionView(View):
         return _summary(self.plan)
 
     def human(self) -> None:
-        write_lines(explain(self.plan))
+        write_lines(fit_lines(explain(self.plan)))
 
 
 def explain(plan: VersionPlan) -> list[str]:

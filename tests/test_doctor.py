@@ -189,8 +189,9 @@ def test_a_dirty_worktree_and_missing_tags_do_not_fail(aws: None, git_repo: GitR
 
 
 def test_human_output_is_one_line_per_check_with_marks_and_hints(
-    aws: None, repo: GitRepo, capsys: pytest.CaptureFixture[str]
+    aws: None, repo: GitRepo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("COLUMNS", "250")  # every line fits; narrower, a fix folds (test_cli_output.py)
     create_resources(skip=("service",))
 
     report = run_doctor(repo.path)
