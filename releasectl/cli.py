@@ -149,12 +149,15 @@ def bump(
 def demo(
     ctx: typer.Context,
     record: Annotated[Path | None, typer.Option(help="Save the terminal session as SVG.")] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show the full log (every build and sandbox line) too.")
+    ] = False,
 ) -> None:
     """Run the whole story end to end on this machine."""
     context = _context(ctx)
     from releasectl.demo import run_demo
 
-    code = run_demo(context, record=record)
+    code = run_demo(context, record=record, verbose=verbose)
     if code:
         raise typer.Exit(code)
 

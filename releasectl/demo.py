@@ -2,15 +2,21 @@
 
 In a scratch copy of this project (releasectl.demo_scratch) with an in-process sandbox (moto
 plus the CodeBuild, ECS and ALB simulators of releasectl.sandbox), every step runs the real
-`releasectl` CLI in a child process and shows its output as it comes:
+`releasectl` CLI in a child process:
 
   1. `feat:` commit, `releasectl build`: the sandbox's CodeBuild runs buildspec.yml, which runs
-     `releasectl release`: a new minor version, built, claimed in ECR and deployed to ECS;
+     `releasectl release`: the version `releasectl version` reported, built, claimed in ECR and
+     deployed to ECS;
   2. `fix:` commit, the same path: a patch;
   3. a commit that breaks /healthz: released and deployed, ECS's circuit breaker rolls it back,
      releasectl reports `rolled_back` and the build fails, while the ALB keeps answering;
   4. `releasectl rollback --to` the first version;
-  5. `releasectl status` and `releasectl releases`.
+  5. `releasectl status` and `releasectl releases`, then a table of the versions and outcomes.
+
+The terminal shows the story (releasectl.demo_console): a line per build phase with its
+duration, the release's verdicts, the deployments, each in the order it happened, fitted to the
+terminal's width. Everything, every build log line and every sandbox line, goes to a log file the
+demo names at the start and at the end; --verbose shows it on the terminal as well.
 
 Each step's outcome is checked (exit codes, versions, what the ALB answers, what ECR holds);
 the demo stops at the first surprise, says which, and exits 1. Ctrl-C stops the sandbox and
@@ -31,7 +37,7 @@ from typing import Any
 
 from releasectl.context import Context
 from releasectl.demo_acts import DemoFailed, Story
-from releasectl.demo_console import Narrator
+from releasectl.demo_console import Feed, Narrator
 from releasectl.errors import ReleasectlError
 from releasectl.render import write_json
 
@@ -50,12 +56,24 @@ def _require_test_tools() -> None:
         )
 
 
-def run_demo(ctx: Context, *, record: Path | None) -> int:
+def run_demo(ctx: Context, *, record: Path | None, verbose: bool = False) -> int:
     """Run the story; 0 if every step behaved as expected, 1 if one did not, 130 if interrupted."""
+    import tempfile
+
     from releasectl.demo_scratch import Scratch, clean_environment, find_project
 
     started = time.monotonic()
-    narrator = Narrator(sys.stderr if ctx.json_output else sys.stdout, record=record is not None)
+    # The full log outlives the scratch copy: it is what a viewer reads after the story.
+    log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - open for the whole run, closed below
+        "w", prefix="releasectl-demo-", suffix=".log", delete=False, encoding="utf-8"
+    )
+    narrator = Narrator(
+        sys.stderr if ctx.json_output else sys.stdout,
+        record=record is not None,
+        verbose=verbose or ctx.verbose,
+        log=log,
+    )
+    feed = Feed(narrator)
     story: Story | None = None
     scratch: Scratch | None = None
     sandbox: Any = None
@@ -69,17 +87,16 @@ def run_demo(ctx: Context, *, record: Path | None) -> int:
                 "releasectl demo: the whole pipeline, locally, against the releasectl sandbox", "bold"
             )
             narrator.note(
-                "The sandbox is moto on 127.0.0.1 plus simulators for CodeBuild, ECS and an ALB: "
-                "no AWS account, nothing leaves this machine. Everything it fakes says 'sandbox'."
+                "The sandbox: moto on 127.0.0.1 plus CodeBuild, ECS and ALB simulators; no AWS account, "
+                "nothing leaves this machine; all it fakes says 'sandbox'."
             )
+            narrator.note(f"Full log: {log.name} (--verbose shows it here)")
             scratch = Scratch(clean_environment())
             copied = scratch.populate(project)
-            narrator.note(
-                f"Scratch copy: {copied} tracked files of the checkout {project.name!r} "
-                f"-> {scratch.repo} (a new git repo)"
-            )
-            sandbox = _sandbox(scratch, narrator)
-            story = Story(narrator, scratch, sandbox)
+            copy = f"{copied} tracked files of the checkout {project.name!r}"
+            narrator.note(f"Scratch copy: {copy} -> {scratch.repo}")
+            sandbox = _sandbox(scratch, narrator, feed)
+            story = Story(narrator, scratch, sandbox, feed)
             sandbox.start()
             story.run()
             code, message = 0, f"all {len(story.steps)} steps behaved as expected"
@@ -100,14 +117,15 @@ def run_demo(ctx: Context, *, record: Path | None) -> int:
         narrator.fail(message)
     seconds = time.monotonic() - started
     steps = story.steps if story is not None else []
-    narrator.say()
     if code == 0:
         narrator.say(f"✓ demo succeeded in {seconds:.0f} s: {message}", "bold green")
     else:
         narrator.say(f"✗ demo {'interrupted' if code == 130 else 'failed'} after {seconds:.0f} s", "bold red")
+    narrator.note(f"Full log: {log.name}")
     if record is not None:
         narrator.save_svg(record)
         narrator.note(f"recorded to {record}")
+    log.close()
     if ctx.json_output:
         write_json(
             {
@@ -115,6 +133,7 @@ def run_demo(ctx: Context, *, record: Path | None) -> int:
                 "outcome": "succeeded" if code == 0 else "interrupted" if code == 130 else "failed",
                 "message": message,
                 "duration_s": round(seconds, 3),
+                "log": log.name,
                 "sandbox": {
                     "id": getattr(sandbox, "marker", None),
                     "endpoint": getattr(sandbox, "endpoint", None) or None,
@@ -127,22 +146,25 @@ def run_demo(ctx: Context, *, record: Path | None) -> int:
     return code
 
 
-def _sandbox(scratch: Any, narrator: Narrator) -> Any:
+def _sandbox(scratch: Any, narrator: Narrator, feed: Feed) -> Any:
     from releasectl.config import load_config
     from releasectl.demo_acts import UNIT_TESTS
     from releasectl.sandbox.sandbox import Sandbox
 
     narrator.note(
-        f"The sandbox CodeBuild project sets UNIT_TESTS={UNIT_TESTS!r}: buildspec.yml's pre_build runs that "
-        "quick subset here (the real pipeline runs the whole suite)."
+        f"Each build's pre_build runs UNIT_TESTS={UNIT_TESTS!r}, a quick subset (the real pipeline "
+        "runs the whole suite)."
     )
     return Sandbox(
         scratch.repo,
         config=load_config(env={}, cwd=scratch.repo),  # the copy's own names, not the caller's
         state_dir=scratch.state,
         env_file=None,
-        build_env={"UNIT_TESTS": UNIT_TESTS},
-        announce=narrator.sandbox,
+        # Unbuffered: a build's `releasectl release` writes each line when it happens, so the story
+        # tells it before the deployment it leads to.
+        build_env={"UNIT_TESTS": UNIT_TESTS, "PYTHONUNBUFFERED": "1"},
+        announce=feed.sandbox,
+        on_build_log=feed.build_log,
     )
 
 
@@ -151,14 +173,14 @@ def _shut_down(narrator: Narrator, sandbox: Any, scratch: Any) -> list[int]:
     from releasectl.sandbox.state import processes_with_marker
 
     leftovers: list[int] = []
+    narrator.say()
     if sandbox is not None:
-        narrator.say()
-        narrator.note("Stopping the sandbox: its builds, task processes, ALB and moto server.")
+        narrator.detail("Stopping the sandbox: its builds, task processes, ALB and moto server.")
         narrator.quiet_sandbox = True
         sandbox.stop()
         leftovers = processes_with_marker(sandbox.marker)
         if not leftovers:
-            narrator.note(f"sandbox {sandbox.marker}: stopped; no process it started is left")
+            narrator.ok(f"sandbox {sandbox.marker[:8]} stopped: no process it started is left")
     if scratch is not None:
         scratch.remove()
     return leftovers
