@@ -12,8 +12,9 @@ from typing import Annotated, Any
 import typer
 
 from releasectl import __version__
+from releasectl.cli_shared import GlobalOptions, ReleasectlGroup, ReleasectlTyper, read_global_options
 from releasectl.errors import ExitCode, UsageError
-from releasectl.failure import RunState, guarded, report
+from releasectl.failure import guarded, report
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -25,10 +26,15 @@ Exit codes:
        unknown version, shallow clone); nothing was changed
   5    conflict: superseded by another deployment, or a version claim lost its race
   130  interrupted
+
+\b
+Global options may also follow the command: `releasectl status --json`.
+`releasectl COMMAND --help` lists what each command's exit codes mean for it.
 """
 
-app = typer.Typer(
+app = ReleasectlTyper(
     name="releasectl",
+    cls=ReleasectlGroup,  # adds the global options (releasectl/cli_shared.py) to every command
     help="Version, build, publish, deploy and roll back a container service on AWS.",
     epilog=EXIT_CODES_HELP,
     add_completion=False,
@@ -39,12 +45,9 @@ app = typer.Typer(
 )
 
 
-# What the global options decided, for the error path in run().
-_state = RunState()
-
-
-def _version_callback(value: bool) -> None:
-    if value:
+def _version_callback(ctx: typer.Context, value: bool) -> None:
+    # Resilient parsing re-reads an erroneous line for its global options; it must not answer.
+    if value and not ctx.resilient_parsing:
         typer.echo(f"releasectl {__version__}")
         raise typer.Exit()
 
@@ -52,47 +55,29 @@ def _version_callback(value: bool) -> None:
 @app.callback()
 def main(
     ctx: typer.Context,
-    region: Annotated[str | None, typer.Option(help="AWS region.")] = None,
-    profile: Annotated[str | None, typer.Option(help="AWS profile (else AWS_PROFILE).")] = None,
-    endpoint_url: Annotated[
-        str | None, typer.Option("--endpoint-url", help="AWS endpoint (else AWS_ENDPOINT_URL).")
-    ] = None,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")
-    ] = False,
-    config: Annotated[
-        Path | None, typer.Option("--config", help="Config file (default: nearest pyproject.toml).")
-    ] = None,
-    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="More detail; tracebacks.")] = False,
     version: Annotated[
         bool | None,
         typer.Option("--version", callback=_version_callback, is_eager=True, help="Show version and exit."),
     ] = None,
 ) -> None:
-    _state.json_output = json_output
-    _state.verbose = verbose
-    _state.command = ctx.invoked_subcommand
-    ctx.obj = {
-        "flags": {"region": region, "profile": profile, "endpoint_url": endpoint_url},
-        "config_path": config,
-        "json": json_output,
-        "verbose": verbose,
-    }
+    ctx.ensure_object(GlobalOptions).command = ctx.invoked_subcommand
+
+
+def _options(ctx: typer.Context) -> GlobalOptions:
+    return ctx.find_root().ensure_object(GlobalOptions)
 
 
 def _context(ctx: typer.Context, **flags: Any) -> Any:
     from releasectl.config import load_config
     from releasectl.context import Context, StreamReporter
 
-    options = ctx.find_root().obj or {}
-    merged = {**options.get("flags", {}), **flags}
-    config = load_config(flags=merged, config_path=options.get("config_path"))
-    verbose = bool(options.get("verbose"))
+    options = _options(ctx)
+    config = load_config(flags={**options.aws_flags(), **flags}, config_path=options.config)
     return Context(
         config=config,
-        json_output=bool(options.get("json")),
-        verbose=verbose,
-        reporter=StreamReporter(verbose=verbose),
+        json_output=options.json_output,
+        verbose=options.verbose,
+        reporter=StreamReporter(verbose=options.verbose),
     )
 
 
@@ -108,6 +93,14 @@ def _show(view: Any, context: Any) -> None:
     from releasectl.render import write_view
 
     write_view(view, json_output=context.json_output)
+
+
+RolloutTimeoutOption = Annotated[
+    int | None,
+    typer.Option(
+        help="Seconds to wait for the rollout.", min=1, show_default="deploy_timeout from config, 900"
+    ),
+]
 
 
 # ----------------------------------------------------------------------------- versioning
@@ -128,7 +121,9 @@ def version_cmd(
 @app.command()
 def bump(
     ctx: typer.Context,
-    level: Annotated[str, typer.Argument(help="auto, major, minor or patch.")] = "auto",
+    level: Annotated[
+        str, typer.Argument(help="auto (from the commits since the last release), major, minor or patch.")
+    ] = "auto",
     pre: Annotated[str | None, typer.Option(help="Pre-release label, e.g. rc → X.Y.Z-rc.N.")] = None,
     git_tag: Annotated[bool, typer.Option("--git-tag", help="Create an annotated vX.Y.Z tag.")] = False,
     push: Annotated[bool, typer.Option("--push", help="Push the tag (with --git-tag).")] = False,
@@ -149,15 +144,16 @@ def bump(
 def demo(
     ctx: typer.Context,
     record: Annotated[Path | None, typer.Option(help="Save the terminal session as SVG.")] = None,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Show the full log (every build and sandbox line) too.")
-    ] = False,
 ) -> None:
-    """Run the whole story end to end on this machine."""
+    """Run the whole story end to end on this machine.
+
+    With -v, the full log (every build and sandbox line) is shown too.
+    """
     context = _context(ctx)
     from releasectl.demo import run_demo
 
-    code = run_demo(context, record=record, verbose=verbose)
+    # -v is the global option, so `demo -v` and `-v demo` mean the same.
+    code = run_demo(context, record=record, verbose=context.verbose)
     if code:
         raise typer.Exit(code)
 
@@ -178,7 +174,7 @@ def release_cmd(
         Path | None,
         typer.Option("--env-file", help="Write RELEASE_VERSION, IMAGE_DIGEST, IMAGE_URI as shell exports."),
     ] = None,
-    timeout: Annotated[int | None, typer.Option(help="Seconds to wait for the rollout.", min=1)] = None,
+    timeout: RolloutTimeoutOption = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the rollout's outcome.")] = True,
     allow_unpushed: Annotated[
         bool,
@@ -234,8 +230,10 @@ def promote(
 @app.command()
 def deploy(
     ctx: typer.Context,
-    version: Annotated[str | None, typer.Argument(help="Released version (default: newest).")] = None,
-    timeout: Annotated[int | None, typer.Option(help="Seconds to wait for the rollout.", min=1)] = None,
+    version: Annotated[
+        str | None, typer.Argument(help="Released version, e.g. 1.2.0.", show_default="newest release")
+    ] = None,
+    timeout: RolloutTimeoutOption = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the rollout's outcome.")] = True,
 ) -> None:
     """Deploy a released version to the ECS service, pinned by digest."""
@@ -248,8 +246,11 @@ def deploy(
 @app.command()
 def rollback(
     ctx: typer.Context,
-    to: Annotated[str | None, typer.Option("--to", help="Version to go back to.")] = None,
-    timeout: Annotated[int | None, typer.Option(help="Seconds to wait for the rollout.", min=1)] = None,
+    to: Annotated[
+        str | None,
+        typer.Option("--to", help="Version to go back to.", show_default="newest earlier healthy version"),
+    ] = None,
+    timeout: RolloutTimeoutOption = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the rollout's outcome.")] = True,
     force: Annotated[
         bool, typer.Option("--force", help="Go back to a --to version whose last deployment failed.")
@@ -328,7 +329,7 @@ def doctor(ctx: typer.Context) -> None:
 
 # ----------------------------------------------------------------------------- CloudFormation
 
-infra_app = typer.Typer(
+infra_app = ReleasectlTyper(
     help="The CloudFormation stack under infra/, changed only through change sets.",
     no_args_is_help=True,
     rich_markup_mode=None,
@@ -389,9 +390,8 @@ def infra_outputs(
     context = _context(ctx)
     from releasectl.infra import outputs as do_outputs
 
-    config_path = (ctx.find_root().obj or {}).get("config_path")
     view = do_outputs(
-        context, stack_name=stack_name, write_config=write_config, env=env, config_path=config_path
+        context, stack_name=stack_name, write_config=write_config, env=env, config_path=_options(ctx).config
     )
     _show(view, context)
 
@@ -412,7 +412,7 @@ def infra_destroy(
 
 # ----------------------------------------------------------------------------- sandbox
 
-sandbox_app = typer.Typer(
+sandbox_app = ReleasectlTyper(
     help="The embedded local AWS: moto plus CodeBuild, ECS and ALB simulators.",
     no_args_is_help=True,
     rich_markup_mode=None,
@@ -451,21 +451,28 @@ def run(args: list[str]) -> int:
     import click
 
     command = typer.main.get_command(app)
+    # One per run: callers in tests run many commands in one process.
+    options = GlobalOptions()
 
     def body() -> int:
         try:
             # Without standalone mode click hands back typer.Exit's code instead of raising it.
-            returned = command.main(args=args, prog_name="releasectl", standalone_mode=False)
+            returned = command.main(args=args, prog_name="releasectl", standalone_mode=False, obj=options)
             return int(returned) if isinstance(returned, int) else 0
         except click.exceptions.Exit as exc:
             return int(exc.exit_code)
         except click.exceptions.Abort:
-            return report(_state, "interrupted", ExitCode.INTERRUPTED)
+            return report(options, "interrupted", ExitCode.INTERRUPTED)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            # `releasectl` (or `releasectl infra`) alone asks what there is: help, not an error.
+            typer.echo(exc.ctx.get_help())
+            return int(ExitCode.OK)
         except click.ClickException as exc:
             # Usage problems: wrong option, missing argument, bad choice.
-            return report(_state, exc.format_message(), ExitCode.USAGE, hint=_usage_hint(exc))
+            read_global_options(command, args, options)
+            return report(options, exc.format_message(), ExitCode.USAGE, hint=_usage_hint(exc))
 
-    return guarded(_state, body)
+    return guarded(options, body)
 
 
 def _usage_hint(exc: Any) -> str | None:

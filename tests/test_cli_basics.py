@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from releasectl import __version__
 from tests.conftest import run_cli
 
@@ -72,3 +74,97 @@ def test_help_does_not_import_rich_or_boto3() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.splitlines()[-1] == "MODULES False False"
+
+
+# ----------------------------------------------------------------------------- help
+
+
+def test_no_arguments_prints_the_help_on_stdout_and_exits_0() -> None:
+    result = run_cli()
+    assert result.code == 0
+    assert result.stdout.startswith("Usage: releasectl [OPTIONS] COMMAND")
+    assert "Exit codes:" in result.stdout
+    assert result.stderr == ""
+
+
+def test_a_group_without_its_subcommand_prints_its_help_and_exits_0() -> None:
+    result = run_cli("infra")
+    assert result.code == 0
+    assert result.stdout.startswith("Usage: releasectl infra [OPTIONS] COMMAND")
+    assert result.stderr == ""
+
+
+def test_an_unknown_command_gets_one_suggestion() -> None:
+    result = run_cli("lgs")
+    assert result.code == 2
+    assert result.stderr.count("Did you mean") == 1
+    assert "'logs'" in result.stderr
+
+
+def command_paths() -> list[tuple[str, ...]]:
+    import click
+    import typer
+
+    from releasectl import cli
+    from releasectl.cli_shared import walk
+
+    root = typer.main.get_command(cli.app)
+    assert isinstance(root, click.Group)
+    return [path for path, command in walk(root) if path and not isinstance(command, click.Group)]
+
+
+def help_of(*path: str, capsys: pytest.CaptureFixture[str]) -> str:
+    from releasectl.cli import run
+
+    assert run([*path, "--help"]) == 0
+    return capsys.readouterr().out
+
+
+def test_every_command_has_its_own_exit_codes_and_no_stale_entry_remains() -> None:
+    from releasectl.cli_shared import COMMAND_EXIT_CODES
+
+    assert {" ".join(path) for path in command_paths()} == set(COMMAND_EXIT_CODES)
+
+
+@pytest.mark.parametrize("path", command_paths(), ids=" ".join)
+def test_every_command_help_lists_the_exit_codes_it_can_return(
+    path: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from releasectl.cli_shared import COMMAND_EXIT_CODES
+    from releasectl.errors import ExitCode
+
+    text = help_of(*path, capsys=capsys)
+    assert "Exit codes:" in text
+    listed = [
+        int(line.split()[0])
+        for line in text.split("Exit codes:")[1].splitlines()
+        if line[:6].strip().isdigit()
+    ]
+    assert set(listed) <= {int(code) for code in ExitCode}
+    assert {0, 2, 130} <= set(listed)
+    assert set(listed) == {0, 2, 130} | {code for code, _ in COMMAND_EXIT_CODES[" ".join(path)]}
+
+
+def test_deploy_help_names_the_version_and_timeout_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    text = " ".join(help_of("deploy", capsys=capsys).split())
+    assert "[VERSION] Released version, e.g. 1.2.0. [default: (newest release)]" in text
+    assert "[default: (deploy_timeout from config, 900)" in text
+    assert "4 VERSION is not released" in text
+
+
+def test_rollback_help_names_what_it_goes_back_to_by_default(capsys: pytest.CaptureFixture[str]) -> None:
+    text = " ".join(help_of("rollback", capsys=capsys).split())
+    assert "--to TEXT Version to go back to. [default: (newest earlier healthy version)]" in text
+
+
+def test_bump_help_lists_the_level_choices(capsys: pytest.CaptureFixture[str]) -> None:
+    text = " ".join(help_of("bump", capsys=capsys).split())
+    assert (
+        "[LEVEL] auto (from the commits since the last release), major, minor or patch. [default: auto]"
+        in text
+    )
+
+
+def test_arguments_are_described_once(capsys: pytest.CaptureFixture[str]) -> None:
+    text = help_of("logs", capsys=capsys)
+    assert text.count("CodeBuild build id (project:uuid).") == 1
