@@ -41,15 +41,17 @@ def report(
 
 
 def guarded(state: RunState, body: Callable[[], int]) -> int:
-    """Run body; map every way it can fail to its exit code (docs/design.md §3)."""
+    """Run body; map every way it can fail to its exit code (docs/design.md §3).
+
+    A reader that closes stdout early is no failure, yet needs no case here: the entry point
+    (releasectl/__main__.py) makes writes to it vanish, so the command keeps its own status. A
+    BrokenPipeError that still arrives is a pipe to a child process: a real failure."""
     try:
         return body()
     except ReleasectlError as exc:
         return report(state, exc.one_line(), exc.exit_code, exc=exc)
     except KeyboardInterrupt:
         return report(state, "interrupted", ExitCode.INTERRUPTED)
-    except BrokenPipeError:
-        return int(ExitCode.OK)
     except Exception as exc:  # a bug: still one line, traceback only with -v
         return report(
             state,

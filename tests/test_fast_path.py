@@ -1,4 +1,5 @@
-"""`releasectl [--json] [-v] version [--offline]` skips typer; it must answer exactly as the full CLI does."""
+"""`releasectl version` with --offline, --json and -v (the last two before or after `version`) skips typer;
+it must answer exactly as the full CLI does."""
 
 from __future__ import annotations
 
@@ -39,6 +40,11 @@ def released(git_repo: GitRepo) -> GitRepo:
         ("--json", "version", "--offline"),
         ("-v", "--json", "version", "--offline"),
         ("--verbose", "version", "--offline"),
+        ("version", "--offline", "--json"),
+        ("version", "--json", "--offline"),
+        ("version", "--offline", "-v"),
+        ("--json", "version", "--offline", "--verbose"),
+        ("version", "--verbose", "--offline", "--json", "--json"),
     ],
 )
 def test_fast_path_prints_what_the_full_cli_prints(released: GitRepo, args: tuple[str, ...]) -> None:
@@ -47,11 +53,31 @@ def test_fast_path_prints_what_the_full_cli_prints(released: GitRepo, args: tupl
     assert fast.stdout == full.stdout
 
 
-def test_fast_path_fails_as_the_full_cli_fails(tmp_path: Path) -> None:
-    fast, full = both(tmp_path, "--json", "version", "--offline")
+@pytest.mark.parametrize("args", [("--json", "version", "--offline"), ("version", "--offline", "--json")])
+def test_fast_path_fails_as_the_full_cli_fails(tmp_path: Path, args: tuple[str, ...]) -> None:
+    fast, full = both(tmp_path, *args)
     assert fast.returncode == full.returncode == 4
     assert fast.stdout == full.stdout
     assert fast.stderr == full.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["version", "--offline", "--json"],
+        ["version", "-v", "--offline"],
+        ["-v", "version", "--offline", "--json"],
+    ],
+)
+def test_global_flags_after_version_are_answered_on_the_fast_path(released: GitRepo, args: list[str]) -> None:
+    probe = (
+        f"import sys; from releasectl.__main__ import version_fast_path; code = version_fast_path({args!r});"
+        "print('ANSWERED', code, 'typer' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=released.path, capture_output=True, text=True, check=False
+    )
+    assert out.stdout.splitlines()[-1] == "ANSWERED 0 False"
 
 
 def test_fast_path_does_not_import_typer_boto3_or_rich(released: GitRepo) -> None:
@@ -68,8 +94,9 @@ def test_fast_path_does_not_import_typer_boto3_or_rich(released: GitRepo) -> Non
 @pytest.mark.parametrize(
     "args",
     [
-        ["version", "--offline", "--json"],  # global option after the command: the CLI's error
         ["--region", "eu-west-1", "version", "--offline"],
+        ["version", "--offline", "--region", "eu-west-1"],
+        ["version", "--offline", "--json=1"],
         ["version", "--help"],
         ["version", "--offline", "extra"],
     ],
