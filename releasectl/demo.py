@@ -93,8 +93,7 @@ def run_demo(ctx: Context, *, record: Path | None, verbose: bool = False) -> int
             narrator.note(f"Full log: {log.name} (--verbose shows it here)")
             scratch = Scratch(clean_environment())
             copied = scratch.populate(project)
-            copy = f"{copied} tracked files of the checkout {project.name!r}"
-            narrator.note(f"Scratch copy: {copy} -> {scratch.repo}")
+            narrator.note(f"Scratch copy of {project.name!r} ({copied} tracked files) -> {scratch.repo}")
             sandbox = _sandbox(scratch, narrator, feed)
             story = Story(narrator, scratch, sandbox, feed)
             sandbox.start()
@@ -151,10 +150,8 @@ def _sandbox(scratch: Any, narrator: Narrator, feed: Feed) -> Any:
     from releasectl.demo_acts import UNIT_TESTS
     from releasectl.sandbox.sandbox import Sandbox
 
-    narrator.note(
-        f"Each build's pre_build runs UNIT_TESTS={UNIT_TESTS!r}, a quick subset (the real pipeline "
-        "runs the whole suite)."
-    )
+    # The real pipeline runs the whole suite; the demo's builds a quick subset.
+    narrator.note(f"Build tests: UNIT_TESTS={UNIT_TESTS!r} (a subset)")
     return Sandbox(
         scratch.repo,
         config=load_config(env={}, cwd=scratch.repo),  # the copy's own names, not the caller's

@@ -184,7 +184,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
 
 
 def scratch_dir(narration: str) -> Path:
-    found = re.search(r"^Scratch copy: [^\n]* ->\s+(\S+)/repo$", narration, re.MULTILINE)
+    found = re.search(r"^Scratch copy of [^\n]* ->\s+(\S+)/repo$", narration, re.MULTILINE)
     assert found, narration
     return Path(found.group(1))
 
@@ -354,7 +354,7 @@ def test_no_process_the_demo_started_remains_after_it_succeeds(demo: DemoRun) ->
 
 def test_the_users_repository_is_untouched(demo: DemoRun) -> None:
     assert demo.after == demo.before
-    assert "tracked files of the checkout 'checkout' ->" in demo.stderr
+    assert "Scratch copy of 'checkout' (" in demo.stderr
 
 
 # ----------------------------------------------------------------------------- failure and interrupt
