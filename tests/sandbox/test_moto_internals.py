@@ -351,7 +351,7 @@ def test_change_sets_leave_out_resources_whose_condition_is_false_and_name_what_
     assert "creates no AWS::S3::BucketPolicy (1 of the 3" in described["StatusReason"], CHANGED
 
 
-@pytest.mark.filterwarnings("ignore:Tried to parse AWS::S3::BucketPolicy")
+@pytest.mark.filterwarnings("ignore:Tried to parse AWS..S3..BucketPolicy")
 def test_an_update_change_set_adds_and_removes_what_a_flipped_condition_changes(
     hooked_server: tuple[str, RecordingEcs, RecordingCodeBuild],
 ) -> None:
