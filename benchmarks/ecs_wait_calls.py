@@ -55,14 +55,14 @@ ECS_DEPLOY = "ecs-deploy==1.17.0"
 sys.path.insert(0, str(ROOT))
 use_fake_aws_credentials()
 
-from releasectl.aws.clients import AwsClients  # noqa: E402
-from releasectl.aws.ecs import EcsApi  # noqa: E402
-from releasectl.clock import FakeClock, SystemClock  # noqa: E402
-from releasectl.config import Config  # noqa: E402
-from releasectl.context import Context, RecordingReporter  # noqa: E402
-from releasectl.deploy import rollback, run_deploy  # noqa: E402
-from releasectl.outcome import Seen, Target  # noqa: E402
-from releasectl.waiter import wait_for_rollout  # noqa: E402
+from releasectl.adapters.aws.clients import AwsClients  # noqa: E402
+from releasectl.adapters.aws.ecs import EcsApi  # noqa: E402
+from releasectl.core.clock import FakeClock, SystemClock  # noqa: E402
+from releasectl.core.config import Config  # noqa: E402
+from releasectl.commands.context import Context, RecordingReporter  # noqa: E402
+from releasectl.commands.deploy import rollback, run_deploy  # noqa: E402
+from releasectl.core.rollout import Seen, Target  # noqa: E402
+from releasectl.commands.rollout_waiter import wait_for_rollout  # noqa: E402
 from tests import scripted_ecs as s  # noqa: E402
 from tests.ecr_fixtures import push_image  # noqa: E402
 from tests.moto_fixtures import create_fargate_service  # noqa: E402
@@ -164,7 +164,7 @@ def context(endpoint: str, cwd: Path, clock: Any = None) -> Context:
 
 def rollback_calls(endpoint: str, cwd: Path) -> dict[str, Any]:
     """Deploy 1.2.0, then count `rollback --to 1.1.0` (revision 1 is still ACTIVE)."""
-    from releasectl.deploy import deploy
+    from releasectl.commands.deploy import deploy
 
     deploy(context(endpoint, cwd), version="1.2.0", timeout=None, wait=False)
     ctx = context(endpoint, cwd)

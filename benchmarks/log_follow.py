@@ -29,10 +29,10 @@ sys.path.insert(0, str(ROOT))
 use_fake_aws_credentials()
 
 from releasectl import logfollow  # noqa: E402
-from releasectl.aws.clients import AwsClients  # noqa: E402
-from releasectl.aws.codebuild import CodeBuildReader, parse_build  # noqa: E402
-from releasectl.aws.logs import CloudWatchLogReader  # noqa: E402
-from releasectl.clock import FakeClock  # noqa: E402
+from releasectl.adapters.aws.clients import AwsClients  # noqa: E402
+from releasectl.adapters.aws.codebuild import CodeBuildReader, parse_build  # noqa: E402
+from releasectl.adapters.aws.logs import CloudWatchLogReader  # noqa: E402
+from releasectl.core.clock import FakeClock  # noqa: E402
 from tests.scripted_codebuild import GROUP, STREAM, FakeCodeBuild, ScriptedBuild  # noqa: E402
 
 

@@ -682,7 +682,7 @@ def profile_lines(profile: ImportProfile, limit: int = 8) -> list[str]:
     lines += [f"| `{name}` | {ms:.1f} |" for name, ms in profile.top_level[:limit]]
     inner = [
         n
-        for n in ("typer", "click", "semver", "releasectl.git", "releasectl.render")
+        for n in ("typer", "click", "semver", "releasectl.adapters.git", "releasectl.cli.render")
         if n in profile.cumulative
     ]
     lines += [

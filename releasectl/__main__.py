@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     fast = version_fast_path(args)
     if fast is not None:
         return fast
-    from releasectl.cli import run
+    from releasectl.cli.app import run
 
     return run(args)
 
@@ -49,15 +49,15 @@ def version_fast_path(args: list[str]) -> int | None:
     flags.update(_VERSION_FLAGS[arg] for arg in rest[1:])
     offline = "offline" in flags
 
-    from releasectl.failure import RunState, guarded
+    from releasectl.cli.exits import RunState, guarded
 
     state = RunState(json_output="json" in flags, verbose="verbose" in flags, command="version")
 
     def body() -> int:
-        from releasectl.config import load_config
-        from releasectl.context import Context, StreamReporter
-        from releasectl.render import write_view
-        from releasectl.versions import version_report
+        from releasectl.core.config import load_config
+        from releasectl.commands.context import Context, StreamReporter
+        from releasectl.cli.render import write_view
+        from releasectl.commands.version import version_report
 
         context = Context(
             config=load_config(),

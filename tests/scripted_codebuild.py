@@ -4,7 +4,7 @@ moto marks builds SUCCEEDED at once and writes no logs, so behaviour over time (
 that appears late, lines trickling in, empty pages, throttling, every terminal status)
 comes from here. The fakes answer like boto3 clients: same method names, same keyword
 arguments, same response shapes, and botocore ClientErrors for AWS errors, so the real
-adapters (releasectl.aws.codebuild / releasectl.aws.logs) run on top of them.
+adapters (releasectl.adapters.aws.codebuild / releasectl.adapters.aws.logs) run on top of them.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from releasectl.aws.clients import AwsClients
-from releasectl.clock import FakeClock
-from releasectl.config import Config
-from releasectl.context import Context
+from releasectl.adapters.aws.clients import AwsClients
+from releasectl.core.clock import FakeClock
+from releasectl.core.config import Config
+from releasectl.commands.context import Context
 
 PROJECT = "hello-world-release"
 BUILD_ID = f"{PROJECT}:0b5e9a5c-1111-4222-8333-944445555666"

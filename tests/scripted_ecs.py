@@ -411,7 +411,7 @@ def service_frame(
 
 def release(version: str, n: int, *, commit: str | None = None) -> Any:
     """A ledger entry whose image digest is digest(n)."""
-    from releasectl.ledger import Release
+    from releasectl.core.ledger import Release
 
     return Release(
         version=version,
@@ -424,9 +424,9 @@ def release(version: str, n: int, *, commit: str | None = None) -> Any:
 
 def make_context(**config: Any) -> Any:
     """A Context for scripted tests: fake clock, recording reporter, the usual names."""
-    from releasectl.clock import FakeClock
-    from releasectl.config import Config
-    from releasectl.context import Context, RecordingReporter
+    from releasectl.core.clock import FakeClock
+    from releasectl.core.config import Config
+    from releasectl.commands.context import Context, RecordingReporter
 
     settings = {
         "ecr_repository": "hello-world",
@@ -439,7 +439,7 @@ def make_context(**config: Any) -> Any:
 
 
 def api(fake: ScriptedEcs) -> Any:
-    from releasectl.aws.ecs import EcsApi
+    from releasectl.adapters.aws.ecs import EcsApi
 
     return EcsApi(fake, cluster=fake.cluster, service=fake.service_name)
 

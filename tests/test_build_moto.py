@@ -10,16 +10,16 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from releasectl import build as build_cmd
-from releasectl.aws import codebuild
-from releasectl.aws.clients import AwsClients
-from releasectl.aws.logs import CloudWatchLogReader
-from releasectl.clock import FakeClock
-from releasectl.config import Config
-from releasectl.context import Context, RecordingReporter
-from releasectl.errors import EnvironmentProblem
-from releasectl.logfollow import LogLocation, LogStreamMissing
-from releasectl.result import Outcome
+from releasectl.commands import build as build_cmd
+from releasectl.adapters.aws import codebuild
+from releasectl.adapters.aws.clients import AwsClients
+from releasectl.adapters.aws.logs import CloudWatchLogReader
+from releasectl.core.clock import FakeClock
+from releasectl.core.config import Config
+from releasectl.commands.context import Context, RecordingReporter
+from releasectl.core.errors import EnvironmentProblem
+from releasectl.core.log_follow import LogLocation, LogStreamMissing
+from releasectl.core.result import Outcome
 from tests.conftest import GitRepo
 from tests.moto_fixtures import create_codebuild_project, put_log_lines
 

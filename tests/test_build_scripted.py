@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from releasectl import build as build_cmd
-from releasectl.errors import EnvironmentProblem, ExitCode, Interrupted, UsageError
-from releasectl.result import Outcome
+from releasectl.commands import build as build_cmd
+from releasectl.core.errors import EnvironmentProblem, ExitCode, Interrupted, UsageError
+from releasectl.core.result import Outcome
 from tests.conftest import GitRepo
 from tests.scripted_codebuild import BUILD_ID, InterruptingClock, ScriptedBuild, scripted_context
 

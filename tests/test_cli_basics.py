@@ -69,7 +69,7 @@ def test_help_does_not_import_rich_or_boto3() -> None:
     import sys
 
     probe = (
-        "import sys\nfrom releasectl.cli import run\nrun(['--help'])\n"
+        "import sys\nfrom releasectl.cli.app import run\nrun(['--help'])\n"
         "print('MODULES', 'rich' in sys.modules, 'boto3' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
@@ -105,8 +105,8 @@ def command_paths() -> list[tuple[str, ...]]:
     import click
     import typer
 
-    from releasectl import cli
-    from releasectl.cli_shared import walk
+    from releasectl.cli import app as cli
+    from releasectl.cli.options import walk
 
     root = typer.main.get_command(cli.app)
     assert isinstance(root, click.Group)
@@ -114,14 +114,14 @@ def command_paths() -> list[tuple[str, ...]]:
 
 
 def help_of(*path: str, capsys: pytest.CaptureFixture[str]) -> str:
-    from releasectl.cli import run
+    from releasectl.cli.app import run
 
     assert run([*path, "--help"]) == 0
     return capsys.readouterr().out
 
 
 def test_every_command_has_its_own_exit_codes_and_no_stale_entry_remains() -> None:
-    from releasectl.cli_shared import COMMAND_EXIT_CODES
+    from releasectl.cli.options import COMMAND_EXIT_CODES
 
     assert {" ".join(path) for path in command_paths()} == set(COMMAND_EXIT_CODES)
 
@@ -130,8 +130,8 @@ def test_every_command_has_its_own_exit_codes_and_no_stale_entry_remains() -> No
 def test_every_command_help_lists_the_exit_codes_it_can_return(
     path: tuple[str, ...], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from releasectl.cli_shared import COMMAND_EXIT_CODES
-    from releasectl.errors import ExitCode
+    from releasectl.cli.options import COMMAND_EXIT_CODES
+    from releasectl.core.errors import ExitCode
 
     text = help_of(*path, capsys=capsys)
     assert "Exit codes:" in text

@@ -17,7 +17,7 @@ import pytest
 import typer
 
 from releasectl import __version__, cli
-from releasectl.cli_shared import GLOBAL_NAMES, GlobalOptions, record_global_option, walk
+from releasectl.cli.options import GLOBAL_NAMES, GlobalOptions, record_global_option, walk
 from tests.conftest import run_cli
 from tests.moto_fixtures import create_fargate_service
 

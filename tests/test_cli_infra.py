@@ -1,7 +1,7 @@
 """`releasectl infra`: input checking, outputs as config or env, and the commands end to end.
 
 Handlers are driven in-process with a hand-built Context; the subprocess tests run the real CLI
-against the moto server once the `infra` commands are registered in releasectl/cli.py.
+against the moto server once the `infra` commands are registered in releasectl/cli/app.py.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from typing import Any
 import boto3
 import pytest
 
-from releasectl import infra
-from releasectl.aws.clients import AwsClients
-from releasectl.clock import FakeClock
-from releasectl.config import Config, load_config
-from releasectl.context import Context, RecordingReporter
-from releasectl.errors import EnvironmentProblem, ExitCode, UsageError
-from releasectl.infra_plan import env_exports, parse_parameter_options, update_pyproject
+from releasectl.commands import infra
+from releasectl.adapters.aws.clients import AwsClients
+from releasectl.core.clock import FakeClock
+from releasectl.core.config import Config, load_config
+from releasectl.commands.context import Context, RecordingReporter
+from releasectl.core.errors import EnvironmentProblem, ExitCode, UsageError
+from releasectl.core.changeset import env_exports, parse_parameter_options, update_pyproject
 from tests.conftest import run_cli
 from tests.moto_fixtures import infra_context
 
@@ -239,7 +239,7 @@ def test_update_pyproject_refuses_a_file_that_is_not_toml() -> None:
 
 
 def _cli_has_infra() -> bool:
-    from releasectl.cli import app
+    from releasectl.cli.app import app
 
     return any(group.name == "infra" for group in app.registered_groups)
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from releasectl.render import output_width, write_table
-from releasectl.status import StatusView
+from releasectl.cli.render import output_width, write_table
+from releasectl.commands.status import StatusView
 from tests.conftest import GitRepo, run_cli
 from tests.ecr_fixtures import push_image
 from tests.moto_fixtures import create_fargate_service

@@ -241,7 +241,7 @@ def test_version_offline_imports_neither_boto3_nor_rich(git_repo: GitRepo) -> No
         check=True,
     )
     imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
-    assert "releasectl.versions" in imported
+    assert "releasectl.commands.version" in imported
     assert not {name for name in imported if name.split(".")[0] in {"boto3", "botocore", "rich"}}
 
 
@@ -256,9 +256,9 @@ def _ecr_client(endpoint: str):  # type: ignore[no-untyped-def]
 
 def _needs_ecr_ledger() -> None:
     try:
-        from releasectl.aws.ecr import EcrLedger  # noqa: F401
+        from releasectl.adapters.aws.ecr import EcrLedger  # noqa: F401
     except ImportError:
-        pytest.skip("releasectl.aws.ecr.EcrLedger is not available yet")
+        pytest.skip("releasectl.adapters.aws.ecr.EcrLedger is not available yet")
 
 
 def test_version_online_without_an_ecr_repository_is_exit_2_pointing_at_offline(git_repo: GitRepo) -> None:

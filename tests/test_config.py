@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from releasectl.config import KEYS, load_config
-from releasectl.errors import ExitCode, UsageError
+from releasectl.core.config import KEYS, load_config
+from releasectl.core.errors import ExitCode, UsageError
 
 
 def write_pyproject(tmp_path: Path, body: str) -> Path:

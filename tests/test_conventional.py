@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from releasectl.conventional import parse
+from releasectl.core.conventional import parse
 
 
 def test_feat_header_is_a_feature() -> None:

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from releasectl.sandbox.state import processes_with_marker
+from releasectl_sandbox.state import processes_with_marker
 from tests.conftest import ROOT
 from tests.reliability.support import start_to_interrupt
 
@@ -440,7 +440,7 @@ def test_ctrl_c_stops_the_sandbox_and_every_process_the_demo_started_and_exits_1
 def test_an_installed_releasectl_uses_the_checkout_around_the_working_directory(
     checkout: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from releasectl import demo_scratch
+    from releasectl_sandbox.demo import scratch as demo_scratch
 
     installed = tmp_path / "site-packages" / "releasectl" / "demo_scratch.py"
     monkeypatch.setattr(demo_scratch, "__file__", str(installed))
@@ -450,8 +450,8 @@ def test_an_installed_releasectl_uses_the_checkout_around_the_working_directory(
 def test_outside_a_checkout_of_the_project_the_demo_is_an_environment_problem(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from releasectl import demo_scratch
-    from releasectl.errors import EnvironmentProblem
+    from releasectl_sandbox.demo import scratch as demo_scratch
+    from releasectl.core.errors import EnvironmentProblem
 
     monkeypatch.setattr(demo_scratch, "__file__", str(tmp_path / "site-packages" / "releasectl" / "x.py"))
     other = tmp_path / "other"
@@ -467,8 +467,8 @@ def test_the_demo_refuses_to_start_without_the_test_tools_its_builds_need(
 ) -> None:
     import importlib.util
 
-    from releasectl.demo import _require_test_tools
-    from releasectl.errors import EnvironmentProblem
+    from releasectl_sandbox.demo.story import _require_test_tools
+    from releasectl.core.errors import EnvironmentProblem
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "pytest" else real(name))
@@ -495,7 +495,7 @@ BUILD_LOG = [
 
 
 def told(*, verbose: bool = False, width: int = 80) -> tuple[Any, Any, io.StringIO, io.StringIO]:
-    from releasectl.demo_console import Feed, Narrator
+    from releasectl_sandbox.demo.console import Feed, Narrator
 
     terminal, log = io.StringIO(), io.StringIO()
     narrator = Narrator(terminal, record=False, verbose=verbose, width=width, log=log)
@@ -569,7 +569,7 @@ def test_story_lines_fit_the_width_and_a_verdict_may_take_a_second_line() -> Non
 
 
 def test_the_width_is_columns_else_80_when_not_a_terminal() -> None:
-    from releasectl.demo_console import narration_width
+    from releasectl_sandbox.demo.console import narration_width
 
     assert narration_width(io.StringIO(), {"COLUMNS": "132"}) == 132
     assert narration_width(io.StringIO(), {}) == 80

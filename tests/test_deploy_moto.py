@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from releasectl.clock import FakeClock
-from releasectl.config import Config
-from releasectl.context import Context, RecordingReporter
-from releasectl.deploy import run_deploy, run_rollback
-from releasectl.errors import EnvironmentProblem, ExitCode, OperationFailed
-from releasectl.result import Outcome
+from releasectl.core.clock import FakeClock
+from releasectl.core.config import Config
+from releasectl.commands.context import Context, RecordingReporter
+from releasectl.commands.deploy import run_deploy, run_rollback
+from releasectl.core.errors import EnvironmentProblem, ExitCode, OperationFailed
+from releasectl.core.result import Outcome
 from tests.moto_fixtures import create_fargate_service
 from tests.scripted_ecs import FaultInjector, digest, release, task_definition_body
 
@@ -68,7 +68,7 @@ def context(**config: Any) -> Context:
 
 
 def boundary(ctx: Context) -> tuple[Any, Any]:
-    from releasectl.deploy import _boundary
+    from releasectl.commands.deploy import _boundary
 
     return _boundary(ctx)
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from releasectl.deploy import deploy, run_deploy
-from releasectl.errors import EnvironmentProblem, ExitCode, Interrupted, OperationFailed, UsageError
-from releasectl.result import CommandResult, Outcome
-from releasectl.waiter import PollPolicy
+from releasectl.commands.deploy import deploy, run_deploy
+from releasectl.core.errors import EnvironmentProblem, ExitCode, Interrupted, OperationFailed, UsageError
+from releasectl.core.result import CommandResult, Outcome
+from releasectl.commands.rollout_waiter import PollPolicy
 from tests.scripted_ecs import (
     REPO_URI,
     Rollout,
@@ -459,7 +459,7 @@ def test_unknown_version_is_exit_4_before_any_ecs_call() -> None:
 def test_missing_service_or_cluster_is_exit_4_and_nothing_changes(
     cluster: str, service: str, named: str
 ) -> None:
-    from releasectl.aws.ecs import EcsApi
+    from releasectl.adapters.aws.ecs import EcsApi
 
     fake = service_running_1_1_0()
     with pytest.raises(EnvironmentProblem) as caught:
@@ -527,7 +527,7 @@ def test_calls_counted_by_the_botocore_hook_stay_under_one_per_second_while_wait
 
 
 def test_status_reads_version_digest_counts_deployments_and_the_last_five_events() -> None:
-    from releasectl.status import read_status
+    from releasectl.commands.status import read_status
 
     fake = service_running_1_1_0()
     fake.service["events"] = [event(f"e{i}", f"message {i}") for i in range(8)]  # newest first
@@ -549,7 +549,7 @@ def test_status_reads_version_digest_counts_deployments_and_the_last_five_events
 
 
 def test_status_takes_the_version_from_a_release_image_tag_when_the_revision_has_no_tag() -> None:
-    from releasectl.status import read_status
+    from releasectl.commands.status import read_status
 
     fake = ScriptedEcs()
     fake.start_service(fake.add_revision(task_definition_body(image="localhost:5000/hello-world:1.4.2")))
@@ -558,7 +558,7 @@ def test_status_takes_the_version_from_a_release_image_tag_when_the_revision_has
 
 
 def test_status_during_a_rollout_shows_both_deployments() -> None:
-    from releasectl.status import read_status
+    from releasectl.commands.status import read_status
 
     fake = service_running_1_1_0(script=[progressing(1)])
     run(fake, wait=False)
@@ -583,8 +583,8 @@ def botocore_run(
     `sent` collects (fake time, operation) for every request the botocore hook counts."""
     from botocore.retries.standard import ExponentialBackoff
 
-    from releasectl.aws.clients import AwsClients
-    from releasectl.aws.ecs import EcsApi
+    from releasectl.adapters.aws.clients import AwsClients
+    from releasectl.adapters.aws.ecs import EcsApi
     from tests.scripted_ecs import route_client
 
     ctx = make_context(region="us-east-1", max_attempts=max_attempts)

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from releasectl.aws.ecr_auth import RegistryLogin, decode_token, ecr_login
-from releasectl.clock import FakeClock
-from releasectl.config import Config
-from releasectl.context import Context, RecordingReporter
-from releasectl.docker_builder import (
+from releasectl.adapters.aws.ecr_auth import RegistryLogin, decode_token, ecr_login
+from releasectl.core.clock import FakeClock
+from releasectl.core.config import Config
+from releasectl.commands.context import Context, RecordingReporter
+from releasectl.adapters.docker import (
     DockerBuilder,
     DockerCli,
     ImageBuild,
@@ -25,7 +25,7 @@ from releasectl.docker_builder import (
     digest_from_metadata,
     registry_of,
 )
-from releasectl.errors import EnvironmentProblem, ExitCode, OperationFailed, UsageError
+from releasectl.core.errors import EnvironmentProblem, ExitCode, OperationFailed, UsageError
 from tests import fake_docker
 
 SHA = "0123456789abcdef0123456789abcdef01234567"

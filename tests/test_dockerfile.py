@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from releasectl.dockerfile import ImageConfig, image_config, parse
-from releasectl.dockerignore import admitted_files
+from releasectl_sandbox.dockerfile import ImageConfig, image_config, parse
+from releasectl_sandbox.dockerignore import admitted_files
 from tests.test_service import ServiceProcess, free_port
 
 ROOT = Path(__file__).resolve().parent.parent

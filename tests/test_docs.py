@@ -27,7 +27,7 @@ import click
 import pytest
 import typer
 
-from releasectl import cli
+from releasectl.cli import app as cli
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"

@@ -12,10 +12,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from releasectl.config import Config
-from releasectl.context import Context, RecordingReporter
-from releasectl.doctor import DoctorReport, doctor
-from releasectl.errors import ExitCode
+from releasectl.core.config import Config
+from releasectl.commands.context import Context, RecordingReporter
+from releasectl.commands.doctor import DoctorReport, doctor
+from releasectl.core.errors import ExitCode
 from tests.conftest import GitRepo, run_cli
 from tests.moto_fixtures import create_codebuild_project
 

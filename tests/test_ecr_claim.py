@@ -11,9 +11,9 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
-from releasectl.aws.ecr import RepositoryInfo
-from releasectl.aws.ecr_tags import ClaimResult, ClaimStatus, claim
-from releasectl.errors import EnvironmentProblem, ExitCode, OperationFailed, UsageError
+from releasectl.adapters.aws.ecr import RepositoryInfo
+from releasectl.adapters.aws.ecr_tags import ClaimResult, ClaimStatus, claim
+from releasectl.core.errors import EnvironmentProblem, ExitCode, OperationFailed, UsageError
 from tests.ecr_fixtures import Manifest, create_repository, image_manifest, put_manifest, snapshot, tags_of
 
 SHA_A = "a" * 40

@@ -12,8 +12,8 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from releasectl.aws.clients import AwsClients
-from releasectl.aws.ecr import (
+from releasectl.adapters.aws.clients import AwsClients
+from releasectl.adapters.aws.ecr import (
     EcrLedger,
     ImageNotFound,
     describe_repository,
@@ -22,7 +22,7 @@ from releasectl.aws.ecr import (
     tag_digest,
     tag_is_mutable,
 )
-from releasectl.errors import EnvironmentProblem, ExitCode, OperationFailed
+from releasectl.core.errors import EnvironmentProblem, ExitCode, OperationFailed
 from tests.ecr_fixtures import OCI_INDEX, OCI_MANIFEST, create_repository, push_image
 
 SHA_A = "a" * 40

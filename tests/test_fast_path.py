@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import GitRepo
 
-FULL = "import sys; from releasectl.cli import run; sys.exit(run(sys.argv[1:]))"
+FULL = "import sys; from releasectl.cli.app import run; sys.exit(run(sys.argv[1:]))"
 FAST = "import sys; from releasectl.__main__ import main; sys.exit(main(sys.argv[1:]))"
 
 

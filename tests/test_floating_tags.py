@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from moto import mock_aws
 
-from releasectl.config import load_config
-from releasectl.errors import ExitCode, UsageError
+from releasectl.core.config import load_config
+from releasectl.core.errors import ExitCode, UsageError
 from tests.conftest import run_cli
 
 
@@ -70,8 +70,8 @@ def test_a_version_like_floating_tag_in_the_config_makes_promote_exit_2(tmp_path
 
 
 def test_the_sandbox_release_repository_excludes_exactly_the_configured_floating_tags(tmp_path: Path) -> None:
-    from releasectl.aws.clients import AwsClients
-    from releasectl.sandbox.provision import Resources, create_repositories
+    from releasectl.adapters.aws.clients import AwsClients
+    from releasectl_sandbox.provision import Resources, create_repositories
 
     config = load_config(
         env={

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from releasectl.config import load_config
-from releasectl.context import Context, RecordingReporter
-from releasectl.errors import Conflict, EnvironmentProblem, ExitCode, OperationFailed
-from releasectl.git import Git, GitTagLedger, UnknownCommit, head_ref
-from releasectl.versions import plan_version
+from releasectl.core.config import load_config
+from releasectl.commands.context import Context, RecordingReporter
+from releasectl.core.errors import Conflict, EnvironmentProblem, ExitCode, OperationFailed
+from releasectl.adapters.git import Git, GitTagLedger, UnknownCommit, head_ref
+from releasectl.commands.version import plan_version
 from tests.conftest import GitRepo
 
 

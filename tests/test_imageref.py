@@ -6,8 +6,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from releasectl.errors import UsageError
-from releasectl.imageref import (
+from releasectl.core.errors import UsageError
+from releasectl.core.imageref import (
     ImageRef,
     commit_of_tag,
     commit_tag,

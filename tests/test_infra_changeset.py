@@ -17,13 +17,13 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from releasectl import infra
-from releasectl.aws.clients import AwsClients
-from releasectl.clock import FakeClock
-from releasectl.config import Config
-from releasectl.context import Context, RecordingReporter
-from releasectl.errors import Conflict, EnvironmentProblem, ExitCode, Interrupted, OperationFailed
-from releasectl.infra_plan import (
+from releasectl.commands import infra
+from releasectl.adapters.aws.clients import AwsClients
+from releasectl.core.clock import FakeClock
+from releasectl.core.config import Config
+from releasectl.commands.context import Context, RecordingReporter
+from releasectl.core.errors import Conflict, EnvironmentProblem, ExitCode, Interrupted, OperationFailed
+from releasectl.core.changeset import (
     Progress,
     ResourceChange,
     StackEvent,
@@ -31,7 +31,7 @@ from releasectl.infra_plan import (
     change_summary,
     failures,
 )
-from releasectl.result import Outcome
+from releasectl.core.result import Outcome
 from tests.moto_fixtures import infra_context
 
 SMALL_TEMPLATE = """\

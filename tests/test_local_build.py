@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from releasectl.clock import FakeClock
-from releasectl.config import Config
-from releasectl.context import Context, RecordingReporter
-from releasectl.errors import EnvironmentProblem, ExitCode, Interrupted, UsageError
-from releasectl.local_build import local_build
-from releasectl.result import Outcome
+from releasectl.core.clock import FakeClock
+from releasectl.core.config import Config
+from releasectl.commands.context import Context, RecordingReporter
+from releasectl.core.errors import EnvironmentProblem, ExitCode, Interrupted, UsageError
+from releasectl.localbuild.checkout import local_build
+from releasectl.core.result import Outcome
 from tests.conftest import GitRepo, run_cli
 from tests.test_buildspec_runner import running
 

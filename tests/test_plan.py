@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from releasectl.errors import EnvironmentProblem, ExitCode, UsageError
-from releasectl.ledger import Release
-from releasectl.plan import (
+from releasectl.core.errors import EnvironmentProblem, ExitCode, UsageError
+from releasectl.core.ledger import Release
+from releasectl.core.deploy_plan import (
     READ_ONLY_FIELDS,
     Action,
     DeployPlan,
@@ -24,7 +24,7 @@ from releasectl.plan import (
     plan_deploy,
     resolve_release,
 )
-from releasectl.rollback_target import RollbackChoice, choose_rollback_target
+from releasectl.core.rollback_target import RollbackChoice, choose_rollback_target
 from tests.scripted_ecs import REPO_URI, T0, digest, release, task_definition_body, td_arn
 
 

@@ -11,13 +11,13 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
-from releasectl.aws.ecr_tags import retag
-from releasectl.clock import FakeClock
-from releasectl.config import DEFAULT_FLOATING_TAGS, Config
-from releasectl.context import Context, RecordingReporter
-from releasectl.errors import Conflict, EnvironmentProblem, ExitCode, OperationFailed, UsageError
-from releasectl.releases import promote
-from releasectl.result import Outcome
+from releasectl.adapters.aws.ecr_tags import retag
+from releasectl.core.clock import FakeClock
+from releasectl.core.config import DEFAULT_FLOATING_TAGS, Config
+from releasectl.commands.context import Context, RecordingReporter
+from releasectl.core.errors import Conflict, EnvironmentProblem, ExitCode, OperationFailed, UsageError
+from releasectl.commands.releases import promote
+from releasectl.core.result import Outcome
 from tests.conftest import run_cli
 from tests.ecr_fixtures import (
     DOCKER_MANIFEST,
@@ -195,7 +195,7 @@ def test_a_tag_configured_as_floating_can_be_promoted(ctx: Context, ecr: Any) ->
 
 def sandbox_release_repository(ctx: Context) -> None:
     """The release repository as `releasectl sandbox up` creates it (the template's shape)."""
-    from releasectl.sandbox.provision import Resources, create_repositories
+    from releasectl_sandbox.provision import Resources, create_repositories
 
     config = Config(
         region="us-east-1",

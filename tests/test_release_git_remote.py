@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from releasectl.config import load_config
-from releasectl.errors import UsageError
+from releasectl.core.config import load_config
+from releasectl.core.errors import UsageError
 from tests.conftest import GitRepo, run_cli
 from tests.release_world import World, bare_remote, make_world, remote_tags, result_of
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from releasectl.versioning import Decision, next_free
+from releasectl.core.versioning import Decision, next_free
 from tests.conftest import GitRepo
 from tests.ecr_fixtures import snapshot
 from tests.release_world import REPOSITORY, World, bare_remote, make_world, result_of

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from releasectl.deploy import rollback as rollback_command
-from releasectl.deploy import run_rollback
-from releasectl.errors import EnvironmentProblem, ExitCode, UsageError
-from releasectl.result import CommandResult, Outcome
+from releasectl.commands.deploy import rollback as rollback_command
+from releasectl.commands.deploy import run_rollback
+from releasectl.core.errors import EnvironmentProblem, ExitCode, UsageError
+from releasectl.core.result import CommandResult, Outcome
 from tests.scripted_ecs import (
     REPO_URI,
     Rollout,

@@ -7,9 +7,9 @@ import semver
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from releasectl.conventional import parse
-from releasectl.errors import ExitCode, UsageError
-from releasectl.versioning import (
+from releasectl.core.conventional import parse
+from releasectl.core.errors import ExitCode, UsageError
+from releasectl.core.versioning import (
     Change,
     Decision,
     Policy,
@@ -285,7 +285,7 @@ def test_next_free_never_moves_a_head_that_is_already_released() -> None:
 def test_ledger_order_is_semver_precedence(parts: list[tuple[int, int, int, int | None]]) -> None:
     import semver
 
-    from releasectl.ledger import Release, merge
+    from releasectl.core.ledger import Release, merge
 
     versions = {f"{a}.{b}.{c}" + (f"-rc.{rc}" if rc else "") for a, b, c, rc in parts}
     ordered = [r.version for r in merge([Release(v) for v in versions])]

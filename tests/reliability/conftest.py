@@ -19,6 +19,6 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def aws_endpoint(moto_endpoint: str) -> Iterator[str]:
     """The AWS endpoint flows run against: an empty moto server today. Point this at the
-    sandbox's endpoint (releasectl.sandbox.Sandbox(...).endpoint) to run the same flows there;
+    sandbox's endpoint (releasectl_sandbox.Sandbox(...).endpoint) to run the same flows there;
     tests reset it between runs through tests.reliability.support.reset()."""
     yield moto_endpoint

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from releasectl.sandbox.images import build_image, push
-from releasectl.sandbox.sandbox import Sandbox
+from releasectl_sandbox.images import build_image, push
+from releasectl_sandbox.sandbox import Sandbox
 from tests.reliability.support import Ran, client, run_cli_here
 from tests.sandbox.projects import CONFIG, copy_context, get, git, init_repo, project_config, service_files
 

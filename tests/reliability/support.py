@@ -235,13 +235,13 @@ def share_botocore_models() -> None:
 
 
 def run_cli_here(*args: str, cwd: Path, env: Mapping[str, str | None] | None = None) -> Ran:
-    """`releasectl ARGS` through releasectl.cli.run in this process, stdio captured.
+    """`releasectl ARGS` through releasectl.cli.app.run in this process, stdio captured.
 
     The same code path as `python -m releasectl` after argument parsing, without a new
     interpreter and a fresh boto3 import per call (~0.5 s each): what makes property tests
     with hundreds of examples affordable. `None` in env unsets a variable.
     """
-    from releasectl.cli import run
+    from releasectl.cli.app import run
 
     share_botocore_models()
     out, err = io.StringIO(), io.StringIO()

@@ -1,6 +1,6 @@
 """Every command against bad input: one line on stderr, the documented exit code, nothing changed.
 
-Each row runs the CLI (in-process, through releasectl.cli.run) in a project whose configuration
+Each row runs the CLI (in-process, through releasectl.cli.app.run) in a project whose configuration
 names existing resources, against a world holding them, and compares a snapshot of everything
 releasectl could change (ECR images and tags, task definitions, services, builds, log groups)
 taken before and after.

@@ -143,7 +143,7 @@ def test_ctrl_c_with_stop_on_interrupt_stops_the_build_and_says_so(
 @pytest.fixture
 def ctrl_c_on_first_wait(monkeypatch: pytest.MonkeyPatch) -> None:
     """The CLI's real clock, except that its first sleep is a Ctrl-C."""
-    from releasectl.clock import SystemClock
+    from releasectl.core.clock import SystemClock
 
     ticks = itertools.count()
     monkeypatch.setattr(SystemClock, "now", lambda self: float(next(ticks)))
@@ -158,8 +158,8 @@ def ctrl_c_on_first_wait(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_ctrl_c_while_waiting_for_a_rollout_exits_130_naming_the_deployment_ecs_carries_on_with(
     command: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ctrl_c_on_first_wait: None
 ) -> None:
-    from releasectl import deploy as deploy_module
-    from releasectl.aws.ecs import EcsApi
+    from releasectl.commands import deploy as deploy_module
+    from releasectl.adapters.aws.ecs import EcsApi
     from tests.scripted_ecs import REPO_URI, ScriptedEcs, digest, release, task_definition_body
 
     fake = ScriptedEcs()

@@ -1,7 +1,7 @@
 """Property tests: whatever text reaches the CLI (commit messages, version strings, image tags and
 repository names, configuration values), no traceback and no "internal error" escapes it.
 
-The CLI runs in-process (releasectl.cli.run with captured stdio): one interpreter start per test
+The CLI runs in-process (releasectl.cli.app.run with captured stdio): one interpreter start per test
 instead of one per example.
 """
 

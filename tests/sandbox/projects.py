@@ -10,7 +10,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from releasectl.config import Config, load_config
+from releasectl.core.config import Config, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = """\

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from releasectl.sandbox.alb import LoadBalancer
+from releasectl_sandbox.alb import LoadBalancer
 from tests.sandbox.projects import get
 
 

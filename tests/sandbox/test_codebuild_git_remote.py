@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from releasectl.demo_scratch import Scratch, clean_environment
-from releasectl.sandbox.sandbox import Sandbox
-from releasectl.sandbox.state import read_env_file
+from releasectl_sandbox.demo.scratch import Scratch, clean_environment
+from releasectl_sandbox.sandbox import Sandbox
+from releasectl_sandbox.state import read_env_file
 from tests.ecr_fixtures import create_repository
 from tests.release_world import remote_tags
 from tests.sandbox.projects import CONFIG, git, init_repo, project_config, service_files, wait_for

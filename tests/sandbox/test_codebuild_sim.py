@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from releasectl.sandbox.sandbox import Sandbox
-from releasectl.sandbox.state import processes_with_marker
+from releasectl_sandbox.sandbox import Sandbox
+from releasectl_sandbox.state import processes_with_marker
 from tests.conftest import run_cli
 from tests.sandbox.projects import CONFIG, git, init_repo, project_config, wait_for
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from releasectl.sandbox.images import BuiltImage, build_image, push
-from releasectl.sandbox.sandbox import Sandbox
+from releasectl_sandbox.images import BuiltImage, build_image, push
+from releasectl_sandbox.sandbox import Sandbox
 from tests.conftest import run_cli
 from tests.sandbox.projects import (
     CONFIG,

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from releasectl.errors import Conflict, EnvironmentProblem, UsageError
-from releasectl.sandbox.images import OCI_MANIFEST, build_for_release, build_image, push, read_image
-from releasectl.sandbox.state import BlobStore, sha256_digest
+from releasectl.core.errors import Conflict, EnvironmentProblem, UsageError
+from releasectl_sandbox.images import OCI_MANIFEST, build_for_release, build_image, push, read_image
+from releasectl_sandbox.state import BlobStore, sha256_digest
 from tests.ecr_fixtures import create_repository
 from tests.sandbox.projects import copy_context
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from releasectl.sandbox.sandbox import Sandbox
+from releasectl_sandbox.sandbox import Sandbox
 from tests.conftest import ROOT, run_cli
 from tests.sandbox.projects import CONFIG, init_repo, project_config, service_files
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from releasectl.dockerfile import CopyStep
-from releasectl.errors import UsageError
-from releasectl.sandbox.layer import copy_entries, gzip_layer, layer_tar, unpack
+from releasectl_sandbox.dockerfile import CopyStep
+from releasectl.core.errors import UsageError
+from releasectl_sandbox.layer import copy_entries, gzip_layer, layer_tar, unpack
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The contract between the sandbox and the pinned moto: what releasectl.sandbox.moto_internals
+"""The contract between the sandbox and the pinned moto: what releasectl_sandbox.moto_internals
 relies on. A failure here means moto changed; update moto_internals (and only it) to match,
 or keep moto pinned at PINNED_MOTO."""
 
@@ -13,10 +13,10 @@ from typing import Any
 import boto3
 import pytest
 
-from releasectl.sandbox import moto_internals as internals
+from releasectl_sandbox import moto_internals as internals
 
 REGION = "eu-west-3"  # a region no other test uses: hooks here touch nobody else's state
-CHANGED = "moto changed what releasectl/sandbox/moto_internals.py relies on"
+CHANGED = "moto changed what releasectl_sandbox/moto_internals.py relies on"
 
 
 def parameters(function: Any) -> list[str]:
@@ -393,7 +393,7 @@ def test_restoring_the_patches_puts_moto_back() -> None:
 
 
 def test_two_sandboxes_cannot_hook_the_same_region_in_one_process() -> None:
-    from releasectl.errors import EnvironmentProblem
+    from releasectl.core.errors import EnvironmentProblem
 
     first = internals.Patches()
     internals.hook_ecs(first, RecordingEcs(), "sa-east-1")

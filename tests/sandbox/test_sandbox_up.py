@@ -18,12 +18,12 @@ from typing import Any
 import boto3
 import pytest
 
-from releasectl.context import Context, RecordingReporter
-from releasectl.errors import EnvironmentProblem
-from releasectl.sandbox.command import sandbox_up
-from releasectl.sandbox.process import SandboxProcess
-from releasectl.sandbox.sandbox import Sandbox
-from releasectl.sandbox.state import StateDir, pid_alive, processes_with_marker, read_env_file
+from releasectl.commands.context import Context, RecordingReporter
+from releasectl.core.errors import EnvironmentProblem
+from releasectl_sandbox.command import sandbox_up
+from releasectl_sandbox.process import SandboxProcess
+from releasectl_sandbox.sandbox import Sandbox
+from releasectl_sandbox.state import StateDir, pid_alive, processes_with_marker, read_env_file
 from tests.sandbox.projects import CONFIG, get, init_repo, project_config, service_files, wait_for
 
 SLOW_BUILDSPEC = """\
@@ -43,7 +43,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def up(project: Path) -> Iterator[SandboxProcess]:
-    """`python -m releasectl.sandbox up` in a child process, as a user (or the demo) runs it."""
+    """`python -m releasectl_sandbox up` in a child process, as a user (or the demo) runs it."""
     # Module fixtures run before the autouse isolation: keep the developer's AWS settings out.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "RELEASECTL_", "CODEBUILD_"))}
     process = SandboxProcess(project, env=env, build_env={"UNIT_TESTS": "tests/test_fast.py"})
@@ -180,7 +180,7 @@ def _sandbox_up_options() -> set[str]:
     """Every option `releasectl sandbox up` accepts, its own and the global ones."""
     import typer
 
-    from releasectl.cli import app
+    from releasectl.cli.app import app
 
     root = typer.main.get_command(app)
     up = root.commands["sandbox"].commands["up"]  # type: ignore[attr-defined]

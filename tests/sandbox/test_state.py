@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from releasectl.errors import EnvironmentProblem, OperationFailed
-from releasectl.sandbox.state import (
+from releasectl.core.errors import EnvironmentProblem, OperationFailed
+from releasectl_sandbox.state import (
     ID_ENV,
     BlobStore,
     StateDir,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from releasectl.sandbox.images import ImageSpec
-from releasectl.sandbox.tasks import awslogs_location, health_path, task_command, task_environment
+from releasectl_sandbox.images import ImageSpec
+from releasectl_sandbox.tasks import awslogs_location, health_path, task_command, task_environment
 
 IMAGE = ImageSpec(
     digest="sha256:" + "1" * 64,

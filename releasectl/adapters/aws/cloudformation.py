@@ -1,0 +1,246 @@
+"""The CloudFormation calls `releasectl infra` makes, and the one ECS read it needs.
+
+Responses become the plain records of releasectl.core.changeset; botocore errors become one-line
+errors through aws_errors. No waiters: callers poll with the context's clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from releasectl.adapters.aws.clients import aws_errors, error_code
+from releasectl.core.errors import UsageError
+from releasectl.core.changeset import (
+    CAPABILITIES,
+    ChangeSet,
+    ResourceChange,
+    Stack,
+    StackEvent,
+    TemplateParameter,
+    take_unseen,
+)
+
+# More pages than this of unseen events in one poll means the baseline was lost; stop reading history.
+_MAX_EVENT_PAGES = 20
+
+
+class NoChanges(Exception):
+    """create_change_set refused outright because nothing would change (moto does this)."""
+
+
+def _message(exc: BaseException) -> str:
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Message", "")) or str(exc)
+
+
+def _does_not_exist(exc: BaseException) -> bool:
+    return error_code(exc) == "ValidationError" and "does not exist" in _message(exc)
+
+
+class CloudFormationStacks:
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    # ------------------------------------------------------------------ stacks
+
+    def describe(self, name_or_id: str) -> Stack | None:
+        """The stack, or None if there is none by that name (or it was deleted)."""
+        import botocore.exceptions
+
+        with aws_errors(f"reading stack {name_or_id}"):
+            try:
+                response = self.client.describe_stacks(StackName=name_or_id)
+            except botocore.exceptions.ClientError as exc:
+                if _does_not_exist(exc):
+                    return None
+                raise
+        stacks = response.get("Stacks") or []
+        if not stacks:
+            return None
+        raw = stacks[0]
+        return Stack(
+            name=raw["StackName"],
+            stack_id=raw["StackId"],
+            status=raw["StackStatus"],
+            status_reason=raw.get("StackStatusReason"),
+            parameters={p["ParameterKey"]: p.get("ParameterValue", "") for p in raw.get("Parameters") or []},
+            outputs={o["OutputKey"]: o.get("OutputValue", "") for o in raw.get("Outputs") or []},
+        )
+
+    def template_parameters(self, body: str) -> list[TemplateParameter]:
+        import botocore.exceptions
+
+        with aws_errors("reading the template's parameters"):
+            try:
+                response = self.client.get_template_summary(TemplateBody=body)
+            except botocore.exceptions.ClientError as exc:
+                if error_code(exc) == "ValidationError":
+                    raise UsageError(
+                        f"CloudFormation rejects the template: {_message(exc)}",
+                        hint="check it with `cfn-lint infra/*.yaml`",
+                    ) from None
+                raise
+        return [
+            TemplateParameter(key=p["ParameterKey"], default=p.get("DefaultValue"))
+            for p in response.get("Parameters") or []
+        ]
+
+    def resource_count(self, stack_id: str) -> int:
+        count = 0
+        kwargs: dict[str, Any] = {"StackName": stack_id}
+        with aws_errors(f"listing the resources of stack {stack_id}"):
+            while True:
+                response = self.client.list_stack_resources(**kwargs)
+                count += len(response.get("StackResourceSummaries") or [])
+                token = response.get("NextToken")
+                if not token:
+                    return count
+                kwargs["NextToken"] = token
+
+    def delete_stack(self, stack_id: str) -> None:
+        with aws_errors(f"deleting stack {stack_id}"):
+            self.client.delete_stack(StackName=stack_id)
+
+    # ------------------------------------------------------------------ change sets
+
+    def create_change_set(
+        self,
+        *,
+        stack_name: str,
+        change_set_name: str,
+        body: str,
+        parameters: Sequence[Mapping[str, Any]],
+        kind: str,
+    ) -> tuple[str, str]:
+        """(change set id, stack id). Raises NoChanges when the service refuses for lack of changes."""
+        import botocore.exceptions
+
+        from releasectl.core.changeset import is_no_change_reason
+
+        with aws_errors(f"creating a change set for stack {stack_name}"):
+            try:
+                response = self.client.create_change_set(
+                    StackName=stack_name,
+                    ChangeSetName=change_set_name,
+                    ChangeSetType=kind,
+                    TemplateBody=body,
+                    Parameters=list(parameters),
+                    Capabilities=list(CAPABILITIES),
+                    Description="releasectl infra",
+                )
+            except botocore.exceptions.ClientError as exc:
+                if error_code(exc) == "ValidationError":
+                    if is_no_change_reason(_message(exc)):
+                        raise NoChanges(_message(exc)) from None
+                    raise UsageError(
+                        f"CloudFormation rejects the change set for stack {stack_name}: {_message(exc)}",
+                        hint="check the template (cfn-lint) and the --parameter values",
+                    ) from None
+                raise
+        return response["Id"], response["StackId"]
+
+    def describe_change_set(self, change_set_id: str) -> ChangeSet:
+        changes: list[ResourceChange] = []
+        kwargs: dict[str, Any] = {"ChangeSetName": change_set_id}
+        with aws_errors(f"reading change set {change_set_id}"):
+            while True:
+                response = self.client.describe_change_set(**kwargs)
+                for raw in response.get("Changes") or []:
+                    change = _resource_change(raw)
+                    if change is not None:
+                        changes.append(change)
+                token = response.get("NextToken")
+                if not token:
+                    break
+                kwargs["NextToken"] = token
+        return ChangeSet(
+            change_set_id=change_set_id,
+            status=response.get("Status", ""),
+            status_reason=response.get("StatusReason"),
+            execution_status=response.get("ExecutionStatus"),
+            changes=tuple(changes),
+        )
+
+    def execute_change_set(self, change_set_id: str) -> None:
+        with aws_errors(f"executing change set {change_set_id}"):
+            self.client.execute_change_set(ChangeSetName=change_set_id)
+
+    def delete_change_set(self, change_set_id: str) -> None:
+        with aws_errors(f"deleting change set {change_set_id}"):
+            self.client.delete_change_set(ChangeSetName=change_set_id)
+
+    # ------------------------------------------------------------------ events
+
+    def recent_event_ids(self, stack_id: str) -> set[str]:
+        """Ids of the newest page of events: the baseline before an operation starts."""
+        with aws_errors(f"reading the events of stack {stack_id}"):
+            response = self.client.describe_stack_events(StackName=stack_id)
+        return {str(e["EventId"]) for e in response.get("StackEvents") or []}
+
+    def events_since(self, stack_id: str, known: set[str]) -> list[StackEvent]:
+        """Events not in `known`, newest first; pages only as far back as the first known one."""
+        fresh: list[StackEvent] = []
+        kwargs: dict[str, Any] = {"StackName": stack_id}
+        with aws_errors(f"reading the events of stack {stack_id}"):
+            for _ in range(_MAX_EVENT_PAGES):
+                response = self.client.describe_stack_events(**kwargs)
+                page = [_event(e) for e in response.get("StackEvents") or []]
+                unseen, reached = take_unseen(page, known)
+                fresh.extend(unseen)
+                token = response.get("NextToken")
+                if reached or not token:
+                    break
+                kwargs["NextToken"] = token
+        return fresh
+
+
+def _resource_change(raw: Mapping[str, Any]) -> ResourceChange | None:
+    change = raw.get("ResourceChange")
+    if raw.get("Type", "Resource") != "Resource" or not change:
+        return None
+    details = []
+    for detail in change.get("Details") or []:
+        name = (detail.get("Target") or {}).get("Name")
+        if name and name not in details:
+            details.append(name)
+    return ResourceChange(
+        action=change.get("Action", ""),
+        logical_id=change.get("LogicalResourceId", ""),
+        resource_type=change.get("ResourceType", ""),
+        replacement=change.get("Replacement"),
+        details=tuple(details),
+    )
+
+
+def _event(raw: Mapping[str, Any]) -> StackEvent:
+    return StackEvent(
+        event_id=str(raw["EventId"]),
+        timestamp=raw.get("Timestamp"),
+        logical_id=raw.get("LogicalResourceId", ""),
+        resource_type=raw.get("ResourceType", ""),
+        status=raw.get("ResourceStatus", ""),
+        reason=raw.get("ResourceStatusReason"),
+    )
+
+
+def service_container_image(ecs: Any, *, cluster: str, service: str, container: str) -> str | None:
+    """The image `container` runs in the service's current task definition, if there is one."""
+    import botocore.exceptions
+
+    with aws_errors(f"reading service {service} in cluster {cluster}"):
+        try:
+            services = ecs.describe_services(cluster=cluster, services=[service]).get("services") or []
+            active = [s for s in services if s.get("status") == "ACTIVE" and s.get("taskDefinition")]
+            if not active:
+                return None
+            definition = ecs.describe_task_definition(taskDefinition=active[0]["taskDefinition"])
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) in {"ClusterNotFoundException", "ServiceNotFoundException"}:
+                return None
+            raise
+    for container_definition in definition.get("taskDefinition", {}).get("containerDefinitions") or []:
+        if container_definition.get("name") == container:
+            image = container_definition.get("image")
+            return str(image) if image else None
+    return None

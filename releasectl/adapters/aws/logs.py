@@ -1,0 +1,47 @@
+"""CloudWatch Logs: one GetLogEvents page at a time, oldest first, by forward token."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from releasectl.adapters.aws.clients import _THROTTLE_CODES, aws_errors, error_code
+from releasectl.core.log_follow import LogLocation, LogPage, LogStreamMissing, Throttled
+
+
+def _line(message: str) -> str:
+    # CodeBuild sends each line with its own newline; the reporter adds one back.
+    return message.rstrip("\r\n")
+
+
+@dataclass
+class CloudWatchLogReader:
+    client: Any
+
+    def read(self, location: LogLocation, token: str | None) -> LogPage:
+        """One page from `token` on (from the head when None).
+
+        The group/stream not existing yet is LogStreamMissing, throttling that outlived
+        botocore's retries is Throttled; anything else is a one-line error.
+        """
+        import botocore.exceptions
+
+        params: dict[str, Any] = {
+            "logGroupName": location.group,
+            "logStreamName": location.stream,
+            "startFromHead": True,
+        }
+        if token is not None:
+            params["nextToken"] = token
+        with aws_errors(f"reading log stream {location.group}/{location.stream}"):
+            try:
+                response = self.client.get_log_events(**params)
+            except botocore.exceptions.ClientError as exc:
+                code = error_code(exc)
+                if code == "ResourceNotFoundException":
+                    raise LogStreamMissing(str(exc)) from None
+                if code in _THROTTLE_CODES:
+                    raise Throttled(str(exc)) from None
+                raise
+        lines = [_line(str(event.get("message", ""))) for event in response.get("events") or []]
+        return LogPage(lines=lines, next_token=response.get("nextForwardToken"))

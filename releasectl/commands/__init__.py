@@ -1,0 +1,1 @@
+"""One module per verb, orchestrating the pure core and the adapters."""

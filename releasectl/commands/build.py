@@ -1,0 +1,258 @@
+"""`releasectl build` and `releasectl logs`: run the CodeBuild project for a commit, show its logs.
+
+The build is started on the full commit sha, never a branch name, so what runs is what
+the user pointed at even if the branch moves meanwhile.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from releasectl.core import log_follow as logfollow
+from releasectl.adapters.aws.codebuild import BuildInfo, CodeBuildReader, get_build, start_build, stop_build
+from releasectl.adapters.aws.logs import CloudWatchLogReader
+from releasectl.commands.context import Context
+from releasectl.core.errors import (
+    EnvironmentProblem,
+    Interrupted,
+    OperationFailed,
+    ReleasectlError,
+    TimedOut,
+    UsageError,
+)
+from releasectl.cli.render import write_json, write_lines
+from releasectl.core.result import CommandResult, Outcome
+
+# ----------------------------------------------------------------------------- git
+
+
+def run_git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise EnvironmentProblem("git is not installed", hint="install git and run again") from None
+
+
+def resolve_commit(cwd: Path, ref: str) -> str:
+    """The full sha `ref` names. Not a repository is exit 4; an unknown ref is exit 2."""
+    if ref.startswith("-"):
+        raise UsageError(f"{ref!r} is not a git ref", hint="give a commit, branch or tag name")
+    if run_git(cwd, "rev-parse", "--git-dir").returncode != 0:
+        raise EnvironmentProblem(
+            f"{cwd} is not inside a git repository", hint="run releasectl from the project's git checkout"
+        )
+    proc = run_git(cwd, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    sha = proc.stdout.strip()
+    if proc.returncode != 0 or len(sha) != 40:
+        raise UsageError(
+            f"git ref {ref!r} does not name a commit here",
+            hint="give a commit, branch or tag that exists locally (git fetch first?)",
+        )
+    return sha
+
+
+def remote_branches_containing(cwd: Path, sha: str) -> list[str]:
+    proc = run_git(cwd, "branch", "-r", "--contains", sha)
+    return [line.strip() for line in proc.stdout.splitlines() if line.strip()] if proc.returncode == 0 else []
+
+
+# ----------------------------------------------------------------------------- build
+
+
+def _phase_reporter(ctx: Context) -> Callable[[BuildInfo, BuildInfo], None]:
+    def report(old: BuildInfo, new: BuildInfo) -> None:
+        if new.current_phase and new.current_phase != old.current_phase:
+            ctx.reporter.info(f"[{new.id}] phase {new.current_phase} ({new.status})")
+
+    return report
+
+
+def _interrupted(client: Any, build_id: str, stop: bool) -> Interrupted:
+    if not stop:
+        return Interrupted(
+            f"interrupted; build {build_id} is still running",
+            hint=f"stop it with `aws codebuild stop-build --id {build_id}`, "
+            f"or watch it with `releasectl logs {build_id} --follow`",
+        )
+    try:
+        stop_build(client, build_id)
+    except ReleasectlError as exc:
+        return Interrupted(
+            f"interrupted; could not stop build {build_id}: {exc.message}",
+            hint=f"stop it with `aws codebuild stop-build --id {build_id}`",
+        )
+    return Interrupted(f"interrupted; build {build_id} was asked to stop")
+
+
+def _build_extra(build: BuildInfo, *, commit: str, log_lines: int) -> dict[str, Any]:
+    return {
+        "build_id": build.id,
+        "project": build.project,
+        "commit": commit,
+        "status": build.status,
+        "phases": [phase.to_json() for phase in build.phases],
+        "exported_variables": dict(build.exported_variables),
+        "log_lines": log_lines,
+    }
+
+
+def _report_no_logs(ctx: Context, build: BuildInfo) -> None:
+    if not build.logs_enabled:
+        ctx.reporter.info(f"no logs: CloudWatch Logs are disabled for project {build.project}")
+    else:
+        ctx.reporter.info(f"no logs: build {build.id} wrote no CloudWatch log stream")
+
+
+def build(ctx: Context, *, ref: str | None, follow: bool, stop_on_interrupt: bool) -> CommandResult:
+    started = ctx.clock.now()
+    project = ctx.config.require("codebuild_project")
+    commit = resolve_commit(ctx.cwd, ref or "HEAD")
+    if not remote_branches_containing(ctx.cwd, commit):
+        ctx.reporter.warn(
+            f"commit {commit[:12]} is on no remote branch; CodeBuild fetches from the remote, "
+            "so push it first or the build cannot check it out"
+        )
+
+    client = ctx.aws.client("codebuild")
+    try:
+        info = start_build(client, project=project, source_version=commit)
+    except KeyboardInterrupt:
+        # The request may have reached CodeBuild before the interrupt: say where to look.
+        raise Interrupted(
+            f"interrupted while starting a build of {project}; one may have started",
+            hint=f"check with `aws codebuild list-builds-for-project --project-name {project}`",
+        ) from None
+    ctx.reporter.info(f"started build {info.id} of {project} at {commit}")
+    url = None if ctx.config.endpoint_url else info.console_url(ctx.config.region)
+    if url:
+        ctx.reporter.info(f"  console: {url}")
+    ctx.reporter.info(f"  logs:    releasectl logs {info.id} --follow")
+
+    timeout = ctx.config.build_timeout
+    try:
+        followed = logfollow.follow(
+            info,
+            builds=CodeBuildReader(client),
+            logs=CloudWatchLogReader(ctx.aws.client("logs")),
+            clock=ctx.clock,
+            emit=ctx.reporter.log_line,
+            deadline=started + timeout,
+            read_logs=follow,
+            on_change=_phase_reporter(ctx),
+        )
+    except KeyboardInterrupt:
+        raise _interrupted(client, info.id, stop_on_interrupt) from None
+
+    final = followed.build
+    if follow and not followed.stream_seen and final.terminal:
+        _report_no_logs(ctx, final)
+    if final.exported_variables:
+        ctx.reporter.info("exported variables:")
+        for name, value in final.exported_variables.items():
+            ctx.reporter.info(f"  {name}={value}")
+
+    extra = _build_extra(final, commit=commit, log_lines=followed.lines_shown)
+    duration = ctx.clock.now() - started
+    if followed.timed_out:
+        phase = f" in phase {final.current_phase}" if final.current_phase else ""
+        return CommandResult(
+            "build",
+            Outcome.TIMED_OUT,
+            f"gave up after {timeout}s (build_timeout); build {final.id} is still {final.status}{phase}",
+            duration_s=duration,
+            extra=extra,
+        )
+    if final.succeeded:
+        return CommandResult(
+            "build", Outcome.SUCCEEDED, f"build {final.id} succeeded", duration_s=duration, extra=extra
+        )
+    return CommandResult("build", Outcome.FAILED, final.failure_summary(), duration_s=duration, extra=extra)
+
+
+# ----------------------------------------------------------------------------- logs
+
+
+def logs(ctx: Context, *, build_id: str, follow: bool) -> int:
+    """Print a build's log lines on stdout (they are this command's output)."""
+    if ":" not in build_id:
+        raise UsageError(
+            f"{build_id!r} is not a CodeBuild build id",
+            hint="build ids look like PROJECT:UUID; `releasectl build` prints them",
+        )
+    client = ctx.aws.client("codebuild")
+    info = get_build(client, build_id)
+    if info is None:
+        raise EnvironmentProblem(
+            f"build {build_id} not found", hint="check the build id and the region (--region)"
+        )
+
+    collected: list[str] = []
+
+    def emit(line: str) -> None:
+        if ctx.json_output:
+            collected.append(line)
+        else:
+            write_lines([line])
+
+    reader = CloudWatchLogReader(ctx.aws.client("logs"))
+    if follow:
+        final, stream_seen = _follow_logs(ctx, client, reader, info, emit)
+    else:
+        final, stream_seen = info, _dump_logs(reader, info, emit)
+
+    if not stream_seen:
+        _report_no_logs(ctx, final)
+    failed = follow and not final.succeeded
+    if failed:
+        ctx.reporter.warn(final.failure_summary())
+    if ctx.json_output:
+        write_json(
+            {
+                "command": "logs",
+                "build_id": final.id,
+                "status": final.status,
+                "lines": collected,
+                "exported_variables": dict(final.exported_variables),
+            }
+        )
+    return 1 if failed else 0
+
+
+def _follow_logs(
+    ctx: Context, client: Any, reader: CloudWatchLogReader, info: BuildInfo, emit: Callable[[str], None]
+) -> tuple[BuildInfo, bool]:
+    try:
+        followed = logfollow.follow(
+            info,
+            builds=CodeBuildReader(client),
+            logs=reader,
+            clock=ctx.clock,
+            emit=emit,
+            deadline=ctx.clock.now() + ctx.config.build_timeout,
+            on_change=_phase_reporter(ctx),
+        )
+    except KeyboardInterrupt:
+        raise Interrupted(f"stopped following build {info.id}; the build itself was not touched") from None
+    if followed.timed_out:
+        raise TimedOut(
+            f"gave up following build {info.id} after {ctx.config.build_timeout}s (build_timeout); "
+            f"it is still {followed.build.status}",
+            hint=f"run `releasectl logs {info.id} --follow` again",
+        )
+    return followed.build, followed.stream_seen
+
+
+def _dump_logs(reader: CloudWatchLogReader, info: BuildInfo, emit: Callable[[str], None]) -> bool:
+    if not info.logs_enabled:
+        return False
+    location = info.log_location or info.default_log_location
+    try:
+        shown = logfollow.read_all(reader, location, emit=emit)
+    except logfollow.Throttled:
+        raise OperationFailed(
+            f"AWS kept throttling GetLogEvents for build {info.id}", hint="wait and run the command again"
+        ) from None
+    return shown is not None

@@ -1,0 +1,358 @@
+"""`releasectl deploy` and `releasectl rollback`: plan, point the service, wait for the truth.
+
+The CLI handlers resolve configuration, the release ledger and the ECS boundary, then hand
+them to run_deploy / run_rollback, which take everything as parameters so tests can give
+them a scripted ECS client and a fixed list of releases.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from releasectl.core.errors import Interrupted, OperationFailed, ReleasectlError, UsageError
+from releasectl.core.rollout import Seen, Target, primary
+from releasectl.core.deploy_plan import (
+    REUSE_SCAN,
+    Action,
+    DeployPlan,
+    Revision,
+    parse_version_argument,
+    plan_deploy,
+    resolve_release,
+)
+from releasectl.core.result import CommandResult, ImageInfo, Outcome
+from releasectl.core.rollback_target import TargetRecord, check_named_target, choose_rollback_target
+
+if TYPE_CHECKING:
+    from releasectl.adapters.aws.ecs import EcsApi
+    from releasectl.commands.context import Context
+    from releasectl.core.ledger import Release
+
+
+def deploy(ctx: Context, *, version: str | None, timeout: int | None, wait: bool) -> CommandResult:
+    """Deploy a released version (default: the newest) to the configured service."""
+    wanted = parse_version_argument(version, prefix=ctx.config.tag_prefix) if version is not None else None
+    ecs, repository_uri = _boundary(ctx)
+    return run_deploy(
+        ctx,
+        ecs,
+        _load_releases(ctx),
+        version=wanted,
+        timeout=timeout,
+        wait=wait,
+        repository_uri=repository_uri,
+    )
+
+
+def rollback(
+    ctx: Context, *, to: str | None, timeout: int | None, wait: bool, force: bool = False
+) -> CommandResult:
+    """Deploy `to`, or the newest earlier version whose deployment verifiably succeeded."""
+    if force and to is None:
+        # The automatic choice only ever picks a verified-good version: there is nothing to force.
+        raise UsageError(
+            "--force applies only with --to VERSION", hint="releasectl rollback --to VERSION --force"
+        )
+    wanted = parse_version_argument(to, prefix=ctx.config.tag_prefix) if to is not None else None
+    ecs, repository_uri = _boundary(ctx)
+    return run_rollback(
+        ctx,
+        ecs,
+        _load_releases(ctx),
+        to=wanted,
+        timeout=timeout,
+        wait=wait,
+        repository_uri=repository_uri,
+        force=force,
+    )
+
+
+def _boundary(ctx: Context) -> tuple[EcsApi, Callable[[], str]]:
+    from releasectl.adapters.aws.ecs import EcsApi
+
+    # Every required key is checked before the first AWS call: a missing one changes nothing.
+    ctx.config.require("container_name")
+    repository = ctx.config.require("ecr_repository")
+    ecs = EcsApi.from_context(ctx)
+
+    def repository_uri() -> str:
+        from releasectl.adapters.aws.ecr import describe_repository
+
+        return describe_repository(ctx.aws.client("ecr"), repository).uri
+
+    return ecs, repository_uri
+
+
+def _load_releases(ctx: Context) -> list[Release]:
+    from releasectl.commands.releases import load_releases
+
+    return list(load_releases(ctx))
+
+
+# ----------------------------------------------------------------------------- core
+
+
+def run_deploy(
+    ctx: Context,
+    ecs: EcsApi,
+    releases: Sequence[Release],
+    *,
+    version: str | None,
+    timeout: int | None,
+    wait: bool,
+    repository_uri: Callable[[], str],
+    rng: random.Random | None = None,
+) -> CommandResult:
+    started = ctx.clock.now()
+    release = resolve_release(releases, version)
+    snapshot = ecs.describe_service()
+    current = ecs.describe_task_definition(str(snapshot["taskDefinition"]))
+    plan = plan_deploy(
+        command="deploy",
+        cluster=ecs.cluster,
+        service=ecs.service,
+        container_name=ctx.config.require("container_name"),
+        snapshot=snapshot,
+        current=current,
+        release=release,
+        repository_uri=repository_uri,
+    )
+    return execute(ctx, ecs, plan, snapshot=snapshot, timeout=timeout, wait=wait, rng=rng, started=started)
+
+
+def run_rollback(
+    ctx: Context,
+    ecs: EcsApi,
+    releases: Sequence[Release],
+    *,
+    to: str | None,
+    timeout: int | None,
+    wait: bool,
+    repository_uri: Callable[[], str],
+    rng: random.Random | None = None,
+    force: bool = False,
+) -> CommandResult:
+    started = ctx.clock.now()
+    container_name = ctx.config.require("container_name")
+    if to is not None:
+        # Fail on an unknown version before the first ECS call.
+        release = resolve_release(releases, to)
+    snapshot = ecs.describe_service()
+    current = ecs.describe_task_definition(str(snapshot["taskDefinition"]))
+    candidates: Iterable[Revision]
+    record: TargetRecord | None = None
+    if to is not None:
+        # A rollback goes back to what ran here before: checked before anything is written.
+        history = ecs.history(current.family, skip=[current.arn])
+        record = check_named_target(
+            target=release,
+            running=current,
+            history=history,
+            releases=releases,
+            container_name=container_name,
+            service=ecs.service,
+            force=force,
+        )
+        # The revisions already read come first; reuse may look a little further, ACTIVE ones only.
+        candidates = itertools.chain(record.scanned, itertools.islice(history, REUSE_SCAN))
+        rolled_from = record.running_version
+        if record.refused_outcome:
+            ctx.reporter.warn(
+                f"{release.version}'s last recorded deployment to {ecs.service} was {record.outcome}; "
+                "rolling back to it anyway because of --force"
+            )
+        elif record.outcome not in (None, "succeeded"):
+            ctx.reporter.warn(
+                f"{release.version}'s last recorded deployment to {ecs.service} ended {record.outcome}: "
+                "it was never verified healthy there"
+            )
+    else:
+        choice = choose_rollback_target(
+            running=current,
+            history=ecs.history(current.family, skip=[current.arn]),
+            releases=releases,
+            container_name=container_name,
+            service=ecs.service,
+        )
+        release = choice.release
+        candidates = iter([choice.revision])
+        rolled_from = choice.running_version
+        ctx.reporter.info(
+            f"rolling back from {choice.running_version or 'the running image'} to {release.version}: "
+            f"the newest earlier version whose deployment succeeded (revision {choice.revision.number})"
+        )
+    plan = plan_deploy(
+        command="rollback",
+        cluster=ecs.cluster,
+        service=ecs.service,
+        container_name=container_name,
+        snapshot=snapshot,
+        current=current,
+        release=release,
+        repository_uri=repository_uri,
+        reuse_candidates=candidates,
+    )
+    result = execute(ctx, ecs, plan, snapshot=snapshot, timeout=timeout, wait=wait, rng=rng, started=started)
+    result.extra["rolled_back_from"] = rolled_from
+    if record is not None:
+        result.extra["target_recorded_outcome"] = record.outcome
+        result.extra["forced"] = record.refused_outcome
+        if record.refused_outcome:
+            result.message += (
+                f" ({release.version}'s recorded outcome was {record.outcome}; "
+                "rolled back to it because of --force)"
+            )
+    return result
+
+
+def execute(
+    ctx: Context,
+    ecs: EcsApi,
+    plan: DeployPlan,
+    *,
+    snapshot: Mapping[str, Any],
+    timeout: int | None,
+    wait: bool,
+    rng: random.Random | None = None,
+    started: float | None = None,
+) -> CommandResult:
+    """Carry a plan out: register if needed, update the service, wait, record the outcome."""
+    from releasectl.adapters.aws.ecs import outcome_tags
+    from releasectl.commands.rollout_waiter import wait_for_rollout
+
+    started = ctx.clock.now() if started is None else started
+    for line in plan.lines():
+        ctx.reporter.detail(line)
+
+    if plan.action is Action.NOOP:
+        lead = primary(snapshot) or {}
+        return _result(
+            ctx,
+            plan,
+            Outcome.NOOP,
+            f"nothing to do: {plan.reason}",
+            plan.current.arn,
+            lead.get("id"),
+            started,
+        )
+
+    if plan.action is Action.REGISTER:
+        assert plan.register_input is not None
+        registered = ecs.register(plan.register_input)
+        arn = registered.arn
+        ctx.reporter.info(f"registered {arn} ({plan.container_name} -> {plan.image})")
+    else:
+        arn = str(plan.task_definition)
+        ctx.reporter.info(f"reusing {arn}: {plan.reason}")
+
+    updated = ecs.update_service(arn)
+    deployment_id = _our_deployment(updated, arn, before=snapshot)
+    if deployment_id:
+        ctx.reporter.info(
+            f"deployment {deployment_id} started: {ecs.service} -> {arn} ({plan.release.version})"
+        )
+    else:
+        ctx.reporter.warn(
+            f"{ecs.service} now points at {arn} ({plan.release.version}), but ECS listed no new deployment"
+        )
+
+    if not wait:
+        # The request was accepted; whether the rollout works is unknown, and the result says so.
+        return _result(
+            ctx,
+            plan,
+            Outcome.SUCCEEDED,
+            f"deployment {deployment_id or 'of ' + arn} started, not verified (--no-wait); "
+            "`releasectl status` shows how it goes",
+            arn,
+            deployment_id,
+            started,
+            verified=False,
+        )
+    if deployment_id is None:
+        raise OperationFailed(
+            f"ECS listed no deployment of {arn} after updating service {ecs.service}, "
+            "so its outcome cannot be verified",
+            hint="`releasectl status` shows what the service runs",
+        )
+
+    target = Target(
+        deployment_id=deployment_id, task_definition=arn, previous_task_definition=plan.current.arn
+    )
+    limit = timeout or ctx.config.deploy_timeout
+    try:
+        waited = wait_for_rollout(
+            ctx,
+            ecs,
+            target=target,
+            seen=Seen.baseline(snapshot),
+            timeout=limit,
+            first_snapshot=updated,
+            rng=rng,
+        )
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"interrupted while waiting for deployment {deployment_id} ({plan.release.version}, {arn}) "
+            f"on service {ecs.service}; ECS carries on with it",
+            hint="`releasectl status` shows how it ends",
+        ) from None
+    except ReleasectlError as exc:
+        exc.message = f"while waiting for deployment {deployment_id} (ECS carries on with it): {exc.message}"
+        raise
+
+    outcome = Outcome.TIMED_OUT if waited.timed_out else waited.decision.outcome
+    assert outcome is not None
+    try:
+        ecs.tag(arn, outcome_tags(outcome.value, version=plan.release.version, commit=plan.release.commit))
+    except ReleasectlError as exc:
+        # The outcome stands; only the record that automatic rollback relies on is missing.
+        ctx.reporter.warn(f"could not record outcome {outcome.value} on {arn}: {exc.one_line()}")
+    return _result(ctx, plan, outcome, waited.message, arn, deployment_id, started)
+
+
+def _our_deployment(service: Mapping[str, Any], arn: str, *, before: Mapping[str, Any]) -> str | None:
+    """The deployment update_service started: new since `before`, running our revision,
+    PRIMARY first. An older deployment of the same revision (still draining after a quick
+    deploy-and-rollback) is not ours, and waiting on it would report someone else's outcome."""
+    existing = {d.get("id") for d in before.get("deployments") or ()}
+    matches = [
+        d
+        for d in service.get("deployments") or ()
+        if d.get("taskDefinition") == arn and d.get("id") not in existing
+    ]
+    matches.sort(key=lambda d: d.get("status") != "PRIMARY")
+    return str(matches[0]["id"]) if matches else None
+
+
+def _result(
+    ctx: Context,
+    plan: DeployPlan,
+    outcome: Outcome,
+    message: str,
+    task_definition: str,
+    deployment_id: str | None,
+    started: float,
+    *,
+    verified: bool | None = None,
+) -> CommandResult:
+    repository = ctx.config.ecr_repository or plan.image.split("@", 1)[0]
+    return CommandResult(
+        command=plan.command,
+        outcome=outcome,
+        message=message,
+        version=plan.release.version,
+        image=ImageInfo(repository=repository, digest=plan.digest, uri=plan.image),
+        duration_s=max(0.0, ctx.clock.now() - started),
+        extra={
+            "service": plan.service,
+            "cluster": plan.cluster,
+            "task_definition": task_definition,
+            "previous_task_definition": plan.current.arn,
+            "deployment_id": deployment_id,
+            "action": plan.action.value,
+            "verified": verified is not False,
+        },
+    )

@@ -1,0 +1,302 @@
+"""`releasectl doctor`: is this machine ready to release? One check per line, each with a fix.
+
+Checks never change anything. A failed check makes the exit code 4; warnings and
+information (a dirty worktree, a missing cache repository) do not.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from releasectl.commands.build import run_git
+from releasectl.core.config import ENV_PREFIX
+from releasectl.commands.context import Context
+from releasectl.core.errors import ExitCode, ReleasectlError
+from releasectl.cli.render import View, fold_lines, write_lines
+
+OK, WARN, INFO, FAIL, SKIP = "ok", "warn", "info", "fail", "skip"
+_MARKS = {OK: ("✔", "ok"), WARN: ("!", "warn"), INFO: ("·", "info"), FAIL: ("✘", "FAIL"), SKIP: ("-", "skip")}
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str
+    detail: str
+    hint: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status not in (FAIL, SKIP)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "ok": self.ok,
+            "status": self.status,
+            "detail": self.detail,
+            "hint": self.hint,
+        }
+
+
+class DoctorReport(View):
+    def __init__(self, checks: list[Check]) -> None:
+        self.checks = checks
+
+    @property
+    def ok(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.OK if self.ok else ExitCode.ENVIRONMENT
+
+    def check(self, name: str) -> Check:
+        return next(check for check in self.checks if check.name == name)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"checks": [check.to_json() for check in self.checks], "ok": self.ok}
+
+    def human(self) -> None:
+        encoding = getattr(sys.stdout, "encoding", None) or "ascii"
+        try:
+            "✔✘·".encode(encoding)
+            fancy = True
+        except (UnicodeEncodeError, LookupError):
+            fancy = False
+        width = max(len(check.name) for check in self.checks)
+        lines = []
+        for check in self.checks:
+            mark = _MARKS[check.status][0 if fancy else 1]
+            line = f"{mark} {check.name:<{width}}  {check.detail}"
+            if check.hint and check.status in (FAIL, WARN, SKIP):
+                line += f" → {check.hint}" if fancy else f" -> {check.hint}"
+            lines.append(line)
+        failed = sum(1 for check in self.checks if not check.ok)
+        lines.append("all checks passed" if not failed else f"{failed} check(s) failed")
+        # A fix must be read whole: past the width it folds under the details, never cut short.
+        write_lines(fold_lines(lines, indent=width + 4))
+
+
+def _set_hint(key: str) -> str:
+    return f"set {key} under [tool.releasectl] in pyproject.toml or {ENV_PREFIX}{key.upper()}"
+
+
+# ----------------------------------------------------------------------------- AWS identity
+
+
+def _region(ctx: Context) -> tuple[Check, bool]:
+    region = ctx.config.region
+    source = ctx.config.sources.get("region", "")
+    if not region:
+        try:
+            region = ctx.aws.session().region_name
+        except ReleasectlError as exc:
+            return Check("region", FAIL, exc.message, exc.hint), False
+        source = "AWS config file"
+    if not region:
+        return Check(
+            "region", FAIL, "no AWS region configured", "set --region, RELEASECTL_REGION or AWS_REGION"
+        ), False
+    return Check("region", OK, f"{region} (from {source})" if source else region), True
+
+
+def _credentials(ctx: Context) -> tuple[Check, bool]:
+    from releasectl.adapters.aws.clients import aws_errors
+
+    try:
+        with aws_errors("checking credentials"):
+            identity = ctx.aws.client("sts").get_caller_identity()
+    except ReleasectlError as exc:
+        return Check("credentials", FAIL, exc.message, exc.hint), False
+    # Only who we are: never the key id, secret or session token.
+    return Check("credentials", OK, f"{identity['Arn']} (account {identity['Account']})"), True
+
+
+# ----------------------------------------------------------------------------- git
+
+
+def _git_checks(ctx: Context) -> list[Check]:
+    top = run_git(ctx.cwd, "rev-parse", "--show-toplevel")
+    if top.returncode != 0:
+        return [
+            Check(
+                "git repository",
+                FAIL,
+                f"{ctx.cwd} is not inside a git repository",
+                "run releasectl from the project's git checkout",
+            )
+        ]
+    checks = [Check("git repository", OK, top.stdout.strip())]
+
+    head = run_git(ctx.cwd, "rev-parse", "--verify", "--quiet", "HEAD")
+    if run_git(ctx.cwd, "rev-parse", "--is-shallow-repository").stdout.strip() == "true":
+        checks.append(
+            Check(
+                "git history",
+                FAIL,
+                "shallow clone: versions cannot be computed from it",
+                "git fetch --unshallow --tags",
+            )
+        )
+    elif head.returncode != 0:
+        checks.append(Check("git history", WARN, "no commits yet", "commit something first"))
+    else:
+        branch = run_git(ctx.cwd, "symbolic-ref", "--short", "-q", "HEAD").stdout.strip()
+        where = f"on {branch}" if branch else "detached HEAD"
+        checks.append(Check("git history", OK, f"full history, HEAD {head.stdout.strip()[:12]} {where}"))
+
+    changes = [line for line in run_git(ctx.cwd, "status", "--porcelain").stdout.splitlines() if line.strip()]
+    checks.append(
+        Check("git worktree", INFO, f"{len(changes)} uncommitted change(s)" if changes else "clean")
+    )
+
+    prefix = ctx.config.tag_prefix
+    tags = run_git(ctx.cwd, "tag", "--list", f"{prefix}[0-9]*", "--sort=-v:refname").stdout.split()
+    if tags:
+        checks.append(Check("git tags", OK, f"{len(tags)} release tag(s), newest {tags[0]}"))
+    else:
+        checks.append(
+            Check(
+                "git tags",
+                WARN,
+                f"no {prefix}X.Y.Z tags",
+                "fine before the first release; otherwise run `git fetch --tags`",
+            )
+        )
+    return checks
+
+
+# ----------------------------------------------------------------------------- resources
+
+
+def _client_error_code(call: Callable[[], Any]) -> tuple[Any, str | None]:
+    """Run one describe call; the expected not-found ClientError comes back as its code."""
+    import botocore.exceptions
+
+    from releasectl.adapters.aws.clients import aws_errors, error_code
+
+    with aws_errors():
+        try:
+            return call(), None
+        except botocore.exceptions.ClientError as exc:
+            code = error_code(exc)
+            if code.endswith("NotFoundException"):
+                return None, code
+            raise
+
+
+def _ecr_repository(ctx: Context, name: str) -> tuple[bool, str]:
+    ecr = ctx.aws.client("ecr")
+    response, missing = _client_error_code(lambda: ecr.describe_repositories(repositoryNames=[name]))
+    if missing:
+        return False, f"repository {name} not found"
+    repo = response["repositories"][0]
+    return True, f"{repo['repositoryUri']} (tags {repo.get('imageTagMutability', 'MUTABLE')})"
+
+
+def _codebuild_project(ctx: Context, name: str) -> tuple[bool, str]:
+    from releasectl.adapters.aws.codebuild import project_exists
+
+    if project_exists(ctx.aws.client("codebuild"), name):
+        return True, name
+    return False, f"project {name} not found"
+
+
+def _ecs_cluster(ctx: Context, name: str) -> tuple[bool, str]:
+    ecs = ctx.aws.client("ecs")
+    response, _ = _client_error_code(lambda: ecs.describe_clusters(clusters=[name]))
+    clusters = (response or {}).get("clusters") or []
+    if not clusters:
+        return False, f"cluster {name} not found"
+    status = clusters[0].get("status")
+    if status != "ACTIVE":
+        return False, f"cluster {name} is {status}"
+    return True, f"{name} ACTIVE, {clusters[0].get('activeServicesCount', 0)} service(s)"
+
+
+def _ecs_service(ctx: Context, name: str) -> tuple[bool, str]:
+    cluster = ctx.config.ecs_cluster
+    if not cluster:
+        return False, "cannot look it up: ecs_cluster is not set"
+    ecs = ctx.aws.client("ecs")
+    response, missing = _client_error_code(lambda: ecs.describe_services(cluster=cluster, services=[name]))
+    if missing:
+        return False, f"cluster {cluster} not found, so service {name} cannot exist"
+    services = [s for s in response.get("services") or [] if s.get("status") != "INACTIVE"]
+    if not services:
+        return False, f"service {name} not found in cluster {cluster}"
+    service = services[0]
+    task_def = str(service.get("taskDefinition", "")).rsplit("/", 1)[-1]
+    return True, (
+        f"{name} {service.get('status')}, running {service.get('runningCount', 0)}/"
+        f"{service.get('desiredCount', 0)}, {task_def}"
+    )
+
+
+_CREATE = "create it with `releasectl infra deploy`, or "
+
+
+@dataclass(frozen=True)
+class _Resource:
+    name: str
+    key: str
+    probe: Callable[[Context, str], tuple[bool, str]]
+    missing_hint: str
+    warn_only: bool = False
+
+
+_RESOURCES = (
+    _Resource("ecr repository", "ecr_repository", _ecr_repository, _CREATE + "fix ecr_repository"),
+    # Only a build cache: without it builds work, just slower.
+    _Resource(
+        "cache repository",
+        "cache_repository",
+        _ecr_repository,
+        "builds still work, only slower; " + _CREATE + "set cache_repository",
+        warn_only=True,
+    ),
+    _Resource(
+        "codebuild project", "codebuild_project", _codebuild_project, _CREATE + "fix codebuild_project"
+    ),
+    _Resource("ecs cluster", "ecs_cluster", _ecs_cluster, _CREATE + "fix ecs_cluster"),
+    _Resource("ecs service", "ecs_service", _ecs_service, _CREATE + "fix ecs_service / ecs_cluster"),
+)
+
+
+def _resource_check(ctx: Context, resource: _Resource, *, aws_ok: bool) -> Check:
+    name, key = resource.name, resource.key
+    value = ctx.config.cache_repository_name if key == "cache_repository" else getattr(ctx.config, key)
+    bad = WARN if resource.warn_only else FAIL
+    if not value:
+        return Check(name, bad, f"not configured ({key})", _set_hint(key))
+    if not aws_ok:
+        return Check(name, SKIP, f"{value}: not checked without working AWS access", "fix the checks above")
+    try:
+        found, detail = resource.probe(ctx, value)
+    except ReleasectlError as exc:
+        return Check(name, bad, exc.message, exc.hint)
+    return Check(name, OK, detail) if found else Check(name, bad, detail, resource.missing_hint)
+
+
+def doctor(ctx: Context) -> DoctorReport:
+    region, region_ok = _region(ctx)
+    checks = [region]
+    if ctx.config.endpoint_url:
+        source = ctx.config.sources.get("endpoint_url", "")
+        where = f" (from {source})" if source else ""
+        checks.append(Check("endpoint", INFO, f"{ctx.config.endpoint_url}{where}: not the real AWS"))
+    if region_ok:
+        credentials, aws_ok = _credentials(ctx)
+    else:
+        credentials, aws_ok = (
+            Check("credentials", SKIP, "not checked without a region", "set a region"),
+            False,
+        )
+    checks.append(credentials)
+    checks.extend(_git_checks(ctx))
+    checks.extend(_resource_check(ctx, resource, aws_ok=aws_ok) for resource in _RESOURCES)
+    return DoctorReport(checks)

@@ -1,0 +1,235 @@
+"""`releasectl releases` and `releasectl promote`: the ledger as people see it, and floating tags.
+
+ECR is the ledger of record (docs/design.md §4); git tags are merged in where the working directory
+is a repository that has them. Other commands resolve VERSION → digest with load_releases().
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC
+from typing import TYPE_CHECKING, Any
+
+from releasectl.commands.context import Context
+from releasectl.core.errors import ReleasectlError, UsageError
+from releasectl.core.imageref import COMMIT_TAG_PREFIX, is_release_tag, validate_tag
+from releasectl.core.ledger import Release, merge
+from releasectl.cli.render import View, write_lines, write_table
+from releasectl.core.result import CommandResult, ImageInfo, Outcome
+
+if TYPE_CHECKING:
+    from releasectl.adapters.aws.ecr import EcrLedger
+
+
+def release_version(text: str, *, prefix: str = "v") -> str:
+    """A VERSION argument as the ledger spells it. The git tag form (`v1.2.0`, with the
+    configured tag_prefix) is accepted and means `1.2.0`, as deploy and rollback accept it;
+    anything that is not X.Y.Z or X.Y.Z-rc.N is a usage error (exit 2)."""
+    candidate = text.strip()
+    if prefix and candidate.startswith(prefix):
+        candidate = candidate[len(prefix) :]
+    if not is_release_tag(candidate):
+        raise UsageError(
+            f"version {text!r} is not a release version",
+            hint="use X.Y.Z or X.Y.Z-rc.N, e.g. 1.2.0; see `releasectl releases`",
+        )
+    return candidate
+
+
+def floating_tag(tag: str, allowed: Sequence[str]) -> str:
+    """A tag promote may move: valid Docker syntax, neither a version nor `git-…` (the immutable
+    release tags: moving one would rewrite the ledger), and one of the configured floating_tags,
+    which are the tags the release repository excludes from immutability."""
+    import semver
+
+    validate_tag(tag, what="tag")
+    listed = ", ".join(allowed)
+    bare = tag[1:] if tag[:1] in {"v", "V"} else tag
+    if semver.Version.is_valid(bare) or is_release_tag(bare):
+        raise UsageError(
+            f"tag {tag!r} looks like a version; promote moves floating tags only ({listed})",
+            hint=f"use one of the floating tags: {listed}",
+        )
+    if tag.startswith(COMMIT_TAG_PREFIX):
+        raise UsageError(
+            f"tag {tag!r} is a commit tag; promote moves floating tags only ({listed})",
+            hint=f"use one of the floating tags: {listed}",
+        )
+    if tag not in allowed:
+        raise UsageError(
+            f"tag {tag!r} is not a floating tag; promote moves only {listed}",
+            hint="add it to floating_tags under [tool.releasectl] (or RELEASECTL_FLOATING_TAGS) and to the "
+            "release repository's exclusion filters (infra/releasectl.yaml)",
+        )
+    return tag
+
+
+# ----------------------------------------------------------------------------- reading the ledger
+
+
+def _ecr_ledger(ctx: Context) -> EcrLedger:
+    from releasectl.adapters.aws.ecr import EcrLedger
+
+    return EcrLedger(ctx.aws.client("ecr"), ctx.config.require("ecr_repository"))
+
+
+def _git_releases(ctx: Context) -> list[Release]:
+    """Releases recorded as git tags here; none when that ledger is unavailable. Git tags are a
+    mirror: a directory that is not a clone must not stop an operator from deploying."""
+    try:
+        from releasectl.adapters.git import Git, GitTagLedger
+    except ImportError:
+        return []
+    try:
+        return GitTagLedger(Git(ctx.cwd), prefix=ctx.config.tag_prefix).releases()
+    except ReleasectlError as exc:
+        ctx.reporter.detail(f"git tags not read ({exc.one_line()}); using ECR only")
+        return []
+
+
+def load_releases(ctx: Context) -> list[Release]:
+    """Every release, newest first: ECR's tags merged with git's (ECR wins on a disagreement)."""
+    return merge(_ecr_ledger(ctx).releases(), _git_releases(ctx))
+
+
+# ----------------------------------------------------------------------------- releases
+
+
+def _utc(value: Any) -> str | None:
+    return value.astimezone(UTC).isoformat() if value is not None else None
+
+
+class ReleasesView(View):
+    def __init__(
+        self,
+        repository: str,
+        releases: Sequence[Release],
+        tags: Mapping[str, Sequence[str]],
+        outcomes: Mapping[str, str] | None = None,
+    ) -> None:
+        self.repository = repository
+        self.releases = list(releases)
+        self.tags = tags  # every tag of each digest
+        # version → outcome of its latest deployment, when a caller knows it.
+        self.outcomes = dict(outcomes or {})
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "repository": self.repository,
+            "releases": [
+                {
+                    "version": r.version,
+                    "digest": r.digest,
+                    "commit": r.commit,
+                    "pushed_at": _utc(r.pushed_at),
+                    "tags": sorted(self.tags.get(r.digest, ())) if r.digest else [],
+                    "outcome": self.outcomes.get(r.version),
+                    "sources": sorted(r.sources),
+                }
+                for r in self.releases
+            ],
+        }
+
+    def human(self) -> None:
+        if not self.releases:
+            write_lines([f"no releases in ECR repository {self.repository}"])
+            return
+        rows = []
+        for r in self.releases:
+            floating = [
+                t
+                for t in sorted(self.tags.get(r.digest, ()) if r.digest else ())
+                if not is_release_tag(t) and not t.startswith(COMMIT_TAG_PREFIX)
+            ]
+            pushed = r.pushed_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if r.pushed_at else None
+            rows.append(
+                (
+                    r.version,
+                    # Short forms, as `docker images` and `git log --oneline` print them; --json has it all.
+                    r.digest.removeprefix("sha256:")[:12] if r.digest else "(no image)",
+                    r.commit[:8] if r.commit else None,
+                    pushed,
+                    ", ".join(floating),
+                    self.outcomes.get(r.version),
+                )
+            )
+        write_table(
+            f"Releases in {self.repository}",
+            ["version", "digest", "commit", "pushed (UTC)", "tags", "outcome"],
+            rows,
+        )
+
+
+# Revisions read for deployment outcomes: each costs one describe_task_definition, so the
+# view looks at recent history only; older releases show no outcome rather than a slow command.
+OUTCOME_SCAN = 20
+
+
+def _deployment_outcomes(ctx: Context) -> dict[str, str]:
+    """version → outcome recorded on the service's task-definition revisions by deploy and
+    rollback (`releasectl:version` / `releasectl:outcome` tags). Best effort: without an ECS
+    service configured, or when it cannot be read, the ledger is still shown."""
+    if not (ctx.config.ecs_cluster and ctx.config.ecs_service):
+        return {}
+    try:
+        from releasectl.adapters.aws.ecs import EcsApi
+        from releasectl.core.deploy_plan import family_of
+    except ImportError:
+        return {}
+    try:
+        ecs = EcsApi.from_context(ctx)
+        family = family_of(str(ecs.describe_service().get("taskDefinition") or ""))
+        return ecs.recorded_outcomes(family, limit=OUTCOME_SCAN) if family else {}
+    except ReleasectlError as exc:
+        ctx.reporter.warn(f"deployment outcomes not shown: {exc.one_line()}")
+        return {}
+
+
+def list_releases(ctx: Context) -> View:
+    ledger = _ecr_ledger(ctx)
+    releases = merge(ledger.releases(), _git_releases(ctx))
+    tags = {image.digest: image.tags for image in ledger.images()}
+    return ReleasesView(ledger.repository, releases, tags, _deployment_outcomes(ctx))
+
+
+# ----------------------------------------------------------------------------- promote
+
+
+def promote(ctx: Context, *, version: str, tag: str) -> CommandResult:
+    """Point `tag` at VERSION's image without pulling it: batch_get_image + put_image, plus one
+    describe_images only when ECR refuses the write (≤ 3 calls)."""
+    from releasectl.adapters.aws.ecr import ImageNotFound, image_uri
+    from releasectl.adapters.aws.ecr_tags import retag
+
+    started = ctx.clock.now()
+    wanted = release_version(version, prefix=ctx.config.tag_prefix)
+    target = floating_tag(tag, ctx.config.floating_tags)
+    repository = ctx.config.require("ecr_repository")
+    client = ctx.aws.client("ecr")
+    try:
+        moved = retag(client, repository, source_tag_or_digest=wanted, target_tag=target)
+    except ImageNotFound:
+        raise ImageNotFound(
+            f"version {wanted} is not released in ECR repository {repository!r}",
+            hint="see `releasectl releases` for the released versions",
+        ) from None
+    region = getattr(getattr(client, "meta", None), "region_name", None) or ctx.config.region
+    uri = (
+        image_uri(moved.registry_id, region, repository, moved.digest)
+        if moved.registry_id and region
+        else None
+    )
+    if moved.changed:
+        outcome, message = Outcome.SUCCEEDED, f"{target} now names {wanted} ({moved.digest})"
+    else:
+        outcome, message = Outcome.NOOP, f"{target} already named {wanted} ({moved.digest})"
+    ctx.reporter.detail(f"{moved.media_type} manifest put back unchanged")
+    return CommandResult(
+        command="promote",
+        outcome=outcome,
+        message=message,
+        version=wanted,
+        image=ImageInfo(repository=repository, digest=moved.digest, uri=uri),
+        duration_s=ctx.clock.now() - started,
+        extra={"tag": target, "media_type": moved.media_type},
+    )

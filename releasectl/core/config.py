@@ -1,0 +1,282 @@
+"""Configuration: flag > RELEASECTL_* env > [tool.releasectl] > standard AWS env > default.
+
+Pure apart from reading the one file it is pointed at. Unknown keys and bad values
+are usage errors (exit 2) that name the key and what it accepts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from releasectl.core.errors import UsageError
+
+ENV_PREFIX = "RELEASECTL_"
+# Tags `promote` may move; the release repository excludes exactly these from tag immutability.
+DEFAULT_FLOATING_TAGS: tuple[str, ...] = ("latest", "staging", "prod")
+# ECR accepts at most 5 exclusion filters per repository.
+MAX_FLOATING_TAGS = 5
+
+
+def _positive_int(key: str, value: Any) -> int:
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):  # OverflowError: TOML's inf
+        raise UsageError(f"config {key}: {value!r} is not a whole number of seconds") from None
+    if number <= 0:
+        raise UsageError(f"config {key}: must be greater than 0, got {number}")
+    return number
+
+
+def _bool(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise UsageError(f"config {key}: {value!r} is not a boolean (use true or false)")
+
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/\-]{0,254}$")
+
+
+def _name(key: str, value: Any) -> str:
+    text = str(value).strip()
+    if not _NAME.match(text):
+        raise UsageError(f"config {key}: {value!r} is not a valid AWS resource name")
+    return text
+
+
+def _text(key: str, value: Any) -> str:
+    text = str(value).strip()
+    if not text:
+        raise UsageError(f"config {key}: must not be empty")
+    return text
+
+
+def _choice(*allowed: str) -> Callable[[str, Any], str]:
+    def check(key: str, value: Any) -> str:
+        text = str(value).strip().lower()
+        if text not in allowed:
+            raise UsageError(f"config {key}: {value!r} is not one of {', '.join(allowed)}")
+        return text
+
+    return check
+
+
+def _endpoint(key: str, value: Any) -> str:
+    text = str(value).strip()
+    if not re.match(r"^https?://[^\s/]+", text):
+        raise UsageError(f"config {key}: {value!r} is not an http(s) URL")
+    return text.rstrip("/")
+
+
+# A remote name as `git remote add` takes it; not a URL, so a token can never sit in the config.
+_REMOTE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/\-]{0,99}$")
+
+
+def _git_remote(key: str, value: Any) -> str | None:
+    """A git remote name, or None for "do not push" ("none" or empty)."""
+    text = str(value).strip()
+    if text.lower() in {"", "none"}:
+        return None
+    if not _REMOTE.match(text) or text.endswith((".", "/", ".lock")) or ".." in text:
+        raise UsageError(
+            f"config {key}: {value!r} is not a git remote name",
+            hint='name a remote of the clone (e.g. "origin"), or "none" to push no tags',
+        )
+    return text
+
+
+# A floating tag must not look like a release (`1.2.3`, `v1.2`, `2.0.0-rc.1`) nor use the commit
+# tag prefix: excluding one of those from immutability would let promote rewrite the ledger.
+_VERSION_LIKE = re.compile(r"^[vV]?[0-9]+(\.[0-9]+){1,2}([-+].*)?$")
+
+
+def _floating_tags(key: str, value: Any) -> tuple[str, ...]:
+    from releasectl.core.imageref import COMMIT_TAG_PREFIX, validate_tag
+
+    # The environment spells a list as `latest,prod`; empty items (a trailing comma) are dropped.
+    items = [part for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise UsageError(f'config {key}: {value!r} is not a list of tags (e.g. ["latest", "prod"])')
+    tags: list[str] = []
+    for item in items:
+        tag = str(item).strip() if isinstance(item, str) else item
+        validate_tag(tag, what=f"config {key}: tag")
+        if _VERSION_LIKE.match(tag) or tag.startswith(COMMIT_TAG_PREFIX):
+            raise UsageError(
+                f"config {key}: tag {tag!r} looks like a release tag (X.Y.Z or git-<sha>), "
+                "and release tags stay immutable",
+                hint="floating tags are names such as latest, staging or prod",
+            )
+        if tag not in tags:
+            tags.append(tag)
+    if not 1 <= len(tags) <= MAX_FLOATING_TAGS:
+        raise UsageError(
+            f"config {key}: name between 1 and {MAX_FLOATING_TAGS} tags (ECR's limit of exclusion filters), "
+            f"got {len(tags)}"
+        )
+    return tuple(tags)
+
+
+@dataclass(frozen=True)
+class Config:
+    region: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None
+    ecr_repository: str | None = None
+    cache_repository: str | None = None
+    codebuild_project: str | None = None
+    ecs_cluster: str | None = None
+    ecs_service: str | None = None
+    container_name: str | None = None
+    deploy_timeout: int = 900
+    build_timeout: int = 3600
+    major_on_zero: bool = False
+    # What a push with no breaking, feat or fix commit does: ship a patch, or nothing.
+    other_commits: str = "patch"
+    tag_prefix: str = "v"
+    # Concurrent pipelines each win one round at worst: eight racing releases needed up to 8.
+    claim_attempts: int = 10
+    max_attempts: int = 5
+    builder: str = "auto"
+    # Where the vX.Y.Z mirror tag is pushed (release, bump --push); None: nowhere.
+    git_tag_remote: str | None = "origin"
+    floating_tags: tuple[str, ...] = DEFAULT_FLOATING_TAGS
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    def require(self, key: str) -> str:
+        """The value of a required key, or a usage error (exit 2) saying how to set it."""
+        value = getattr(self, key)
+        if not value:
+            raise UsageError(
+                f"config {key} is not set",
+                hint=f"set {key} under [tool.releasectl] in pyproject.toml or {ENV_PREFIX}{key.upper()}",
+            )
+        return str(value)
+
+    @property
+    def cache_repository_name(self) -> str | None:
+        if self.cache_repository:
+            return self.cache_repository
+        return f"{self.ecr_repository}-cache" if self.ecr_repository else None
+
+
+_VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
+    "region": _name,
+    "profile": _text,
+    "endpoint_url": _endpoint,
+    "ecr_repository": _name,
+    "cache_repository": _name,
+    "codebuild_project": _name,
+    "ecs_cluster": _name,
+    "ecs_service": _name,
+    "container_name": _name,
+    "deploy_timeout": _positive_int,
+    "build_timeout": _positive_int,
+    "major_on_zero": _bool,
+    "other_commits": _choice("patch", "none"),
+    "tag_prefix": _text,
+    "claim_attempts": _positive_int,
+    "max_attempts": _positive_int,
+    "builder": _choice("auto", "docker", "sandbox"),
+    "git_tag_remote": _git_remote,
+    "floating_tags": _floating_tags,
+}
+
+KEYS: tuple[str, ...] = tuple(f.name for f in fields(Config) if f.name != "sources")
+
+# Standard AWS variables, consulted after everything of our own.
+_AWS_ENV = {
+    "region": ("AWS_REGION", "AWS_DEFAULT_REGION"),
+    "profile": ("AWS_PROFILE",),
+    "endpoint_url": ("AWS_ENDPOINT_URL",),
+}
+
+
+def find_config_file(start: Path) -> Path | None:
+    for directory in (start, *start.parents):
+        candidate = directory / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_file_section(path: Path) -> dict[str, Any]:
+    import tomllib
+
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise UsageError(f"config file {path} does not exist") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"config file {path} is not valid TOML: {exc}") from None
+    section = data.get("tool", {}).get("releasectl", {})
+    if not isinstance(section, dict):
+        raise UsageError(f"config file {path}: [tool.releasectl] must be a table")
+    return section
+
+
+def _check_keys(keys: list[str], where: str) -> None:
+    unknown = sorted(k for k in keys if k not in _VALIDATORS)
+    if unknown:
+        raise UsageError(f"unknown config key {unknown[0]!r} in {where}; valid keys: {', '.join(KEYS)}")
+
+
+def load_config(
+    *,
+    flags: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    config_path: Path | None = None,
+    cwd: Path | None = None,
+) -> Config:
+    env = os.environ if env is None else env
+    flags = {k: v for k, v in (flags or {}).items() if v is not None}
+    _check_keys(list(flags), "options")
+
+    if config_path is None and env.get(ENV_PREFIX + "CONFIG"):
+        config_path = Path(env[ENV_PREFIX + "CONFIG"])
+    if config_path is not None:
+        file_values = read_file_section(config_path)
+        file_name = str(config_path)
+    else:
+        found = find_config_file(cwd or Path.cwd())
+        file_values = read_file_section(found) if found else {}
+        file_name = str(found) if found else ""
+    _check_keys(list(file_values), file_name or "config file")
+
+    env_values = {}
+    for name, value in env.items():
+        if name.startswith(ENV_PREFIX) and name != ENV_PREFIX + "CONFIG":
+            key = name[len(ENV_PREFIX) :].lower()
+            if key in _VALIDATORS:
+                env_values[key] = value
+            # Unknown RELEASECTL_* variables are ignored: other tools share the prefix space.
+
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for key in KEYS:
+        if key in flags:
+            raw, source = flags[key], "option"
+        elif key in env_values:
+            raw, source = env_values[key], f"env {ENV_PREFIX}{key.upper()}"
+        elif key in file_values:
+            raw, source = file_values[key], file_name
+        else:
+            aws_name = next((n for n in _AWS_ENV.get(key, ()) if env.get(n)), None)
+            if aws_name is None:
+                continue
+            raw, source = env[aws_name], f"env {aws_name}"
+        values[key] = _VALIDATORS[key](key, raw)
+        sources[key] = source
+    return Config(**values, sources=sources)

@@ -1,0 +1,96 @@
+"""The release ledger: which versions exist, on which commit and image digest.
+
+Two implementations feed it: git tags (releasectl.adapters.git.GitTagLedger) and ECR tags
+(releasectl.adapters.aws.ecr.EcrLedger). Both are read; merge() combines them, so a version
+known to either is known. Pure: no I/O here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Protocol
+
+import semver
+
+
+@dataclass(frozen=True)
+class Release:
+    version: str  # canonical SemVer without prefix: "1.2.3" or "1.3.0-rc.1"
+    commit: str | None = None  # full 40-hex sha
+    digest: str | None = None  # "sha256:<64 hex>", known from ECR only
+    pushed_at: datetime | None = None
+    sources: frozenset[str] = frozenset()  # {"git"}, {"ecr"} or both
+
+    @property
+    def semver(self) -> semver.Version:
+        return semver.Version.parse(self.version)
+
+
+class Ledger(Protocol):
+    def releases(self) -> list[Release]:
+        """Every known release, any order."""
+        ...
+
+
+def merge(*groups: Iterable[Release]) -> list[Release]:
+    """One record per version, fields filled from whichever ledger knows them; newest first.
+
+    When the ledgers disagree about a version's commit, ECR wins: it is written by the
+    pipeline that built the image, while git tags can be moved by hand.
+    """
+    by_version: dict[str, Release] = {}
+    for group in groups:
+        for release in group:
+            known = by_version.get(release.version)
+            if known is None:
+                by_version[release.version] = release
+                continue
+            ecr_first = "ecr" in release.sources and "ecr" not in known.sources
+            primary, secondary = (release, known) if ecr_first else (known, release)
+            by_version[release.version] = replace(
+                primary,
+                commit=primary.commit or secondary.commit,
+                digest=primary.digest or secondary.digest,
+                pushed_at=primary.pushed_at or secondary.pushed_at,
+                sources=primary.sources | secondary.sources,
+            )
+    return sorted(by_version.values(), key=lambda r: version_key(r.version), reverse=True)
+
+
+_RELEASE = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:-rc\.(\d+))?$")
+
+
+def version_key(version: str) -> tuple[Any, ...]:
+    """A sort key in SemVer precedence order; cheap for the X.Y.Z / X.Y.Z-rc.N the ledger holds.
+
+    Parsing every release into a semver.Version just to sort them was the one cost of
+    `releasectl version` that grew with the number of releases.
+    """
+    found = _RELEASE.match(version)
+    if found is None:
+        return _semver_key(version)
+    major, minor, patch, rc = found.groups()
+    # A final release sorts after its candidates: (1, 0) > (0, rc).
+    stage = (1, 0) if rc is None else (0, int(rc))
+    return (int(major), int(minor), int(patch), stage)
+
+
+def _semver_key(version: str) -> tuple[Any, ...]:
+    parsed = semver.Version.parse(version)
+    # Other pre-release labels are rare here; order them below finals, among themselves as text.
+    stage = (1, 0) if not parsed.prerelease else (0, -1, str(parsed.prerelease))
+    return (parsed.major, parsed.minor, parsed.patch, stage)
+
+
+def find(releases: Iterable[Release], version: str) -> Release | None:
+    for release in releases:
+        if release.version == version:
+            return release
+    return None
+
+
+def for_commit(releases: Iterable[Release], commit: str) -> list[Release]:
+    return [r for r in releases if r.commit == commit]

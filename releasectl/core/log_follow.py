@@ -1,0 +1,316 @@
+"""Follow a CodeBuild build's CloudWatch log stream until the build is over (docs/design.md §5).
+
+The follower is a loop over small pure decisions: `decide()` looks at the state and the
+time and says what to do next (read logs, poll the build, wait, or stop); the `on_*`
+functions fold each answer back into a new state. Only `follow()` does I/O, through the
+readers it is given, so every timing rule is testable with a scripted client and a
+FakeClock.
+
+Rules it keeps:
+- the log group/stream may not exist yet: ResourceNotFoundException is "not yet", not an error;
+- pages are read with nextForwardToken; the same token coming back means "no new data";
+- each line is shown once, in order (the token is only advanced by a successful read);
+- it stops only when the build is terminal and two consecutive reads, both started after
+  the terminal status was seen, found nothing (CodeBuild may flush its last lines late);
+- on throttling that outlived botocore's retries it backs off instead of failing;
+- GetLogEvents at most once per `log_interval` (1 s), so a readable line is shown within
+  about a second and the average stays at or below one call per second;
+- build status is polled every `status_interval` seconds, not on every log read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Protocol
+
+from releasectl.core.clock import Clock
+
+if TYPE_CHECKING:
+    from releasectl.adapters.aws.codebuild import BuildInfo
+
+
+@dataclass(frozen=True)
+class LogLocation:
+    group: str
+    stream: str
+
+
+@dataclass(frozen=True)
+class LogPage:
+    lines: Sequence[str]
+    next_token: str | None
+
+
+class LogStreamMissing(Exception):
+    """The log group or stream does not exist (yet)."""
+
+
+class Throttled(Exception):
+    """AWS still throttled the call after botocore's own retries."""
+
+
+class LogReader(Protocol):
+    def read(self, location: LogLocation, token: str | None) -> LogPage:
+        """One GetLogEvents page; raises LogStreamMissing or Throttled."""
+        ...
+
+
+class BuildReader(Protocol):
+    def get(self, build_id: str) -> BuildInfo:
+        """The build as CodeBuild reports it now; raises Throttled."""
+        ...
+
+
+@dataclass(frozen=True)
+class FollowPolicy:
+    log_interval: float = 1.0
+    status_interval: float = 3.0
+    throttle_initial: float = 2.0
+    throttle_max: float = 30.0
+    empty_reads_to_finish: int = 2
+
+
+# ----------------------------------------------------------------------------- decisions
+
+
+@dataclass(frozen=True)
+class ReadLogs:
+    pass
+
+
+@dataclass(frozen=True)
+class PollStatus:
+    pass
+
+
+@dataclass(frozen=True)
+class Wait:
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Done:
+    timed_out: bool
+
+
+Action = ReadLogs | PollStatus | Wait | Done
+
+
+@dataclass(frozen=True)
+class FollowState:
+    build: BuildInfo
+    read_logs: bool
+    location: LogLocation | None
+    deadline: float | None
+    next_status_at: float
+    next_log_at: float
+    token: str | None = None
+    stream_seen: bool = False
+    empty_reads_since_terminal: int = 0
+    log_backoff: float = 0.0
+    status_backoff: float = 0.0
+    lines_shown: int = 0
+
+
+def _location_for(build: BuildInfo, current: LogLocation | None) -> LogLocation | None:
+    if not build.logs_enabled:
+        return None
+    # Names CodeBuild reports beat our guess of the default names.
+    return build.log_location or current or build.default_log_location
+
+
+def initial_state(
+    build: BuildInfo, *, now: float, deadline: float | None, read_logs: bool, policy: FollowPolicy
+) -> FollowState:
+    return FollowState(
+        build=build,
+        read_logs=read_logs,
+        location=_location_for(build, None),
+        deadline=deadline,
+        # The caller has just fetched the build, so the first status poll can wait.
+        next_status_at=now + policy.status_interval,
+        next_log_at=now,
+    )
+
+
+def decide(state: FollowState, now: float, policy: FollowPolicy) -> Action:
+    reading = state.read_logs and state.location is not None
+    if state.build.terminal:
+        if not reading or state.empty_reads_since_terminal >= policy.empty_reads_to_finish:
+            return Done(timed_out=False)
+        if state.deadline is not None and now >= state.deadline:
+            # The outcome is known; only trailing lines would be lost.
+            return Done(timed_out=False)
+    elif state.deadline is not None and now >= state.deadline:
+        return Done(timed_out=True)
+    if not state.build.terminal and now >= state.next_status_at:
+        return PollStatus()
+    if reading and now >= state.next_log_at:
+        return ReadLogs()
+    wake = []
+    if not state.build.terminal:
+        wake.append(state.next_status_at)
+    if reading:
+        wake.append(state.next_log_at)
+    if state.deadline is not None:
+        wake.append(state.deadline)
+    return Wait(max(0.0, min(wake) - now))
+
+
+def _grow(previous: float, policy: FollowPolicy) -> float:
+    return min(policy.throttle_max, max(policy.throttle_initial, previous * 2))
+
+
+def on_status(state: FollowState, build: BuildInfo, now: float, policy: FollowPolicy) -> FollowState:
+    location = _location_for(build, state.location)
+    moved = location != state.location
+    newly_terminal = build.terminal and not state.build.terminal
+    return replace(
+        state,
+        build=build,
+        location=location,
+        token=None if moved else state.token,
+        stream_seen=False if moved else state.stream_seen,
+        empty_reads_since_terminal=0 if newly_terminal else state.empty_reads_since_terminal,
+        next_status_at=now + policy.status_interval,
+        status_backoff=0.0,
+    )
+
+
+def on_status_throttled(state: FollowState, now: float, policy: FollowPolicy) -> FollowState:
+    backoff = _grow(state.status_backoff, policy)
+    return replace(state, status_backoff=backoff, next_status_at=now + max(policy.status_interval, backoff))
+
+
+def on_page(
+    state: FollowState, page: LogPage, *, sent_token: str | None, started: float, policy: FollowPolicy
+) -> FollowState:
+    # Only "no lines and the same token back" is the end of the stream for now; an empty
+    # page with a new token can still be followed by data.
+    at_end = not page.lines and sent_token is not None and page.next_token == sent_token
+    empty_reads = state.empty_reads_since_terminal
+    if state.build.terminal:
+        empty_reads = empty_reads + 1 if at_end else 0
+    return replace(
+        state,
+        token=page.next_token or sent_token,
+        stream_seen=True,
+        empty_reads_since_terminal=empty_reads,
+        next_log_at=started + policy.log_interval,
+        log_backoff=0.0,
+        lines_shown=state.lines_shown + len(page.lines),
+    )
+
+
+def on_missing(state: FollowState, *, started: float, policy: FollowPolicy) -> FollowState:
+    empty_reads = state.empty_reads_since_terminal + 1 if state.build.terminal else 0
+    return replace(
+        state,
+        empty_reads_since_terminal=empty_reads,
+        next_log_at=started + policy.log_interval,
+        log_backoff=0.0,
+    )
+
+
+def on_log_throttled(state: FollowState, now: float, policy: FollowPolicy) -> FollowState:
+    backoff = _grow(state.log_backoff, policy)
+    return replace(state, log_backoff=backoff, next_log_at=now + backoff)
+
+
+# ----------------------------------------------------------------------------- the loop
+
+
+@dataclass(frozen=True)
+class FollowResult:
+    build: BuildInfo
+    timed_out: bool
+    lines_shown: int
+    stream_seen: bool
+    log_reads: int
+    status_polls: int
+    throttled: int
+
+
+def follow(
+    build: BuildInfo,
+    *,
+    builds: BuildReader,
+    logs: LogReader,
+    clock: Clock,
+    emit: Callable[[str], None],
+    deadline: float | None = None,
+    read_logs: bool = True,
+    policy: FollowPolicy | None = None,
+    on_change: Callable[[BuildInfo, BuildInfo], None] | None = None,
+) -> FollowResult:
+    """Show the build's log lines through `emit` until it is over (or `deadline` passes).
+
+    `on_change(old, new)` is told about every status poll, so the caller can report phases.
+    """
+    policy = policy or FollowPolicy()
+    state = initial_state(build, now=clock.now(), deadline=deadline, read_logs=read_logs, policy=policy)
+    log_reads = status_polls = throttled = 0
+    while True:
+        now = clock.now()
+        action = decide(state, now, policy)
+        if isinstance(action, Done):
+            return FollowResult(
+                build=state.build,
+                timed_out=action.timed_out,
+                lines_shown=state.lines_shown,
+                stream_seen=state.stream_seen,
+                log_reads=log_reads,
+                status_polls=status_polls,
+                throttled=throttled,
+            )
+        if isinstance(action, Wait):
+            clock.sleep(action.seconds)
+        elif isinstance(action, PollStatus):
+            status_polls += 1
+            try:
+                fresh = builds.get(state.build.id)
+            except Throttled:
+                throttled += 1
+                state = on_status_throttled(state, clock.now(), policy)
+                continue
+            if on_change is not None:
+                on_change(state.build, fresh)
+            state = on_status(state, fresh, clock.now(), policy)
+        else:
+            assert state.location is not None
+            log_reads += 1
+            sent = state.token
+            try:
+                page = logs.read(state.location, sent)
+            except LogStreamMissing:
+                state = on_missing(state, started=now, policy=policy)
+                continue
+            except Throttled:
+                throttled += 1
+                state = on_log_throttled(state, clock.now(), policy)
+                continue
+            for line in page.lines:
+                emit(line)
+            state = on_page(state, page, sent_token=sent, started=now, policy=policy)
+
+
+def read_all(logs: LogReader, location: LogLocation, *, emit: Callable[[str], None]) -> int | None:
+    """Print everything the stream holds now; the number of lines, or None if there is no stream.
+
+    For a one-off dump there is no need to wait between pages: botocore's retries absorb
+    occasional throttling, and the loop ends when the token repeats.
+    """
+    token: str | None = None
+    shown = 0
+    while True:
+        try:
+            page = logs.read(location, token)
+        except LogStreamMissing:
+            return None if token is None else shown
+        for line in page.lines:
+            emit(line)
+        shown += len(page.lines)
+        if page.next_token is None or page.next_token == token:
+            return shown
+        token = page.next_token

@@ -1,0 +1,303 @@
+"""`releasectl build --local`: run buildspec.yml on this machine the way CodeBuild would.
+
+The build runs in a fresh clone of the commit (full history and tags, detached HEAD,
+as CodePipeline's full-clone source gives CodeBuild), never in the caller's working
+tree, and the clone is removed afterwards. CodeBuild's environment variables are
+set, phases run with CodeBuild's transitions (releasectl.localbuild.runner), and the
+output streams to the terminal as it happens.
+
+run_build_in_checkout() is the reusable part: the sandbox's CodeBuild simulator
+calls it with its own build identity and a sink that writes CloudWatch Logs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from releasectl.localbuild.buildspec import parse_buildspec
+from releasectl.localbuild.runner import SUCCEEDED, BuildRun, LineSink, run_buildspec
+from releasectl.core.clock import Clock
+from releasectl.commands.context import Context
+from releasectl.core.errors import EnvironmentProblem, Interrupted, UsageError
+from releasectl.core.result import CommandResult, ImageInfo, Outcome
+
+LOCAL_ACCOUNT = "000000000000"
+# Variables that would point git (inside the build) back at the caller's repository.
+_GIT_LOCATION_VARS = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_COMMON_DIR",
+    "GIT_NAMESPACE",
+)
+
+
+@dataclass(frozen=True)
+class BuildIdentity:
+    """Who the build is, in CodeBuild's terms."""
+
+    build_id: str  # "<project>:<uuid>"
+    build_number: int
+    region: str | None
+    account_id: str
+    initiator: str
+    image: str = "local"
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:codebuild:{self.region or 'local'}:{self.account_id}:build/{self.build_id}"
+
+    @property
+    def log_stream(self) -> str:
+        return self.build_id.split(":", 1)[-1]
+
+
+def codebuild_env(
+    identity: BuildIdentity,
+    *,
+    commit: str,
+    source_version: str,
+    src_dir: Path,
+    source_repo_url: str,
+    start_time_ms: int,
+) -> dict[str, str]:
+    """The variables CodeBuild sets in every build (userguide: build-env-ref-env-vars)."""
+    env = {
+        "CODEBUILD_CI": "true",
+        "CODEBUILD_BUILD_ID": identity.build_id,
+        "CODEBUILD_BUILD_ARN": identity.arn,
+        "CODEBUILD_BUILD_NUMBER": str(identity.build_number),
+        "CODEBUILD_BUILD_IMAGE": identity.image,
+        "CODEBUILD_BUILD_SUCCEEDING": "1",
+        "CODEBUILD_INITIATOR": identity.initiator,
+        "CODEBUILD_LOG_PATH": identity.log_stream,
+        "CODEBUILD_RESOLVED_SOURCE_VERSION": commit,
+        "CODEBUILD_SOURCE_VERSION": source_version,
+        "CODEBUILD_SOURCE_REPO_URL": source_repo_url,
+        "CODEBUILD_SRC_DIR": str(src_dir),
+        "CODEBUILD_START_TIME": str(start_time_ms),
+    }
+    if identity.region:
+        env["AWS_REGION"] = identity.region
+        env["AWS_DEFAULT_REGION"] = identity.region
+    return env
+
+
+def _git_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
+
+
+def _git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    try:
+        proc = subprocess.run(
+            ["git", *args], cwd=cwd, env=_git_env(), capture_output=True, text=True, check=False
+        )
+    except FileNotFoundError:
+        raise EnvironmentProblem(
+            "git is not installed", hint="install git and run the command again"
+        ) from None
+    if check and proc.returncode != 0:
+        detail = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"
+        raise EnvironmentProblem(f"git {args[0]} failed: {detail}")
+    return proc
+
+
+def repo_root(cwd: Path) -> Path:
+    proc = _git(cwd, "rev-parse", "--show-toplevel", check=False)
+    if proc.returncode != 0:
+        raise EnvironmentProblem(
+            f"{cwd} is not inside a git repository", hint="run releasectl from a clone of the project"
+        )
+    return Path(proc.stdout.strip())
+
+
+def resolve_commit(root: Path, ref: str | None) -> str:
+    wanted = ref or "HEAD"
+    proc = _git(root, "rev-parse", "--verify", "--quiet", f"{wanted}^{{commit}}", check=False)
+    if proc.returncode != 0:
+        raise UsageError(
+            f"--ref {wanted!r} is not a commit, branch or tag in this repository",
+            hint="check the name, or `git fetch --tags` if it exists on the remote",
+        )
+    return proc.stdout.strip()
+
+
+def origin_url(root: Path) -> str | None:
+    proc = _git(root, "remote", "get-url", "origin", check=False)
+    if proc.returncode != 0:
+        return None
+    return proc.stdout.strip() or None
+
+
+def _remove_tree(path: Path) -> None:
+    def make_writable(_func: object, target: str, _exc: object) -> None:
+        with contextlib.suppress(OSError):
+            os.chmod(target, stat.S_IRWXU)
+            os.chmod(os.path.dirname(target), stat.S_IRWXU)
+
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(path, onexc=make_writable)
+    else:
+        shutil.rmtree(path, onerror=make_writable)
+    if path.exists():
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def clean_checkout(root: Path, commit: str, *, origin: str | None = None) -> Iterator[Path]:
+    """A throwaway clone of `root` at `commit`: all history and tags, detached HEAD.
+
+    A clone rather than a worktree, so the caller's repository gains no worktree
+    entry and its refs and index are never written.
+    """
+    base = Path(tempfile.mkdtemp(prefix="releasectl-build-"))
+    src = base / "src"
+    try:
+        _git(base, "clone", "--quiet", "--no-local", "--no-checkout", str(root), str(src))
+        if _git(src, "cat-file", "-e", f"{commit}^{{commit}}", check=False).returncode != 0:
+            # A commit no branch or tag reaches (say, a detached HEAD) is fetched by id.
+            _git(src, "fetch", "--quiet", "origin", commit)
+        _git(src, "checkout", "--quiet", "--detach", commit)
+        if origin:
+            # As in CodeBuild, origin is the real remote (release reads it for the image's source label).
+            _git(src, "remote", "set-url", "origin", origin)
+        yield src
+    finally:
+        _remove_tree(base)
+
+
+def run_build_in_checkout(
+    *,
+    repo: Path,
+    commit: str,
+    source_version: str,
+    identity: BuildIdentity,
+    on_line: LineSink,
+    clock: Clock,
+    timeout_s: float | None,
+    base_env: Mapping[str, str] | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    buildspec_path: str = "buildspec.yml",
+) -> BuildRun:
+    """Clone `repo` at `commit`, run its buildspec with CodeBuild's variables, remove the clone.
+
+    extra_env plays the project's and start_build's environment variables: it
+    overrides the buildspec's env.variables, as in CodeBuild.
+    """
+    origin = origin_url(repo)
+    with clean_checkout(repo, commit, origin=origin) as src:
+        spec_file = src / buildspec_path
+        if not spec_file.is_file():
+            raise EnvironmentProblem(
+                f"commit {commit[:12]} has no {buildspec_path}",
+                hint="commit a buildspec.yml at the repository root, or build a later commit",
+            )
+        spec = parse_buildspec(spec_file.read_text(encoding="utf-8"), source=buildspec_path)
+        env = codebuild_env(
+            identity,
+            commit=commit,
+            source_version=source_version,
+            src_dir=src,
+            source_repo_url=origin or str(repo),
+            start_time_ms=int(time.time() * 1000),
+        )
+        environment = dict(os.environ if base_env is None else base_env)
+        for name in (*_GIT_LOCATION_VARS, "VIRTUAL_ENV"):
+            environment.pop(name, None)
+        return run_buildspec(
+            spec,
+            workdir=src,
+            base_env=environment,
+            overrides={**(extra_env or {}), **env},
+            on_line=on_line,
+            clock=clock,
+            timeout_s=timeout_s,
+        )
+
+
+def local_build(ctx: Context, *, ref: str | None) -> CommandResult:
+    """Handler for `releasectl build --local`: 0 when the build succeeds, 1 naming the failed phase."""
+    started = ctx.clock.now()
+    root = repo_root(ctx.cwd)
+    commit = resolve_commit(root, ref)
+    if _git(root, "status", "--porcelain", "--untracked-files=no", check=False).stdout.strip():
+        ctx.reporter.warn(f"uncommitted changes are not part of the build: it builds commit {commit[:12]}")
+    identity = BuildIdentity(
+        build_id=f"local:{uuid.uuid4()}",
+        build_number=1,
+        region=ctx.config.region,
+        account_id=LOCAL_ACCOUNT,
+        initiator="releasectl-local",
+    )
+    ctx.reporter.info(f"local build {identity.build_id} of {commit[:12]} in a clean checkout")
+    try:
+        run = run_build_in_checkout(
+            repo=root,
+            commit=commit,
+            source_version=ref or commit,
+            identity=identity,
+            on_line=ctx.reporter.log_line,
+            clock=ctx.clock,
+            timeout_s=ctx.config.build_timeout,
+        )
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"interrupted; local build {identity.build_id} was stopped, "
+            "its processes ended and its checkout removed"
+        ) from None
+    return build_result(run, identity=identity, commit=commit, ctx=ctx, duration_s=ctx.clock.now() - started)
+
+
+def build_result(
+    run: BuildRun, *, identity: BuildIdentity, commit: str, ctx: Context, duration_s: float
+) -> CommandResult:
+    version = run.exported.get("RELEASE_VERSION") or None
+    image = None
+    if run.exported.get("IMAGE_URI") or run.exported.get("IMAGE_DIGEST"):
+        image = ImageInfo(
+            repository=ctx.config.ecr_repository or "",
+            digest=run.exported.get("IMAGE_DIGEST") or None,
+            uri=run.exported.get("IMAGE_URI") or None,
+        )
+    # The same shape `releasectl build` gives a CodeBuild run, plus what only a local run knows.
+    extra: dict[str, Any] = {
+        "build_id": identity.build_id,
+        "project": None,
+        "commit": commit,
+        "status": run.status,
+        "phases": [
+            {
+                "type": p.phase_type,
+                "status": p.status,
+                "duration_s": round(p.duration_s, 3),
+                "message": f"{p.context_code}: {p.message}" if p.context_code else None,
+            }
+            for p in run.phases
+        ],
+        "exported_variables": dict(run.exported),
+        "local": True,
+        "skipped_phases": [name.upper() for name in run.skipped],
+    }
+    if run.status == SUCCEEDED:
+        message = f"local build {identity.build_id} SUCCEEDED"
+        return CommandResult("build", Outcome.SUCCEEDED, message, version, image, duration_s, extra)
+    failed = run.failed_phase
+    where = f" in phase {failed.phase_type}" if failed else ""
+    reason = f": {failed.message}" if failed and failed.message else ""
+    message = f"local build {identity.build_id} {run.status}{where}{reason}"
+    extra["failed_phase"] = failed.phase_type if failed else None
+    return CommandResult("build", Outcome.FAILED, message, version, image, duration_s, extra)

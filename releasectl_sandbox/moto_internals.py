@@ -1,0 +1,592 @@
+"""Everything the sandbox knows about moto's insides, in one place.
+
+moto serves AWS's state but not its behaviour over time (docs/testing.md §2), so the sandbox hooks a
+few methods of moto's ECS and CodeBuild code for its lifetime and publishes its simulators'
+state into moto's model objects. Nothing else in releasectl imports moto's internals; this
+module's contract test (tests/sandbox/test_moto_internals.py) fails with a clear message when
+the pinned moto changes what is relied on here:
+
+- backends are looked up as get_backend(service)[account][region];
+- EC2ContainerServiceBackend.update_service(service_properties) takes snake_case keys and
+  returns the Service; create_service / describe_services / list_tasks / describe_tasks /
+  stop_task / describe_task_definition / describe_clusters keep their parameters;
+- a Cluster is serialised from its attributes (running_tasks_count, pending_tasks_count,
+  active_services_count), the backend keeps `services` (Service.cluster_name, .status) and
+  `tasks` (cluster name -> task ARN -> Task with last_status);
+- a Service is serialised from its attributes (deployments, events, running_count,
+  pending_count, desired_count, task_definition, deployment_configuration), read when the
+  response is written, so the simulator replaces those attributes rather than mutating them;
+- CodeBuildResponse.start_build reads request parameters with _get_param and returns an
+  ActionResult; CodeBuildBackend keeps codebuild_projects and build_history and answers
+  batch_get_builds(ids) and stop_build(build_id);
+- CloudFormationBackend.create_change_set returns (change set id, stack id) and keeps
+  `change_sets`; a ChangeSet has template_dict, parameters, stack, changes (Change(action,
+  logical_resource_id, resource_type)), status and status_reason, serialised from its attributes;
+  a ResourceMap evaluates Conditions after load_mapping / load_parameters / load_conditions
+  (lazy_condition_map); parsing's NULL_MODELS and get_model_map() say which types it creates;
+- ThreadedMotoServer keeps its werkzeug server in `_server`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from releasectl.core.errors import EnvironmentProblem
+
+PINNED_MOTO = "5.2.5"
+ACCOUNT_ID = "123456789012"  # moto's default account: what the fake credentials map to
+
+_install_lock = threading.Lock()
+_installed: set[tuple[str, str]] = set()
+
+
+def check_moto_version() -> None:
+    """The sandbox relies on moto internals (this module): refuse any other moto version."""
+    import moto
+
+    found = getattr(moto, "__version__", "unknown")
+    if found != PINNED_MOTO:
+        raise EnvironmentProblem(
+            f"the sandbox needs moto {PINNED_MOTO}, found {found}",
+            hint=f"pip install 'moto[server]=={PINNED_MOTO}' (or `pip install 'releasectl[sandbox]'`)",
+        )
+
+
+def backend(service: str, region: str, account: str = ACCOUNT_ID) -> Any:
+    from moto.backends import get_backend
+
+    return get_backend(service)[account][region]  # type: ignore[call-overload]
+
+
+# ----------------------------------------------------------------------------- server
+
+
+def close_server_socket(server: Any) -> None:
+    """ThreadedMotoServer.stop() shuts the loop down but leaves the listening socket open."""
+    inner = getattr(server, "_server", None)
+    if inner is not None:
+        inner.server_close()
+
+
+# ----------------------------------------------------------------------------- patching
+
+
+@dataclass
+class Patches:
+    """Methods replaced on moto's classes; restore() puts the originals back."""
+
+    _saved: list[tuple[type, str, Any]] = field(default_factory=list)
+    _keys: list[tuple[str, str]] = field(default_factory=list)
+
+    def replace(
+        self, owner: type, name: str, make: Callable[[Callable[..., Any]], Callable[..., Any]]
+    ) -> None:
+        original = owner.__dict__.get(name)
+        if original is None:
+            raise EnvironmentProblem(
+                f"moto's {owner.__name__}.{name} is gone; the sandbox cannot hook it",
+                hint=f"install moto {PINNED_MOTO} exactly",
+            )
+        self._saved.append((owner, name, original))
+        setattr(owner, name, make(original))
+
+    def claim(self, service: str, region: str) -> None:
+        """One sandbox per backend per process: two would fight over the same hooks."""
+        with _install_lock:
+            if (service, region) in _installed:
+                raise EnvironmentProblem(
+                    f"a sandbox already simulates {service} in {region} in this process",
+                    hint="stop the other sandbox first",
+                )
+            _installed.add((service, region))
+        self._keys.append((service, region))
+
+    def restore(self) -> None:
+        while self._saved:
+            owner, name, original = self._saved.pop()
+            setattr(owner, name, original)
+        with _install_lock:
+            for key in self._keys:
+                _installed.discard(key)
+        self._keys.clear()
+
+
+# ----------------------------------------------------------------------------- ECS
+
+
+class EcsHandlers(Protocol):
+    """What the ECS simulator answers; moto serves everything else."""
+
+    lock: threading.RLock
+
+    def on_service_created(self, service: Any) -> None: ...
+
+    def on_update_service(
+        self, service: Any, *, task_definition: str | None, desired_count: int | None, force: bool
+    ) -> None: ...
+
+    def list_tasks(
+        self,
+        *,
+        cluster: str,
+        service_name: str | None,
+        started_by: str | None,
+        desired_status: str | None,
+        family: str | None,
+    ) -> list[str] | None: ...
+
+    def describe_tasks(self, *, cluster: str, tasks: Sequence[str]) -> list[dict[str, Any]]: ...
+
+    def stop_task(self, *, cluster: str, task: str, reason: str | None) -> dict[str, Any] | None: ...
+
+    def task_counts(self, *, cluster: str) -> tuple[int, int]:
+        """(running, pending) of the simulator's tasks in the cluster."""
+        ...
+
+
+@dataclass(frozen=True)
+class TaskRef:
+    """What moto's list_tasks response reads from each item."""
+
+    task_arn: str
+
+
+def _ours(backend_obj: Any, region: str, account: str) -> bool:
+    # By account and region rather than identity: a reset (POST /moto-api/reset) rebuilds backends.
+    return (
+        getattr(backend_obj, "region_name", None) == region
+        and getattr(backend_obj, "account_id", None) == account
+    )
+
+
+def hook_ecs(patches: Patches, handlers: EcsHandlers, region: str, account: str = ACCOUNT_ID) -> None:
+    """Serve service rollouts and tasks from the simulator for one account and region."""
+    from moto.ecs.exceptions import EcsClientException
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    patches.claim("ecs", region)
+
+    def create_service(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if not _ours(self, region, account):
+                return original(self, *args, **kwargs)
+            with handlers.lock:
+                service = original(self, *args, **kwargs)
+                handlers.on_service_created(service)
+                return service
+
+        return wrapper
+
+    def update_service(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(self: Any, service_properties: dict[str, Any]) -> Any:
+            if not _ours(self, region, account):
+                return original(self, service_properties)
+            props = dict(service_properties)
+            task_definition = props.pop("task_definition", None)
+            desired = props.pop("desired_count", None)
+            force = bool(props.pop("force_new_deployment", False))
+            with handlers.lock:
+                # moto's own not-found error first; then AWS's refusal of a deregistered revision,
+                # which moto does not make (docs/design.md §5).
+                if task_definition and self.describe_task_definition(task_definition).status == "INACTIVE":
+                    raise EcsClientException("TaskDefinition is inactive")
+                service = original(self, props)
+                handlers.on_update_service(
+                    service,
+                    task_definition=task_definition,
+                    desired_count=int(desired) if desired is not None else None,
+                    force=force,
+                )
+                return service
+
+        return wrapper
+
+    def describe_services(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if not _ours(self, region, account):
+                return original(self, *args, **kwargs)
+            with handlers.lock:
+                return original(self, *args, **kwargs)
+
+        return wrapper
+
+    def list_tasks(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(
+            self: Any,
+            cluster_str: str | None = None,
+            container_instance: str | None = None,
+            family: str | None = None,
+            started_by: str | None = None,
+            service_name: str | None = None,
+            desiredStatus: str | None = None,  # moto's parameter name
+        ) -> Any:
+            theirs = original(
+                self, cluster_str, container_instance, family, started_by, service_name, desiredStatus
+            )
+            if not _ours(self, region, account):
+                return theirs
+            with handlers.lock:
+                ours = handlers.list_tasks(
+                    cluster=cluster_str or "default",
+                    service_name=service_name,
+                    started_by=started_by,
+                    desired_status=desiredStatus,
+                    family=family,
+                )
+            if ours is None:
+                return theirs
+            # moto ignores serviceName; tasks it ran itself (run_task) belong to no service.
+            kept = [] if service_name else list(theirs)
+            return kept + [TaskRef(arn) for arn in ours]
+
+        return wrapper
+
+    def describe_tasks(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(self: Any, cluster_str: str, tasks: list[str]) -> Any:
+            if not _ours(self, region, account):
+                return original(self, cluster_str, tasks)
+            self._get_cluster(cluster_str)  # moto's ClusterNotFoundException for a wrong cluster
+            with handlers.lock:
+                ours = handlers.describe_tasks(cluster=cluster_str, tasks=tasks)
+            known = {item["taskArn"].rsplit("/", 1)[-1] for item in ours}
+            rest = [t for t in tasks if t.rsplit("/", 1)[-1] not in known]
+            theirs = original(self, cluster_str, rest) if rest else []
+            return list(theirs) + ours
+
+        return wrapper
+
+    def stop_task(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(self: Any, cluster_str: str, task_str: str, reason: str) -> Any:
+            if not _ours(self, region, account):
+                return original(self, cluster_str, task_str, reason)
+            with handlers.lock:
+                stopped = handlers.stop_task(cluster=cluster_str, task=task_str, reason=reason)
+            return stopped if stopped is not None else original(self, cluster_str, task_str, reason)
+
+        return wrapper
+
+    def describe_clusters(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(self: Any, cluster_names: list[str]) -> Any:
+            clusters, failures = original(self, cluster_names)
+            if not _ours(self, region, account):
+                return clusters, failures
+            with handlers.lock:
+                return [_counted_cluster(self, cluster, handlers) for cluster in clusters], failures
+
+        return wrapper
+
+    patches.replace(EC2ContainerServiceBackend, "create_service", create_service)
+    patches.replace(EC2ContainerServiceBackend, "update_service", update_service)
+    patches.replace(EC2ContainerServiceBackend, "describe_services", describe_services)
+    patches.replace(EC2ContainerServiceBackend, "list_tasks", list_tasks)
+    patches.replace(EC2ContainerServiceBackend, "describe_tasks", describe_tasks)
+    patches.replace(EC2ContainerServiceBackend, "stop_task", stop_task)
+    patches.replace(EC2ContainerServiceBackend, "describe_clusters", describe_clusters)
+
+
+def _counted_cluster(backend_obj: Any, cluster: Any, handlers: EcsHandlers) -> Any:
+    """A copy of moto's Cluster whose counts say what runs. moto keeps running_tasks_count by adding
+    and subtracting service counts as update_service rewrites them (so it drifts negative once the
+    simulator publishes counts) and never counts services at all. A copy, because the response is
+    written after the lock is released, while another request may be changing the original."""
+    import copy
+
+    running, pending = handlers.task_counts(cluster=cluster.name)
+    # Tasks moto ran itself (run_task) belong to no service and are not the simulator's.
+    own = list((getattr(backend_obj, "tasks", None) or {}).get(cluster.name, {}).values())
+    shown = copy.copy(cluster)
+    shown.running_tasks_count = running + sum(1 for t in own if t.last_status == "RUNNING")
+    shown.pending_tasks_count = pending + sum(1 for t in own if t.last_status in ("PROVISIONING", "PENDING"))
+    shown.active_services_count = sum(
+        1
+        for service in backend_obj.services.values()
+        if service.cluster_name == cluster.name and service.status == "ACTIVE"
+    )
+    return shown
+
+
+@dataclass(frozen=True)
+class ServiceView:
+    """A moto Service as plain values."""
+
+    name: str
+    arn: str
+    cluster_name: str
+    cluster_arn: str
+    task_definition: str | None
+    desired_count: int
+    deployments: tuple[Mapping[str, Any], ...]
+    deployment_configuration: Mapping[str, Any]
+    launch_type: str | None
+    load_balancers: tuple[Mapping[str, Any], ...]
+
+
+def service_view(service: Any) -> ServiceView:
+    return ServiceView(
+        name=str(service.name),
+        arn=str(service.arn),
+        cluster_name=str(service.cluster_name),
+        cluster_arn=str(service.cluster_arn),
+        task_definition=service.task_definition,
+        desired_count=int(service.desired_count or 0),
+        deployments=tuple(dict(d) for d in service.deployments or ()),
+        deployment_configuration=dict(getattr(service, "deployment_configuration", None) or {}),
+        launch_type=getattr(service, "launch_type", None),
+        load_balancers=tuple(dict(lb) for lb in getattr(service, "load_balancers", None) or ()),
+    )
+
+
+def publish_service(
+    service: Any,
+    *,
+    deployments: list[dict[str, Any]],
+    events: list[dict[str, Any]],
+    running: int,
+    pending: int,
+    desired: int,
+    task_definition: str | None,
+) -> None:
+    """Replace (never mutate) what describe_services shows: a response being written from the
+    old lists in another thread keeps a consistent snapshot."""
+    service.deployments = deployments
+    service.events = events
+    service.running_count = running
+    service.pending_count = pending
+    service.desired_count = desired
+    if task_definition:
+        service.task_definition = task_definition
+
+
+def task_definition(region: str, ref: str, account: str = ACCOUNT_ID) -> dict[str, Any]:
+    """A registered revision (ARN, family:revision or family) as ECS's JSON would show it."""
+    found = backend("ecs", region, account).describe_task_definition(ref)
+    return {
+        "taskDefinitionArn": found.arn,
+        "family": found.family,
+        "revision": found.revision,
+        "status": found.status,
+        "containerDefinitions": [dict(c) for c in found.container_definitions],
+        "cpu": found.cpu,
+        "memory": found.memory,
+        "networkMode": found.network_mode,
+    }
+
+
+# ----------------------------------------------------------------------------- CloudFormation
+
+
+def hook_cloudformation(patches: Patches, region: str, account: str = ACCOUNT_ID) -> None:
+    """Change sets that honour the template's Conditions, and say what moto would not create.
+
+    moto's ChangeSet lists every resource of the template (Conditions ignored), so `releasectl
+    infra diff` against the sandbox showed the NAT gateways and the VPC endpoints, which exclude
+    each other. Executing a change set does honour conditions (moto skips a resource whose
+    condition is false), so the honest list is the one the conditions leave. Resource types moto
+    has no CloudFormation model for are listed in the change set's StatusReason: on execute the
+    sandbox records them but creates nothing. A change set moto fails to execute is refused
+    with a ValidationError that says so, instead of moto's HTTP 500.
+    """
+    from moto.cloudformation.exceptions import ValidationError
+    from moto.cloudformation.models import CloudFormationBackend
+    from moto.core.exceptions import ServiceException, _RESTError
+
+    patches.claim("cloudformation", region)
+
+    def create_change_set(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            change_set_id, stack_id = original(self, *args, **kwargs)
+            if _ours(self, region, account):
+                change_set = self.change_sets.get(change_set_id)
+                if change_set is not None and change_set.status == "CREATE_COMPLETE":
+                    _honour_conditions(change_set, region, account)
+            return change_set_id, stack_id
+
+        return wrapper
+
+    def execute_change_set(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if not _ours(self, region, account):
+                return original(self, *args, **kwargs)
+            try:
+                return original(self, *args, **kwargs)
+            except (ServiceException, _RESTError):  # moto's own API errors: AWS's answers
+                raise
+            except Exception as exc:
+                # moto's own failure (infra/releasectl.yaml's Fn::Select over Fn::GetAZs, for one)
+                # was an HTTP 500 with an HTML page; say what failed, in one line, as an API error.
+                raise ValidationError(
+                    message=f"sandbox: moto's CloudFormation could not execute this change set "
+                    f"({exc.__class__.__name__}: {exc}); the sandbox's resources come from "
+                    "`releasectl sandbox up`, not from a stack"
+                ) from None
+
+        return wrapper
+
+    patches.replace(CloudFormationBackend, "create_change_set", create_change_set)
+    patches.replace(CloudFormationBackend, "execute_change_set", execute_change_set)
+
+
+def _present(resource_map: Any, resources: Mapping[str, Any]) -> list[str]:
+    """Logical ids of `resources` whose Condition (if any) holds in `resource_map`."""
+    conditions = resource_map.lazy_condition_map
+    return [
+        name
+        for name, body in resources.items()
+        if not (isinstance(body, dict) and body.get("Condition")) or conditions[body["Condition"]]
+    ]
+
+
+def _honour_conditions(change_set: Any, region: str, account: str) -> None:
+    """Recompute the change set's changes: Add / Remove follow what the Conditions let exist
+    before and after (a flipped condition adds or removes a resource whose text did not change);
+    Modify is a resource in both whose text, or a parameter it refers to, changed."""
+    from moto.cloudformation.models import Change
+    from moto.cloudformation.parsing import ResourceMap, get_references_from_template
+
+    template = change_set.template_dict or {}
+    new_resources: dict[str, Any] = dict(template.get("Resources") or {})
+    new_parameters = dict(change_set.parameters or {})
+    stack = change_set.stack
+    try:
+        planned = ResourceMap(
+            stack.stack_id,
+            stack.name,
+            new_parameters,
+            {},
+            region_name=region,
+            account_id=account,
+            template=template,
+            cross_stack_resources=getattr(stack, "cross_stack_resources", None),
+        )
+        planned.load_mapping()
+        planned.load_parameters()
+        planned.load_conditions()
+        new_ids = _present(planned, new_resources)
+        # The stack's template as written (moto rewrites its parsed copy while creating resources).
+        old_template = stack.parse_template(stack.template) if isinstance(stack.template, str) else {}
+        old_resources: dict[str, Any] = dict((old_template or {}).get("Resources") or {})
+        old_ids = _present(stack.resource_map, old_resources) if old_resources else []
+        old_parameters = dict(getattr(stack.resource_map, "input_parameters", None) or {})
+    except Exception as exc:  # the sandbox says what it could not do rather than failing the change set
+        change_set.status_reason = (
+            f"sandbox: moto's CloudFormation is partial; the template's Conditions could not be "
+            f"evaluated here ({exc.__class__.__name__}: {exc}), so this lists every resource"
+        )
+        return
+    changed = {
+        key
+        for key in set(old_parameters) | set(new_parameters)
+        if old_parameters.get(key) != new_parameters.get(key)
+    }
+
+    def modified(name: str) -> bool:
+        body = new_resources[name]
+        return body != old_resources[name] or bool(changed & set(get_references_from_template(body)))
+
+    changes = [Change("Add", name, new_resources[name]["Type"]) for name in new_ids if name not in old_ids]
+    changes += [
+        Change("Modify", name, new_resources[name]["Type"])
+        for name in new_ids
+        if name in old_ids and modified(name)
+    ]
+    changes += [
+        Change("Remove", name, old_resources[name]["Type"]) for name in old_ids if name not in new_ids
+    ]
+    change_set.changes = changes
+    added = [new_resources[c.logical_resource_id]["Type"] for c in changes if c.action in ("Add", "Modify")]
+    skipped = sorted({kind for kind in added if not _moto_creates(kind)})
+    left_out = len(new_resources) - len(new_ids)
+    note = f"sandbox: conditions honoured ({left_out} resource(s) of the template left out)"
+    if skipped:
+        count = sum(1 for kind in added if kind in skipped)
+        note += (
+            f"; moto's CloudFormation is partial: it creates no {', '.join(skipped)} "
+            f"({count} of the {len(added)} resources to add or change)"
+        )
+    change_set.status_reason = note
+
+
+def _moto_creates(resource_type: str) -> bool:
+    """Whether moto's CloudFormation has a model for the type (else it skips the resource)."""
+    from moto.cloudformation.parsing import NULL_MODELS, get_model_map
+
+    if resource_type in NULL_MODELS:
+        return False
+    return resource_type.startswith("Custom::") or resource_type in get_model_map()
+
+
+# ----------------------------------------------------------------------------- CodeBuild
+
+
+class CodeBuildHandlers(Protocol):
+    def start_build(self, project: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    def batch_get_builds(self, ids: Sequence[str]) -> list[dict[str, Any]]: ...
+
+    def stop_build(self, build_id: str) -> dict[str, Any] | None: ...
+
+
+_START_BUILD_PARAMS = (
+    "idempotencyToken",
+    "sourceVersion",
+    "environmentVariablesOverride",
+    "timeoutInMinutesOverride",
+    "buildspecOverride",
+)
+
+
+def hook_codebuild(
+    patches: Patches, handlers: CodeBuildHandlers, region: str, account: str = ACCOUNT_ID
+) -> None:
+    """Serve start_build / batch_get_builds / stop_build from the simulator for one account and region."""
+    from moto.codebuild.exceptions import ResourceNotFoundException
+    from moto.codebuild.models import CodeBuildBackend
+    from moto.codebuild.responses import CodeBuildResponse
+    from moto.core.responses import ActionResult
+
+    patches.claim("codebuild", region)
+
+    def start_build(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(self: Any) -> Any:
+            codebuild = self.codebuild_backend
+            if not _ours(codebuild, region, account):
+                return original(self)
+            name = self._get_param("projectName")
+            project = codebuild.codebuild_projects.get(name)
+            if project is None:
+                # The same refusal as moto's own start_build.
+                return original(self)
+            params = {key: self._get_param(key) for key in _START_BUILD_PARAMS}
+            build = handlers.start_build(dict(project.project_metadata), params)
+            history = codebuild.build_history.setdefault(name, [])
+            if build["id"] not in history:  # a repeated idempotency token answers an earlier build
+                history.append(build["id"])
+            return ActionResult({"build": build})
+
+        return wrapper
+
+    def batch_get_builds(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(self: Any, ids: list[str]) -> Any:
+            if not _ours(self, region, account):
+                return original(self, ids)
+            return handlers.batch_get_builds(ids)
+
+        return wrapper
+
+    def stop_build(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(self: Any, build_id: str) -> Any:
+            if not _ours(self, region, account):
+                return original(self, build_id)
+            build = handlers.stop_build(build_id)
+            if build is None:
+                raise ResourceNotFoundException(f"Build {build_id} does not exist")
+            return build
+
+        return wrapper
+
+    patches.replace(CodeBuildResponse, "start_build", start_build)
+    patches.replace(CodeBuildBackend, "batch_get_builds", batch_get_builds)
+    patches.replace(CodeBuildBackend, "stop_build", stop_build)
