@@ -26,11 +26,12 @@ demo: $(VENV)/.installed-demo
 	$(BIN)/releasectl demo
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check releasectl service tests benchmarks
-	$(BIN)/ruff format --check releasectl service tests benchmarks
+	$(BIN)/ruff check releasectl releasectl_sandbox service tests benchmarks
+	$(BIN)/ruff format --check releasectl releasectl_sandbox service tests benchmarks
+	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
-	$(BIN)/bandit -q -r releasectl service -s B101,B404,B603,B607
+	$(BIN)/bandit -q -r releasectl releasectl_sandbox service -s B101,B404,B603,B607
 	git ls-files -z | xargs -0 $(BIN)/detect-secrets-hook --baseline .secrets.baseline
 	@if ls infra/*.yaml >/dev/null 2>&1; then $(BIN)/cfn-lint infra/*.yaml; fi
 

@@ -54,10 +54,10 @@ def version_fast_path(args: list[str]) -> int | None:
     state = RunState(json_output="json" in flags, verbose="verbose" in flags, command="version")
 
     def body() -> int:
-        from releasectl.core.config import load_config
-        from releasectl.commands.context import Context, StreamReporter
         from releasectl.cli.render import write_view
+        from releasectl.commands.context import Context, StreamReporter
         from releasectl.commands.version import version_report
+        from releasectl.core.config import load_config
 
         context = Context(
             config=load_config(),

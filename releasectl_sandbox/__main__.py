@@ -14,8 +14,8 @@ from releasectl.core.errors import ReleasectlError
 
 
 def main(argv: list[str] | None = None) -> int:
-    from releasectl.core.config import load_config
     from releasectl.commands.context import Context, StreamReporter
+    from releasectl.core.config import load_config
     from releasectl_sandbox.command import sandbox_up
 
     parser = argparse.ArgumentParser(prog="python -m releasectl_sandbox")

@@ -34,9 +34,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from releasectl.localbuild.runner import FAILED, SUCCEEDED, TIMED_OUT, BuildRun
 from releasectl.core.errors import EnvironmentProblem, ReleasectlError, UsageError
 from releasectl.localbuild.checkout import BuildIdentity, run_build_in_checkout
+from releasectl.localbuild.runner import FAILED, SUCCEEDED, TIMED_OUT, BuildRun
 from releasectl_sandbox.codebuild_record import SANDBOX_IMAGE, BuildRecord, now
 from releasectl_sandbox.logship import LogShipper
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import FrameType
 
 from releasectl.commands.context import Context
-from releasectl.cli.render import write_json, write_lines
+from releasectl.commands.output import write_json, write_lines
 
 
 def sandbox_up(

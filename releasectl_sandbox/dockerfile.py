@@ -18,9 +18,9 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from releasectl.core.errors import UsageError
 from releasectl_sandbox.dockerfile_words import expand, split_words
 from releasectl_sandbox.dockerignore import go_clean
-from releasectl.core.errors import UsageError
 
 _HINT = "see https://docs.docker.com/reference/dockerfile/"
 _DIRECTIVE = re.compile(r"#\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(.*?)\s*$")

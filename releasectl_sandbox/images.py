@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from releasectl.core.errors import Conflict, OperationFailed, UsageError
 from releasectl_sandbox.dockerfile import Healthcheck, ImageConfig, image_config
 from releasectl_sandbox.dockerignore import admitted_files
-from releasectl.core.errors import Conflict, OperationFailed, UsageError
 from releasectl_sandbox.layer import copy_entries, gzip_layer, layer_tar
 from releasectl_sandbox.state import BlobStore, sha256_digest
 

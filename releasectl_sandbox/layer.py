@@ -19,9 +19,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from releasectl.core.errors import UsageError
 from releasectl_sandbox.dockerfile import CopyStep
 from releasectl_sandbox.dockerignore import go_clean
-from releasectl.core.errors import UsageError
 
 _GLOB = re.compile(r"[*?\[]")
 

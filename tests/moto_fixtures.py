@@ -8,9 +8,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from releasectl.commands.context import Context, RecordingReporter
 from releasectl.core.clock import FakeClock
 from releasectl.core.config import Config
-from releasectl.commands.context import Context, RecordingReporter
 from tests.scripted_ecs import task_definition_body
 
 CODEBUILD_PROJECT = "hello-world-release"

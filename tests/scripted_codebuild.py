@@ -16,9 +16,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from releasectl.adapters.aws.clients import AwsClients
+from releasectl.commands.context import Context
 from releasectl.core.clock import FakeClock
 from releasectl.core.config import Config
-from releasectl.commands.context import Context
 
 PROJECT = "hello-world-release"
 BUILD_ID = f"{PROJECT}:0b5e9a5c-1111-4222-8333-944445555666"

@@ -424,9 +424,9 @@ def release(version: str, n: int, *, commit: str | None = None) -> Any:
 
 def make_context(**config: Any) -> Any:
     """A Context for scripted tests: fake clock, recording reporter, the usual names."""
+    from releasectl.commands.context import Context, RecordingReporter
     from releasectl.core.clock import FakeClock
     from releasectl.core.config import Config
-    from releasectl.commands.context import Context, RecordingReporter
 
     settings = {
         "ecr_repository": "hello-world",

@@ -10,13 +10,13 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from releasectl.commands import build as build_cmd
 from releasectl.adapters.aws import codebuild
 from releasectl.adapters.aws.clients import AwsClients
 from releasectl.adapters.aws.logs import CloudWatchLogReader
+from releasectl.commands import build as build_cmd
+from releasectl.commands.context import Context, RecordingReporter
 from releasectl.core.clock import FakeClock
 from releasectl.core.config import Config
-from releasectl.commands.context import Context, RecordingReporter
 from releasectl.core.errors import EnvironmentProblem
 from releasectl.core.log_follow import LogLocation, LogStreamMissing
 from releasectl.core.result import Outcome

@@ -7,8 +7,8 @@ import shlex
 
 import pytest
 
-from releasectl.localbuild.buildspec import PHASE_NAMES, Buildspec, parse_buildspec
 from releasectl.core.errors import ExitCode, UsageError
+from releasectl.localbuild.buildspec import PHASE_NAMES, Buildspec, parse_buildspec
 from tests.conftest import ROOT
 
 SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|CREDENTIAL|PRIVATE|ACCESS_KEY", re.IGNORECASE)

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from releasectl.localbuild.buildspec import parse_buildspec
-from releasectl.localbuild.runner import FAILED, SUCCEEDED, TIMED_OUT, BuildRun, run_buildspec
 from releasectl.core.clock import Clock, FakeClock, SystemClock
 from releasectl.core.errors import EnvironmentProblem
+from releasectl.localbuild.buildspec import parse_buildspec
+from releasectl.localbuild.runner import FAILED, SUCCEEDED, TIMED_OUT, BuildRun, run_buildspec
 
 
 @dataclass

@@ -15,13 +15,14 @@ from typing import Any
 import boto3
 import pytest
 
-from releasectl.commands import infra
 from releasectl.adapters.aws.clients import AwsClients
+from releasectl.cli.render import write_view
+from releasectl.commands import infra
+from releasectl.commands.context import Context, RecordingReporter
+from releasectl.core.changeset import env_exports, parse_parameter_options, update_pyproject
 from releasectl.core.clock import FakeClock
 from releasectl.core.config import Config, load_config
-from releasectl.commands.context import Context, RecordingReporter
 from releasectl.core.errors import EnvironmentProblem, ExitCode, UsageError
-from releasectl.core.changeset import env_exports, parse_parameter_options, update_pyproject
 from tests.conftest import run_cli
 from tests.moto_fixtures import infra_context
 
@@ -201,7 +202,7 @@ def test_outputs_env_prints_one_export_per_config_key(
 ) -> None:
     create_stack_with_outputs()
 
-    infra.outputs(moto_ctx, env=True).human()
+    write_view(infra.outputs(moto_ctx, env=True), json_output=False)
 
     lines = capsys.readouterr().out.splitlines()
     assert "export RELEASECTL_ECS_CLUSTER=hello-world" in lines

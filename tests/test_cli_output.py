@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from releasectl.cli.render import output_width, write_table
+from releasectl.cli.render import output_width, write_table, write_view
 from releasectl.commands.status import StatusView
 from tests.conftest import GitRepo, run_cli
 from tests.ecr_fixtures import push_image
@@ -135,7 +135,7 @@ def test_status_at_80_columns_fits_and_keeps_one_line_per_row(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("COLUMNS", "80")
-    StatusView(status_data(events=5)).human()
+    write_view(StatusView(status_data(events=5)), json_output=False)
     out = capsys.readouterr().out
     assert widest(out) <= 80
     assert len(table_rows(out)) == 2 + 5
@@ -148,7 +148,7 @@ def test_status_prints_whole_values_when_the_width_allows(
 ) -> None:
     monkeypatch.setenv("COLUMNS", "200")
     data = status_data()
-    StatusView(data).human()
+    write_view(StatusView(data), json_output=False)
     out = capsys.readouterr().out
     assert f"image     {data['image']}" in out
     assert f"task def  {data['task_definition']} (last outcome: succeeded)" in out

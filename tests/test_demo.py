@@ -450,8 +450,8 @@ def test_an_installed_releasectl_uses_the_checkout_around_the_working_directory(
 def test_outside_a_checkout_of_the_project_the_demo_is_an_environment_problem(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from releasectl_sandbox.demo import scratch as demo_scratch
     from releasectl.core.errors import EnvironmentProblem
+    from releasectl_sandbox.demo import scratch as demo_scratch
 
     monkeypatch.setattr(demo_scratch, "__file__", str(tmp_path / "site-packages" / "releasectl" / "x.py"))
     other = tmp_path / "other"
@@ -467,8 +467,8 @@ def test_the_demo_refuses_to_start_without_the_test_tools_its_builds_need(
 ) -> None:
     import importlib.util
 
-    from releasectl_sandbox.demo.story import _require_test_tools
     from releasectl.core.errors import EnvironmentProblem
+    from releasectl_sandbox.demo.story import _require_test_tools
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "pytest" else real(name))

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from releasectl.core.clock import FakeClock
-from releasectl.core.config import Config
 from releasectl.commands.context import Context, RecordingReporter
 from releasectl.commands.deploy import run_deploy, run_rollback
+from releasectl.core.clock import FakeClock
+from releasectl.core.config import Config
 from releasectl.core.errors import EnvironmentProblem, ExitCode, OperationFailed
 from releasectl.core.result import Outcome
 from tests.moto_fixtures import create_fargate_service

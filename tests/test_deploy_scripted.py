@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from releasectl.commands.deploy import deploy, run_deploy
+from releasectl.commands.rollout_waiter import PollPolicy
 from releasectl.core.errors import EnvironmentProblem, ExitCode, Interrupted, OperationFailed, UsageError
 from releasectl.core.result import CommandResult, Outcome
-from releasectl.commands.rollout_waiter import PollPolicy
 from tests.scripted_ecs import (
     REPO_URI,
     Rollout,

@@ -12,11 +12,8 @@ from pathlib import Path
 import pytest
 
 from releasectl.adapters.aws.ecr_auth import RegistryLogin, decode_token, ecr_login
-from releasectl.core.clock import FakeClock
-from releasectl.core.config import Config
-from releasectl.commands.context import Context, RecordingReporter
 from releasectl.adapters.docker import (
-    DockerBuilder,
+    BuildxBuilder,
     DockerCli,
     ImageBuild,
     build_and_push,
@@ -25,6 +22,9 @@ from releasectl.adapters.docker import (
     digest_from_metadata,
     registry_of,
 )
+from releasectl.commands.context import Context, RecordingReporter
+from releasectl.core.clock import FakeClock
+from releasectl.core.config import Config
 from releasectl.core.errors import EnvironmentProblem, ExitCode, OperationFailed, UsageError
 from tests import fake_docker
 
@@ -372,7 +372,7 @@ def test_missing_docker_is_exit_4_with_an_install_hint(
     empty = tmp_path / "empty-bin"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
-    builder = DockerBuilder(DockerCli(RecordingReporter()))
+    builder = BuildxBuilder(DockerCli(RecordingReporter()))
     with pytest.raises(EnvironmentProblem) as caught:
         builder.preflight()
     assert caught.value.exit_code == ExitCode.ENVIRONMENT
@@ -385,7 +385,7 @@ def test_daemon_not_answering_is_exit_4_with_a_start_hint(
 ) -> None:
     monkeypatch.setenv("FAKE_DOCKER_DAEMON", "down")
     with pytest.raises(EnvironmentProblem, match="Docker daemon does not answer") as caught:
-        DockerBuilder(DockerCli(RecordingReporter())).preflight()
+        BuildxBuilder(DockerCli(RecordingReporter())).preflight()
     assert caught.value.exit_code == ExitCode.ENVIRONMENT
     assert caught.value.hint is not None and "start Docker" in caught.value.hint
 
@@ -393,7 +393,7 @@ def test_daemon_not_answering_is_exit_4_with_a_start_hint(
 def test_missing_buildx_is_exit_4(docker: FakeDocker, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_DOCKER_BUILDX", "missing")
     with pytest.raises(EnvironmentProblem, match="buildx"):
-        DockerBuilder(DockerCli(RecordingReporter())).preflight()
+        BuildxBuilder(DockerCli(RecordingReporter())).preflight()
 
 
 def test_failing_build_is_operation_failed_with_docker_output_shown(
@@ -402,7 +402,7 @@ def test_failing_build_is_operation_failed_with_docker_output_shown(
     monkeypatch.setenv("FAKE_DOCKER_BUILD_EXIT", "1")
     reporter = RecordingReporter()
     with pytest.raises(OperationFailed, match=r"docker buildx build failed \(exit 1\)") as caught:
-        DockerBuilder(DockerCli(reporter)).build(image_build(context_dir(tmp_path)))
+        BuildxBuilder(DockerCli(reporter)).build(image_build(context_dir(tmp_path)))
     assert caught.value.exit_code == ExitCode.FAILED
     assert "ERROR: failed to solve: exit code: 1" in reporter.texts("log")
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from releasectl.core.errors import UsageError
 from releasectl_sandbox.dockerfile import CopyStep, Healthcheck, image_config, parse
 from releasectl_sandbox.dockerfile_words import expand, split_words
-from releasectl.core.errors import UsageError
 
 
 def config_of(body: str, **build_args: str):  # type: ignore[no-untyped-def]

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from releasectl_sandbox.dockerignore import DockerIgnore, admitted_files, go_clean, read_patterns
 from releasectl.core.errors import UsageError
+from releasectl_sandbox.dockerignore import DockerIgnore, admitted_files, go_clean, read_patterns
 
 ROOT = Path(__file__).resolve().parent.parent
 

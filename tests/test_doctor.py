@@ -12,9 +12,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from releasectl.core.config import Config
+from releasectl.cli.render import write_view
 from releasectl.commands.context import Context, RecordingReporter
 from releasectl.commands.doctor import DoctorReport, doctor
+from releasectl.core.config import Config
 from releasectl.core.errors import ExitCode
 from tests.conftest import GitRepo, run_cli
 from tests.moto_fixtures import create_codebuild_project
@@ -195,7 +196,7 @@ def test_human_output_is_one_line_per_check_with_marks_and_hints(
     create_resources(skip=("service",))
 
     report = run_doctor(repo.path)
-    report.human()
+    write_view(report, json_output=False)
 
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == len(report.checks) + 1

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from releasectl.core.config import load_config
-from releasectl.commands.context import Context, RecordingReporter
-from releasectl.core.errors import Conflict, EnvironmentProblem, ExitCode, OperationFailed
 from releasectl.adapters.git import Git, GitTagLedger, UnknownCommit, head_ref
+from releasectl.commands.context import Context, RecordingReporter
 from releasectl.commands.version import plan_version
+from releasectl.core.config import load_config
+from releasectl.core.errors import Conflict, EnvironmentProblem, ExitCode, OperationFailed
 from tests.conftest import GitRepo
 
 

@@ -17,12 +17,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from releasectl.commands import infra
 from releasectl.adapters.aws.clients import AwsClients
-from releasectl.core.clock import FakeClock
-from releasectl.core.config import Config
+from releasectl.commands import infra
 from releasectl.commands.context import Context, RecordingReporter
-from releasectl.core.errors import Conflict, EnvironmentProblem, ExitCode, Interrupted, OperationFailed
 from releasectl.core.changeset import (
     Progress,
     ResourceChange,
@@ -31,6 +28,9 @@ from releasectl.core.changeset import (
     change_summary,
     failures,
 )
+from releasectl.core.clock import FakeClock
+from releasectl.core.config import Config
+from releasectl.core.errors import Conflict, EnvironmentProblem, ExitCode, Interrupted, OperationFailed
 from releasectl.core.result import Outcome
 from tests.moto_fixtures import infra_context
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from releasectl.commands.context import Context, RecordingReporter
+from releasectl.commands.local_build import local_build
 from releasectl.core.clock import FakeClock
 from releasectl.core.config import Config
-from releasectl.commands.context import Context, RecordingReporter
 from releasectl.core.errors import EnvironmentProblem, ExitCode, Interrupted, UsageError
-from releasectl.localbuild.checkout import local_build
 from releasectl.core.result import Outcome
 from tests.conftest import GitRepo, run_cli
 from tests.test_buildspec_runner import running

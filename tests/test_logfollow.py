@@ -5,9 +5,9 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
-from releasectl.core import log_follow as logfollow
 from releasectl.adapters.aws.codebuild import CodeBuildReader, parse_build
 from releasectl.adapters.aws.logs import CloudWatchLogReader
+from releasectl.core import log_follow as logfollow
 from releasectl.core.log_follow import FollowPolicy, LogLocation
 from tests.scripted_codebuild import GROUP, STREAM, FakeCodeBuild, FakeLogs, ScriptedBuild
 

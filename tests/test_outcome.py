@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from releasectl.core.rollout import Decision, Seen, Target, observe, steady_on
 from releasectl.core.result import Outcome
+from releasectl.core.rollout import Decision, Seen, Target, observe, steady_on
 from tests.scripted_ecs import deployment, event
 
 OURS = "ecs-svc/2000000000000000001"

@@ -10,8 +10,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from releasectl.core.errors import EnvironmentProblem, ExitCode, UsageError
-from releasectl.core.ledger import Release
 from releasectl.core.deploy_plan import (
     READ_ONLY_FIELDS,
     Action,
@@ -24,6 +22,8 @@ from releasectl.core.deploy_plan import (
     plan_deploy,
     resolve_release,
 )
+from releasectl.core.errors import EnvironmentProblem, ExitCode, UsageError
+from releasectl.core.ledger import Release
 from releasectl.core.rollback_target import RollbackChoice, choose_rollback_target
 from tests.scripted_ecs import REPO_URI, T0, digest, release, task_definition_body, td_arn
 

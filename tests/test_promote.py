@@ -12,11 +12,11 @@ from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from releasectl.adapters.aws.ecr_tags import retag
+from releasectl.commands.context import Context, RecordingReporter
+from releasectl.commands.releases import promote
 from releasectl.core.clock import FakeClock
 from releasectl.core.config import DEFAULT_FLOATING_TAGS, Config
-from releasectl.commands.context import Context, RecordingReporter
 from releasectl.core.errors import Conflict, EnvironmentProblem, ExitCode, OperationFailed, UsageError
-from releasectl.commands.releases import promote
 from releasectl.core.result import Outcome
 from tests.conftest import run_cli
 from tests.ecr_fixtures import (

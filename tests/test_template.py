@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
-from releasectl.core.config import KEYS, Config
 from releasectl.core.changeset import TEMPLATE_BODY_LIMIT, config_values
+from releasectl.core.config import KEYS, Config
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "infra" / "releasectl.yaml"

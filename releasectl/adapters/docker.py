@@ -1,7 +1,7 @@
 """The Docker image builder (`--builder docker`): `docker buildx build` with a registry cache.
 
 The command line is built by pure functions (buildx_build_argv and friends) so
-every flag is tested without Docker; DockerBuilder runs it, streaming Docker's
+every flag is tested without Docker; BuildxBuilder runs it, streaming Docker's
 output to the reporter, and reads the pushed digest from `--metadata-file`.
 
 Choices that matter:
@@ -232,7 +232,7 @@ def _last_line(text: str) -> str:
 
 
 @dataclass
-class DockerBuilder:
+class BuildxBuilder:
     cli: DockerCli
 
     def preflight(self) -> None:
@@ -294,7 +294,7 @@ def build_and_push(ctx: Context, build: ImageBuild, *, env: Mapping[str, str] | 
     from releasectl.adapters.aws.ecr_auth import ecr_login
 
     cli = DockerCli(ctx.reporter, dict(os.environ if env is None else env))
-    builder = DockerBuilder(cli)
+    builder = BuildxBuilder(cli)
     builder.preflight()
     registries = {registry_of(build.repository_uri)}
     if build.cache_repository_uri:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
-from releasectl.core.errors import Conflict, EnvironmentProblem, OperationFailed, TimedOut
+from releasectl.core.errors import Conflict, EnvironmentProblem, OperationFailed, TimedOut, UsageError
 from releasectl.core.ledger import Release
 from releasectl.core.versioning import parse_tag
 
@@ -270,3 +270,33 @@ def head_ref(env: Mapping[str, str]) -> str:
     if resolved and all(c in "0123456789abcdefABCDEF" for c in resolved) and 7 <= len(resolved) <= 64:
         return resolved
     return "HEAD"
+
+
+def run_git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise EnvironmentProblem("git is not installed", hint="install git and run again") from None
+
+
+def resolve_commit(cwd: Path, ref: str) -> str:
+    """The full sha `ref` names. Not a repository is exit 4; an unknown ref is exit 2."""
+    if ref.startswith("-"):
+        raise UsageError(f"{ref!r} is not a git ref", hint="give a commit, branch or tag name")
+    if run_git(cwd, "rev-parse", "--git-dir").returncode != 0:
+        raise EnvironmentProblem(
+            f"{cwd} is not inside a git repository", hint="run releasectl from the project's git checkout"
+        )
+    proc = run_git(cwd, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    sha = proc.stdout.strip()
+    if proc.returncode != 0 or len(sha) != 40:
+        raise UsageError(
+            f"git ref {ref!r} does not name a commit here",
+            hint="give a commit, branch or tag that exists locally (git fetch first?)",
+        )
+    return sha
+
+
+def remote_branches_containing(cwd: Path, sha: str) -> list[str]:
+    proc = run_git(cwd, "branch", "-r", "--contains", sha)
+    return [line.strip() for line in proc.stdout.splitlines() if line.strip()] if proc.returncode == 0 else []

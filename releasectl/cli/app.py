@@ -12,9 +12,9 @@ from typing import Annotated, Any
 import typer
 
 from releasectl import __version__
+from releasectl.cli.exits import guarded, report
 from releasectl.cli.options import GlobalOptions, ReleasectlGroup, ReleasectlTyper, read_global_options
 from releasectl.core.errors import ExitCode, UsageError
-from releasectl.cli.exits import guarded, report
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -68,8 +68,8 @@ def _options(ctx: typer.Context) -> GlobalOptions:
 
 
 def _context(ctx: typer.Context, **flags: Any) -> Any:
-    from releasectl.core.config import load_config
     from releasectl.commands.context import Context, StreamReporter
+    from releasectl.core.config import load_config
 
     options = _options(ctx)
     config = load_config(flags={**options.aws_flags(), **flags}, config_path=options.config)
@@ -150,7 +150,9 @@ def demo(
     With -v, the full log (every build and sandbox line) is shown too.
     """
     context = _context(ctx)
-    from releasectl_sandbox.demo.story import run_demo
+    from releasectl.commands.plugins import handler
+
+    run_demo = handler("demo")
 
     # -v is the global option, so `demo -v` and `-v demo` mean the same.
     code = run_demo(context, record=record, verbose=context.verbose)
@@ -168,7 +170,10 @@ def release_cmd(
         bool, typer.Option("--deploy/--no-deploy", help="Deploy and verify after claiming.")
     ] = True,
     builder: Annotated[
-        str | None, typer.Option(help="Image builder: auto, docker or sandbox (default: config builder).")
+        str | None,
+        typer.Option(
+            help="Image builder: docker, or an installed one such as sandbox (default: config builder)."
+        ),
     ] = None,
     env_file: Annotated[
         Path | None,
@@ -291,7 +296,7 @@ def build(
     """Start the CodeBuild project for a commit and stream its logs."""
     context = _context(ctx)
     if local:
-        from releasectl.localbuild.checkout import local_build
+        from releasectl.commands.local_build import local_build
 
         _finish(local_build(context, ref=ref), context)
         return
@@ -436,7 +441,9 @@ def sandbox_up_cmd(
 ) -> None:
     """Run the sandbox in the foreground until Ctrl-C; stopping ends every process it started."""
     context = _context(ctx)
-    from releasectl_sandbox.command import sandbox_up
+    from releasectl.commands.plugins import handler
+
+    sandbox_up = handler("sandbox-up")
 
     code = sandbox_up(context, port=port, alb_port=alb_port)
     if code:

@@ -27,7 +27,8 @@ def report(
     hint: str | None = None,
     exc: BaseException | None = None,
 ) -> int:
-    from releasectl.cli.render import write_error, write_json
+    from releasectl.cli.render import write_error
+    from releasectl.commands.output import write_json
 
     if state.verbose and exc is not None:
         import traceback

@@ -14,16 +14,19 @@ from __future__ import annotations
 
 import inspect
 import typing
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 import typer
 from typer.core import TyperCommand, TyperGroup
 
 from releasectl.cli.exits import RunState
+
+
+CommandFunction = TypeVar("CommandFunction", bound=Callable[..., Any])
 
 
 @dataclass
@@ -234,9 +237,12 @@ class ReleasectlCommand(TyperCommand):
 class ReleasectlTyper(typer.Typer):
     """typer.Typer whose commands are ReleasectlCommands."""
 
-    def command(self, *args: Any, **kwargs: Any) -> Any:
+    def command(
+        self, *args: Any, **kwargs: Any
+    ) -> Callable[[CommandFunction], CommandFunction]:
         kwargs.setdefault("cls", ReleasectlCommand)
-        return super().command(*args, **kwargs)
+        decorator: Callable[[CommandFunction], CommandFunction] = super().command(*args, **kwargs)
+        return decorator
 
 
 def walk(group: click.Group, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], click.Command]]:

@@ -6,26 +6,14 @@ fits the width output_width() decides; --json is never shortened.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
+from releasectl.commands.output import write_json, write_lines
 from releasectl.core.result import CommandResult
-
-
-def write_json(obj: Any, stream: TextIO | None = None) -> None:
-    out = stream or sys.stdout
-    out.write(json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
-    out.flush()
-
-
-def write_lines(lines: Iterable[str], stream: TextIO | None = None) -> None:
-    out = stream or sys.stdout
-    for line in lines:
-        out.write(line + "\n")
-    out.flush()
+from releasectl.core.view import Block, Table, View
 
 
 def write_result(result: CommandResult, *, json_output: bool) -> None:
@@ -128,18 +116,32 @@ def write_error(message: str, *, stream: TextIO | None = None) -> None:
     out.flush()
 
 
-class View:
-    """A read-only answer (status, releases, doctor): JSON for machines, text for people."""
-
-    def to_json(self) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def human(self) -> None:
-        write_json(self.to_json())
+def unicode_output(stream: TextIO | None = None) -> bool:
+    """Whether the output can show marks such as ✔, ✘, · and → (a C locale cannot)."""
+    encoding = getattr(stream or sys.stdout, "encoding", None) or "ascii"
+    try:
+        "✔✘·→…".encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
 
 
 def write_view(view: View, *, json_output: bool) -> None:
     if json_output:
         write_json(view.to_json())
+        return
+    width = output_width()
+    for block in view.text(width=width, unicode=unicode_output()):
+        write_block(block, width)
+
+
+def write_block(block: Block, width: int) -> None:
+    if isinstance(block, Table):
+        write_table(block.title, block.columns, block.rows)
+    elif block.overflow == "cut":
+        mark = ellipsis()
+        write_lines(fit(line, width, mark=mark) for line in block.lines)
+    elif block.overflow == "fold":
+        write_lines(fold_lines(block.lines, indent=block.indent))
     else:
-        view.human()
+        write_lines(block.lines)

@@ -6,15 +6,15 @@ the user pointed at even if the branch moves meanwhile.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from releasectl.core import log_follow as logfollow
 from releasectl.adapters.aws.codebuild import BuildInfo, CodeBuildReader, get_build, start_build, stop_build
 from releasectl.adapters.aws.logs import CloudWatchLogReader
+from releasectl.adapters.git import remote_branches_containing, resolve_commit
 from releasectl.commands.context import Context
+from releasectl.commands.output import write_json, write_lines
+from releasectl.core import log_follow as logfollow
 from releasectl.core.errors import (
     EnvironmentProblem,
     Interrupted,
@@ -23,40 +23,9 @@ from releasectl.core.errors import (
     TimedOut,
     UsageError,
 )
-from releasectl.cli.render import write_json, write_lines
 from releasectl.core.result import CommandResult, Outcome
 
 # ----------------------------------------------------------------------------- git
-
-
-def run_git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    try:
-        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
-    except FileNotFoundError:
-        raise EnvironmentProblem("git is not installed", hint="install git and run again") from None
-
-
-def resolve_commit(cwd: Path, ref: str) -> str:
-    """The full sha `ref` names. Not a repository is exit 4; an unknown ref is exit 2."""
-    if ref.startswith("-"):
-        raise UsageError(f"{ref!r} is not a git ref", hint="give a commit, branch or tag name")
-    if run_git(cwd, "rev-parse", "--git-dir").returncode != 0:
-        raise EnvironmentProblem(
-            f"{cwd} is not inside a git repository", hint="run releasectl from the project's git checkout"
-        )
-    proc = run_git(cwd, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
-    sha = proc.stdout.strip()
-    if proc.returncode != 0 or len(sha) != 40:
-        raise UsageError(
-            f"git ref {ref!r} does not name a commit here",
-            hint="give a commit, branch or tag that exists locally (git fetch first?)",
-        )
-    return sha
-
-
-def remote_branches_containing(cwd: Path, sha: str) -> list[str]:
-    proc = run_git(cwd, "branch", "-r", "--contains", sha)
-    return [line.strip() for line in proc.stdout.splitlines() if line.strip()] if proc.returncode == 0 else []
 
 
 # ----------------------------------------------------------------------------- build

@@ -12,8 +12,6 @@ import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from releasectl.core.errors import Interrupted, OperationFailed, ReleasectlError, UsageError
-from releasectl.core.rollout import Seen, Target, primary
 from releasectl.core.deploy_plan import (
     REUSE_SCAN,
     Action,
@@ -23,8 +21,10 @@ from releasectl.core.deploy_plan import (
     plan_deploy,
     resolve_release,
 )
+from releasectl.core.errors import Interrupted, OperationFailed, ReleasectlError, UsageError
 from releasectl.core.result import CommandResult, ImageInfo, Outcome
 from releasectl.core.rollback_target import TargetRecord, check_named_target, choose_rollback_target
+from releasectl.core.rollout import Seen, Target, primary
 
 if TYPE_CHECKING:
     from releasectl.adapters.aws.ecs import EcsApi

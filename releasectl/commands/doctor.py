@@ -6,16 +6,16 @@ information (a dirty worktree, a missing cache repository) do not.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from releasectl.commands.build import run_git
-from releasectl.core.config import ENV_PREFIX
+from releasectl.adapters.aws.clients import describe_or_missing
+from releasectl.adapters.git import run_git
 from releasectl.commands.context import Context
+from releasectl.core.config import ENV_PREFIX
 from releasectl.core.errors import ExitCode, ReleasectlError
-from releasectl.cli.render import View, fold_lines, write_lines
+from releasectl.core.view import Block, Lines, View
 
 OK, WARN, INFO, FAIL, SKIP = "ok", "warn", "info", "fail", "skip"
 _MARKS = {OK: ("✔", "ok"), WARN: ("!", "warn"), INFO: ("·", "info"), FAIL: ("✘", "FAIL"), SKIP: ("-", "skip")}
@@ -60,13 +60,8 @@ class DoctorReport(View):
     def to_json(self) -> dict[str, Any]:
         return {"checks": [check.to_json() for check in self.checks], "ok": self.ok}
 
-    def human(self) -> None:
-        encoding = getattr(sys.stdout, "encoding", None) or "ascii"
-        try:
-            "✔✘·".encode(encoding)
-            fancy = True
-        except (UnicodeEncodeError, LookupError):
-            fancy = False
+    def text(self, *, width: int, unicode: bool) -> list[Block]:
+        fancy = unicode
         width = max(len(check.name) for check in self.checks)
         lines = []
         for check in self.checks:
@@ -78,7 +73,7 @@ class DoctorReport(View):
         failed = sum(1 for check in self.checks if not check.ok)
         lines.append("all checks passed" if not failed else f"{failed} check(s) failed")
         # A fix must be read whole: past the width it folds under the details, never cut short.
-        write_lines(fold_lines(lines, indent=width + 4))
+        return [Lines.of(lines, "fold", indent=width + 4)]
 
 
 def _set_hint(key: str) -> str:
@@ -173,25 +168,9 @@ def _git_checks(ctx: Context) -> list[Check]:
 # ----------------------------------------------------------------------------- resources
 
 
-def _client_error_code(call: Callable[[], Any]) -> tuple[Any, str | None]:
-    """Run one describe call; the expected not-found ClientError comes back as its code."""
-    import botocore.exceptions
-
-    from releasectl.adapters.aws.clients import aws_errors, error_code
-
-    with aws_errors():
-        try:
-            return call(), None
-        except botocore.exceptions.ClientError as exc:
-            code = error_code(exc)
-            if code.endswith("NotFoundException"):
-                return None, code
-            raise
-
-
 def _ecr_repository(ctx: Context, name: str) -> tuple[bool, str]:
     ecr = ctx.aws.client("ecr")
-    response, missing = _client_error_code(lambda: ecr.describe_repositories(repositoryNames=[name]))
+    response, missing = describe_or_missing(lambda: ecr.describe_repositories(repositoryNames=[name]))
     if missing:
         return False, f"repository {name} not found"
     repo = response["repositories"][0]
@@ -208,7 +187,7 @@ def _codebuild_project(ctx: Context, name: str) -> tuple[bool, str]:
 
 def _ecs_cluster(ctx: Context, name: str) -> tuple[bool, str]:
     ecs = ctx.aws.client("ecs")
-    response, _ = _client_error_code(lambda: ecs.describe_clusters(clusters=[name]))
+    response, _ = describe_or_missing(lambda: ecs.describe_clusters(clusters=[name]))
     clusters = (response or {}).get("clusters") or []
     if not clusters:
         return False, f"cluster {name} not found"
@@ -223,7 +202,7 @@ def _ecs_service(ctx: Context, name: str) -> tuple[bool, str]:
     if not cluster:
         return False, "cannot look it up: ecs_cluster is not set"
     ecs = ctx.aws.client("ecs")
-    response, missing = _client_error_code(lambda: ecs.describe_services(cluster=cluster, services=[name]))
+    response, missing = describe_or_missing(lambda: ecs.describe_services(cluster=cluster, services=[name]))
     if missing:
         return False, f"cluster {cluster} not found, so service {name} cannot exist"
     services = [s for s in response.get("services") or [] if s.get("status") != "INACTIVE"]

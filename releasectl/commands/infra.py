@@ -14,6 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from releasectl.core import changeset as plan
+from releasectl.core.changeset import (
+    ChangeSet,
+    Progress,
+    ResourceChange,
+    Stack,
+    StackEvent,
+    TemplateParameter,
+)
 from releasectl.core.errors import (
     Conflict,
     EnvironmentProblem,
@@ -22,9 +30,8 @@ from releasectl.core.errors import (
     TimedOut,
     UsageError,
 )
-from releasectl.core.changeset import ChangeSet, Progress, ResourceChange, Stack, StackEvent, TemplateParameter
-from releasectl.cli.render import View, write_lines
 from releasectl.core.result import CommandResult, Outcome
+from releasectl.core.view import Block, Lines, View
 
 if TYPE_CHECKING:
     from releasectl.adapters.aws.cloudformation import CloudFormationStacks
@@ -57,8 +64,8 @@ class InfraDiff(View):
             "note": self.note,
         }
 
-    def human(self) -> None:
-        write_lines(plan.diff_lines(self.stack, self.kind, self.changes) + _note_lines(self.note))
+    def text(self, *, width: int, unicode: bool) -> list[Block]:
+        return [Lines.of(plan.diff_lines(self.stack, self.kind, self.changes) + _note_lines(self.note))]
 
 
 def _note_lines(note: str | None) -> list[str]:
@@ -92,8 +99,8 @@ class InfraOutputs(View):
             "written": self.written,
         }
 
-    def human(self) -> None:
-        write_lines(plan.env_exports(self.config) if self.env else plan.output_lines(self.outputs))
+    def text(self, *, width: int, unicode: bool) -> list[Block]:
+        return [Lines.of(plan.env_exports(self.config) if self.env else plan.output_lines(self.outputs))]
 
 
 @dataclass

@@ -12,48 +12,21 @@ import json
 import os
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from releasectl.core.errors import Conflict, EnvironmentProblem, Interrupted, UsageError
+from releasectl.core.errors import Conflict, EnvironmentProblem, Interrupted
 from releasectl.core.ledger import Release, for_commit
 from releasectl.core.result import CommandResult, ImageInfo, Outcome
 
 if TYPE_CHECKING:
     from releasectl.adapters.aws.ecr import RepositoryInfo
     from releasectl.commands.context import Context
+    from releasectl.commands.image_builders import BuildRequest
     from releasectl.commands.version import VersionPlan
 
 EXPORTED = ("RELEASE_VERSION", "IMAGE_DIGEST", "IMAGE_URI")
 IMAGE_DEFINITIONS = "imagedefinitions.json"
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """An image built for one version of one commit, ready to be claimed."""
-
-    digest: str
-    manifest: str
-    media_type: str
-
-
-@dataclass(frozen=True)
-class BuildRequest:
-    context_dir: Path
-    repository: RepositoryInfo
-    cache_repository_uri: str | None
-    version: str
-    commit: str
-    commit_time: int
-    source_url: str | None
-
-
-class ImageBuilder(Protocol):
-    name: str
-
-    def build(self, request: BuildRequest) -> Candidate: ...
 
 
 def release(
@@ -70,6 +43,7 @@ def release(
 ) -> CommandResult:
     from releasectl.adapters.aws.ecr import describe_repository
     from releasectl.adapters.aws.ecr_tags import ClaimStatus, claim
+    from releasectl.commands.image_builders import choose_builder
     from releasectl.commands.version import plan_version
 
     env = os.environ if env is None else env
@@ -81,7 +55,7 @@ def release(
     if deploy:
         for key in ("ecs_cluster", "ecs_service", "container_name"):
             ctx.config.require(key)
-    chosen = _choose_builder(ctx, builder, env)
+    chosen = choose_builder(ctx, builder, env)
     ecr = ctx.aws.client("ecr")
     info = describe_repository(ecr, repository)
 
@@ -210,7 +184,7 @@ def _released_image(plan: VersionPlan) -> Release | None:
 def _require_clean_tree(ctx: Context, commit: str) -> None:
     """The image is built from the working tree but tagged as `commit`: uncommitted changes to
     tracked files would ship under a commit that does not contain them (exit 4, nothing built)."""
-    from releasectl.commands.build import run_git
+    from releasectl.adapters.git import run_git
 
     status = run_git(ctx.cwd, "status", "--porcelain", "--untracked-files=no")
     changed = [line[3:] for line in status.stdout.splitlines() if line.strip()]
@@ -251,8 +225,8 @@ def _mirror_git_tag(ctx: Context, plan: VersionPlan, version: str, commit: str) 
     release stands, and the next run reads ECR either way. The output says where the tag went,
     or that it was not pushed and why; the returned record goes into the JSON result.
     """
-    from releasectl.core.errors import ReleasectlError
     from releasectl.commands.version import tag_remote
+    from releasectl.core.errors import ReleasectlError
 
     name = plan.tags.tag_name(version)
     record: dict[str, Any] = {
@@ -315,6 +289,8 @@ def _nothing_to_release(ctx: Context, plan: VersionPlan, started: float) -> Comm
 
 
 def _request(ctx: Context, plan: VersionPlan, info: RepositoryInfo, version: str) -> BuildRequest:
+    from releasectl.commands.image_builders import BuildRequest
+
     commit_time, top = plan.git.commit_info(plan.head)
     cache = ctx.config.cache_repository_name
     registry = info.uri.split("/", 1)[0]
@@ -330,77 +306,6 @@ def _request(ctx: Context, plan: VersionPlan, info: RepositoryInfo, version: str
 
 
 # ----------------------------------------------------------------------------- builders
-
-
-def _choose_builder(ctx: Context, requested: str | None, env: Mapping[str, str]) -> ImageBuilder:
-    name = (requested or ctx.config.builder).lower()
-    if name not in ("auto", "docker", "sandbox"):
-        raise UsageError(f"builder {requested!r} is not one of auto, docker, sandbox")
-    if name == "auto":
-        # Inside the sandbox (its CodeBuild sets the state directory) there is no Docker engine
-        # to rely on; everywhere else a real image is what is wanted.
-        name = "sandbox" if env.get("RELEASECTL_SANDBOX_STATE") else "docker"
-    if name == "sandbox":
-        return SandboxBuilder(ctx, env)
-    return DockerBuilder(ctx, env)
-
-
-class DockerBuilder:
-    name = "docker"
-
-    def __init__(self, ctx: Context, env: Mapping[str, str]) -> None:
-        self.ctx = ctx
-        self.env = env
-
-    def build(self, request: BuildRequest) -> Candidate:
-        from releasectl.adapters.aws.ecr import manifest_for
-        from releasectl.adapters.docker import ImageBuild, build_and_push
-
-        built = build_and_push(
-            self.ctx,
-            ImageBuild(
-                context=request.context_dir,
-                repository_uri=request.repository.uri,
-                cache_repository_uri=request.cache_repository_uri,
-                version=request.version,
-                commit=request.commit,
-                build_date=_rfc3339(request.commit_time),
-                source_date_epoch=request.commit_time,
-                source_url=request.source_url,
-            ),
-            env=self.env,
-        )
-        # The push left the image untagged; the claim re-puts these exact bytes with its tags.
-        stored = manifest_for(self.ctx.aws.client("ecr"), request.repository.name, built.digest)
-        return Candidate(digest=stored.digest, manifest=stored.manifest, media_type=stored.media_type)
-
-
-class SandboxBuilder:
-    name = "sandbox"
-
-    def __init__(self, ctx: Context, env: Mapping[str, str]) -> None:
-        self.ctx = ctx
-        self.env = env
-
-    def build(self, request: BuildRequest) -> Candidate:
-        from releasectl_sandbox.images import build_for_release
-
-        built = build_for_release(
-            request.context_dir,
-            build_args={
-                "APP_VERSION": request.version,
-                "GIT_COMMIT": request.commit,
-                "BUILD_DATE": _rfc3339(request.commit_time),
-                "SOURCE_URL": request.source_url or "",
-            },
-            env=self.env,
-        )
-        self.ctx.reporter.info(f"[sandbox] built image {built.digest} from {request.context_dir}")
-        return Candidate(digest=built.digest, manifest=built.manifest, media_type=built.media_type)
-
-
-def _rfc3339(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # ----------------------------------------------------------------------------- outputs

@@ -14,8 +14,8 @@ from releasectl.commands.context import Context
 from releasectl.core.errors import ReleasectlError, UsageError
 from releasectl.core.imageref import COMMIT_TAG_PREFIX, is_release_tag, validate_tag
 from releasectl.core.ledger import Release, merge
-from releasectl.cli.render import View, write_lines, write_table
 from releasectl.core.result import CommandResult, ImageInfo, Outcome
+from releasectl.core.view import Block, Lines, Table, View
 
 if TYPE_CHECKING:
     from releasectl.adapters.aws.ecr import EcrLedger
@@ -130,10 +130,9 @@ class ReleasesView(View):
             ],
         }
 
-    def human(self) -> None:
+    def text(self, *, width: int, unicode: bool) -> list[Block]:
         if not self.releases:
-            write_lines([f"no releases in ECR repository {self.repository}"])
-            return
+            return [Lines.of([f"no releases in ECR repository {self.repository}"])]
         rows = []
         for r in self.releases:
             floating = [
@@ -153,11 +152,13 @@ class ReleasesView(View):
                     self.outcomes.get(r.version),
                 )
             )
-        write_table(
-            f"Releases in {self.repository}",
-            ["version", "digest", "commit", "pushed (UTC)", "tags", "outcome"],
-            rows,
-        )
+        return [
+            Table.of(
+                f"Releases in {self.repository}",
+                ["version", "digest", "commit", "pushed (UTC)", "tags", "outcome"],
+                rows,
+            )
+        ]
 
 
 # Revisions read for deployment outcomes: each costs one describe_task_definition, so the

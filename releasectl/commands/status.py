@@ -8,10 +8,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from releasectl.core import imageref
+from releasectl.core.deploy_plan import Revision
 from releasectl.core.errors import UsageError
 from releasectl.core.rollout import primary
-from releasectl.core.deploy_plan import Revision
-from releasectl.cli.render import View, ellipsis, fit, output_width, write_lines, write_table
+from releasectl.core.view import Block, Lines, Table, View
 
 if TYPE_CHECKING:
     from releasectl.adapters.aws.ecs import EcsApi
@@ -103,9 +103,8 @@ class StatusView(View):
     def to_json(self) -> dict[str, Any]:
         return self.data
 
-    def human(self) -> None:
+    def text(self, *, width: int, unicode: bool) -> list[Block]:
         d = self.data
-        width = output_width()
         version = d["version"] or "unknown"
         image = d["image"] or "unknown"
         task_definition = d["task_definition"] or "unknown"
@@ -123,27 +122,33 @@ class StatusView(View):
             f"rollout   {d['rollout_state'] or 'unknown'}: "
             f"running {d['running']}/{d['desired']}, pending {d['pending']}",
         ]
-        mark = ellipsis()
-        write_lines(fit(line, width, mark=mark) for line in lines)
-        write_table(
-            "Deployments",
-            ["deployment", "state", "tasks", "revision"],
-            [
+        blocks: list[Block] = [Lines.of(lines, "cut")]
+        blocks.append(
+            Table.of(
+                "Deployments",
+                ["deployment", "state", "tasks", "revision"],
                 [
-                    x["id"],
-                    f"{x['status']} {x['rollout_state'] or ''}".strip(),
-                    f"{x['running']}/{x['desired']}"
-                    + (f" +{x['pending']}p" if x["pending"] else "")
-                    + (f" {x['failed_tasks']} failed" if x["failed_tasks"] else ""),
-                    (x["task_definition"] or "").rsplit("/", 1)[-1],
-                ]
-                for x in d["deployments"]
-            ],
+                    [
+                        x["id"],
+                        f"{x['status']} {x['rollout_state'] or ''}".strip(),
+                        f"{x['running']}/{x['desired']}"
+                        + (f" +{x['pending']}p" if x["pending"] else "")
+                        + (f" {x['failed_tasks']} failed" if x["failed_tasks"] else ""),
+                        (x["task_definition"] or "").rsplit("/", 1)[-1],
+                    ]
+                    for x in d["deployments"]
+                ],
+            )
         )
         if d["events"]:
-            write_table(
-                "Recent events", ["time", "message"], [[e["created_at"], e["message"]] for e in d["events"]]
+            blocks.append(
+                Table.of(
+                    "Recent events",
+                    ["time", "message"],
+                    [[e["created_at"], e["message"]] for e in d["events"]],
+                )
             )
+        return blocks
 
 
 def _short_image(image: str) -> str:

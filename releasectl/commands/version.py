@@ -10,12 +10,11 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
+from releasectl.adapters.git import UNSHALLOW_HINT, Git, GitTagLedger, RangeLog, UnknownCommit, head_ref
 from releasectl.commands.context import Context
 from releasectl.core.conventional import parse
 from releasectl.core.errors import Conflict, EnvironmentProblem, UsageError
-from releasectl.adapters.git import UNSHALLOW_HINT, Git, GitTagLedger, RangeLog, UnknownCommit, head_ref
 from releasectl.core.ledger import Release, for_commit, merge
-from releasectl.cli.render import View, fit_lines, write_lines
 from releasectl.core.result import CommandResult, Outcome
 from releasectl.core.versioning import (
     RELEASE_AS,
@@ -28,6 +27,7 @@ from releasectl.core.versioning import (
     next_free,
     released,
 )
+from releasectl.core.view import Block, Lines, View
 
 _SHOWN_REASONS = 10
 
@@ -259,8 +259,8 @@ class VersionView(View):
     def to_json(self) -> dict[str, Any]:
         return _summary(self.plan)
 
-    def human(self) -> None:
-        write_lines(fit_lines(explain(self.plan)))
+    def text(self, *, width: int, unicode: bool) -> list[Block]:
+        return [Lines.of(explain(self.plan), "cut")]
 
 
 def explain(plan: VersionPlan) -> list[str]:

@@ -72,6 +72,15 @@ def _choice(*allowed: str) -> Callable[[str, Any], str]:
     return check
 
 
+def _builder_name(key: str, value: Any) -> str:
+    text = str(value).strip().lower()
+    if not re.fullmatch(r"[a-z][a-z0-9_-]{0,39}", text):
+        raise UsageError(
+            f"config {key}: {value!r} is not an image builder name (docker, or an installed one)"
+        )
+    return text
+
+
 def _endpoint(key: str, value: Any) -> str:
     text = str(value).strip()
     if not re.match(r"^https?://[^\s/]+", text):
@@ -188,7 +197,9 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "tag_prefix": _text,
     "claim_attempts": _positive_int,
     "max_attempts": _positive_int,
-    "builder": _choice("auto", "docker", "sandbox"),
+    # Builders other than docker are plugins (releasectl.commands.image_builders), looked up only
+    # when a release builds: the name is checked against them there.
+    "builder": _builder_name,
     "git_tag_remote": _git_remote,
     "floating_tags": _floating_tags,
 }

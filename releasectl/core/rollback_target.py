@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import semver
 
+from releasectl.core.deploy_plan import Revision
 from releasectl.core.errors import EnvironmentProblem
 from releasectl.core.ledger import Release
-from releasectl.core.deploy_plan import Revision
 
 # How many revisions an automatic rollback reads looking for verified-good versions; each is
 # one describe_task_definition call.

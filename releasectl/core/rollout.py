@@ -110,6 +110,7 @@ _ROLLBACK_WORDS = ("rolling back", "rolled back", "circuit breaker")
 
 
 def deployment(service: Mapping[str, Any], deployment_id: str) -> Mapping[str, Any] | None:
+    item: Mapping[str, Any]
     for item in service.get("deployments") or ():
         if item.get("id") == deployment_id:
             return item
@@ -117,6 +118,7 @@ def deployment(service: Mapping[str, Any], deployment_id: str) -> Mapping[str, A
 
 
 def primary(service: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    item: Mapping[str, Any]
     for item in service.get("deployments") or ():
         if item.get("status") == "PRIMARY":
             return item

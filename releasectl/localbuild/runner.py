@@ -24,10 +24,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from releasectl.localbuild.buildspec import Buildspec, Phase
-from releasectl.localbuild.shell import LineSink, ShellSession
 from releasectl.core.clock import Clock
 from releasectl.core.errors import EnvironmentProblem
+from releasectl.localbuild.buildspec import Buildspec, Phase
+from releasectl.localbuild.shell import LineSink, ShellSession
 
 SUCCEEDED = "SUCCEEDED"
 FAILED = "FAILED"

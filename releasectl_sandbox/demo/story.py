@@ -36,10 +36,10 @@ from types import FrameType
 from typing import Any
 
 from releasectl.commands.context import Context
+from releasectl.commands.output import write_json
+from releasectl.core.errors import ReleasectlError
 from releasectl_sandbox.demo.acts import DemoFailed, Story
 from releasectl_sandbox.demo.console import Feed, Narrator
-from releasectl.core.errors import ReleasectlError
-from releasectl.cli.render import write_json
 
 
 def _require_test_tools() -> None:

@@ -212,8 +212,8 @@ def follow_logs(api_endpoint: str, log: GrowingLog, cwd: Path, *, max_attempts: 
     """`releasectl logs BUILD_ID --follow` (its handler, on the growing log's fake clock);
     returns the outcome and the lines it printed."""
     from releasectl.commands import build as build_cmd
-    from releasectl.core.config import Config
     from releasectl.commands.context import Context, RecordingReporter
+    from releasectl.core.config import Config
     from releasectl.core.errors import ReleasectlError
 
     config = Config(region="us-east-1", endpoint_url=api_endpoint, max_attempts=max_attempts)

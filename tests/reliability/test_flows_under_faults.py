@@ -264,9 +264,9 @@ def test_a_start_build_retried_after_a_lost_answer_carries_the_same_idempotency_
 ) -> None:
     """CodeBuild starts one build for one token; moto ignores the token, so the request is checked."""
     from releasectl.commands import build as build_cmd
+    from releasectl.commands.context import Context, RecordingReporter
     from releasectl.core.clock import FakeClock
     from releasectl.core.config import Config
-    from releasectl.commands.context import Context, RecordingReporter
 
     reset(aws_endpoint)
     build_world(aws_endpoint)

@@ -158,8 +158,8 @@ def ctrl_c_on_first_wait(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_ctrl_c_while_waiting_for_a_rollout_exits_130_naming_the_deployment_ecs_carries_on_with(
     command: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ctrl_c_on_first_wait: None
 ) -> None:
-    from releasectl.commands import deploy as deploy_module
     from releasectl.adapters.aws.ecs import EcsApi
+    from releasectl.commands import deploy as deploy_module
     from tests.scripted_ecs import REPO_URI, ScriptedEcs, digest, release, task_definition_body
 
     fake = ScriptedEcs()

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from releasectl_sandbox.dockerfile import CopyStep
 from releasectl.core.errors import UsageError
+from releasectl_sandbox.dockerfile import CopyStep
 from releasectl_sandbox.layer import copy_entries, gzip_layer, layer_tar, unpack
 
 

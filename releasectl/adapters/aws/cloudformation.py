@@ -10,7 +10,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from releasectl.adapters.aws.clients import aws_errors, error_code
-from releasectl.core.errors import UsageError
 from releasectl.core.changeset import (
     CAPABILITIES,
     ChangeSet,
@@ -20,6 +19,7 @@ from releasectl.core.changeset import (
     TemplateParameter,
     take_unseen,
 )
+from releasectl.core.errors import UsageError
 
 # More pages than this of unseen events in one poll means the baseline was lost; stop reading history.
 _MAX_EVENT_PAGES = 20

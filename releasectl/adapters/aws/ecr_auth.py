@@ -16,8 +16,8 @@ from releasectl.adapters.aws.clients import aws_errors
 from releasectl.core.errors import EnvironmentProblem, OperationFailed
 
 if TYPE_CHECKING:
-    from releasectl.commands.context import Context
     from releasectl.adapters.docker import DockerCli
+    from releasectl.commands.context import Context
 
 
 @dataclass(frozen=True)

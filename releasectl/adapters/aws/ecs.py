@@ -12,8 +12,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from releasectl.adapters.aws.clients import aws_errors, error_code
-from releasectl.core.errors import EnvironmentProblem
 from releasectl.core.deploy_plan import OUTCOME_TAG, Revision, revision_of
+from releasectl.core.errors import EnvironmentProblem
 from releasectl.core.rollback_target import HISTORY_SCAN
 
 if TYPE_CHECKING:

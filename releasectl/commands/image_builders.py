@@ -1,0 +1,109 @@
+"""Image builders, chosen by name: what `release --builder NAME` and the `builder` setting pick.
+
+`docker` (buildx, push by digest) is the product's own. Other builders plug in through the
+`releasectl.image_builders` entry-point group: each entry point is a factory
+`(ctx, env) -> ImageBuilder`. The sandbox registers `sandbox` that way, so the product never
+imports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from releasectl.adapters.aws.ecr import RepositoryInfo
+from releasectl.commands.context import Context
+from releasectl.core.errors import EnvironmentProblem, UsageError
+
+ENTRY_POINT_GROUP = "releasectl.image_builders"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An image built for one version of one commit, ready to be claimed."""
+
+    digest: str
+    manifest: str
+    media_type: str
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    context_dir: Path
+    repository: RepositoryInfo
+    cache_repository_uri: str | None
+    version: str
+    commit: str
+    commit_time: int
+    source_url: str | None
+
+    @property
+    def build_date(self) -> str:
+        """The commit's time as RFC 3339: the image's `created`, the same on every rebuild."""
+        return datetime.fromtimestamp(self.commit_time, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ImageBuilder(Protocol):
+    name: str
+
+    def build(self, request: BuildRequest) -> Candidate: ...
+
+
+BuilderFactory = Callable[[Context, Mapping[str, str]], ImageBuilder]
+
+
+def choose_builder(ctx: Context, requested: str | None, env: Mapping[str, str]) -> ImageBuilder:
+    name = (requested or ctx.config.builder).strip().lower()
+    if name in ("auto", "docker"):
+        return DockerImageBuilder(ctx, env)
+    return _registered(name)(ctx, env)
+
+
+def _registered(name: str) -> BuilderFactory:
+    from importlib.metadata import entry_points
+
+    found = entry_points(group=ENTRY_POINT_GROUP, name=name)
+    if not found:
+        known = sorted({"docker", *(entry.name for entry in entry_points(group=ENTRY_POINT_GROUP))})
+        raise UsageError(f"image builder {name!r} is not one of {', '.join(known)}")
+    try:
+        factory: BuilderFactory = next(iter(found)).load()
+    except ImportError as exc:
+        raise EnvironmentProblem(
+            f"image builder {name!r} cannot be loaded: {exc}",
+            hint="install what it needs, e.g. pip install 'releasectl[sandbox]'",
+        ) from None
+    return factory
+
+
+class DockerImageBuilder:
+    name = "docker"
+
+    def __init__(self, ctx: Context, env: Mapping[str, str]) -> None:
+        self.ctx = ctx
+        self.env = env
+
+    def build(self, request: BuildRequest) -> Candidate:
+        from releasectl.adapters.aws.ecr import manifest_for
+        from releasectl.adapters.docker import ImageBuild, build_and_push
+
+        built = build_and_push(
+            self.ctx,
+            ImageBuild(
+                context=request.context_dir,
+                repository_uri=request.repository.uri,
+                cache_repository_uri=request.cache_repository_uri,
+                version=request.version,
+                commit=request.commit,
+                build_date=request.build_date,
+                source_date_epoch=request.commit_time,
+                source_url=request.source_url,
+            ),
+            env=self.env,
+        )
+        # The push left the image untagged; the claim re-puts these exact bytes with its tags.
+        stored = manifest_for(self.ctx.aws.client("ecr"), request.repository.name, built.digest)
+        return Candidate(digest=stored.digest, manifest=stored.manifest, media_type=stored.media_type)
