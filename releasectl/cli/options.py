@@ -25,7 +25,6 @@ from typer.core import TyperCommand, TyperGroup
 
 from releasectl.cli.exits import RunState
 
-
 CommandFunction = TypeVar("CommandFunction", bound=Callable[..., Any])
 
 
@@ -237,9 +236,7 @@ class ReleasectlCommand(TyperCommand):
 class ReleasectlTyper(typer.Typer):
     """typer.Typer whose commands are ReleasectlCommands."""
 
-    def command(
-        self, *args: Any, **kwargs: Any
-    ) -> Callable[[CommandFunction], CommandFunction]:
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[CommandFunction], CommandFunction]:
         kwargs.setdefault("cls", ReleasectlCommand)
         decorator: Callable[[CommandFunction], CommandFunction] = super().command(*args, **kwargs)
         return decorator
