@@ -16,7 +16,8 @@ import click
 import pytest
 import typer
 
-from releasectl import __version__, cli
+from releasectl import __version__
+from releasectl.cli import app as cli
 from releasectl.cli.options import GLOBAL_NAMES, GlobalOptions, record_global_option, walk
 from tests.conftest import run_cli
 from tests.moto_fixtures import create_fargate_service

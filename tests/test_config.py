@@ -73,7 +73,7 @@ def test_unknown_key_in_file_is_a_usage_error_listing_valid_keys(tmp_path: Path)
         ("other_commits", "minor"),
         ("endpoint_url", "localhost:5000"),
         ("ecr_repository", "has space"),
-        ("builder", "podman"),
+        ("builder", "pod man!"),
     ],
 )
 def test_bad_env_value_is_a_usage_error_naming_the_key(tmp_path: Path, key: str, value: str) -> None:
