@@ -1,9 +1,9 @@
 """Image builders, chosen by name: what `release --builder NAME` and the `builder` setting pick.
 
 `docker` (buildx, push by digest) is the product's own. Other builders plug in through the
-`releasectl.image_builders` entry-point group: each entry point is a factory
-`(ctx, env) -> ImageBuilder`. The sandbox registers `sandbox` that way, so the product never
-imports it.
+`releasectl.image_builders` entry-point group (releasectl.commands.plugins): each entry point is a
+factory `(ctx, env) -> ImageBuilder`. The sandbox registers `sandbox` that way, so the product
+never imports it.
 """
 
 from __future__ import annotations
@@ -16,9 +16,6 @@ from typing import Protocol
 
 from releasectl.adapters.aws.ecr import RepositoryInfo
 from releasectl.commands.context import Context
-from releasectl.core.errors import EnvironmentProblem, UsageError
-
-ENTRY_POINT_GROUP = "releasectl.image_builders"
 
 
 @dataclass(frozen=True)
@@ -59,24 +56,10 @@ def choose_builder(ctx: Context, requested: str | None, env: Mapping[str, str]) 
     name = (requested or ctx.config.builder).strip().lower()
     if name in ("auto", "docker"):
         return DockerImageBuilder(ctx, env)
-    return _registered(name)(ctx, env)
+    from releasectl.commands.plugins import image_builder
 
-
-def _registered(name: str) -> BuilderFactory:
-    from importlib.metadata import entry_points
-
-    found = entry_points(group=ENTRY_POINT_GROUP, name=name)
-    if not found:
-        known = sorted({"docker", *(entry.name for entry in entry_points(group=ENTRY_POINT_GROUP))})
-        raise UsageError(f"image builder {name!r} is not one of {', '.join(known)}")
-    try:
-        factory: BuilderFactory = next(iter(found)).load()
-    except ImportError as exc:
-        raise EnvironmentProblem(
-            f"image builder {name!r} cannot be loaded: {exc}",
-            hint="install what it needs, e.g. pip install 'releasectl[sandbox]'",
-        ) from None
-    return factory
+    factory: BuilderFactory = image_builder(name)
+    return factory(ctx, env)
 
 
 class DockerImageBuilder:

@@ -1,8 +1,9 @@
-"""Commands whose work lives in another package: `sandbox up` and `demo`.
+"""What other packages add to the product, found through entry points when it is needed.
 
-The CLI declares them (so `--help` and the docs' checks see them), and their handlers are found
-through the `releasectl.commands` entry-point group at the moment they run. The sandbox package
-registers both; the product never imports it.
+Two groups: `releasectl.commands` holds the handlers of commands the CLI declares but another
+package implements (`sandbox up`, `demo`), and `releasectl.image_builders` the image builders
+other than docker (`release --builder sandbox`). The sandbox package registers all three in
+pyproject.toml; the product never imports it.
 """
 
 from __future__ import annotations
@@ -10,26 +11,41 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-ENTRY_POINT_GROUP = "releasectl.commands"
+from releasectl.core.errors import EnvironmentProblem, UsageError
+
+COMMANDS = "releasectl.commands"
+IMAGE_BUILDERS = "releasectl.image_builders"
+_INSTALL_HINT = "install releasectl with its sandbox: pip install 'releasectl[sandbox]'"
+
+
+def registered(group: str) -> list[str]:
+    from importlib.metadata import entry_points
+
+    return sorted(entry.name for entry in entry_points(group=group))
+
+
+def load(group: str, name: str, *, what: str) -> Any:
+    """The object entry point `name` of `group` names; `what` says what it is, for errors."""
+    from importlib.metadata import entry_points
+
+    found = entry_points(group=group, name=name)
+    if not found:
+        raise EnvironmentProblem(f"{what} is not installed", hint=_INSTALL_HINT)
+    try:
+        return next(iter(found)).load()
+    except ImportError as exc:
+        raise EnvironmentProblem(f"{what} cannot be loaded: {exc}", hint=_INSTALL_HINT) from None
 
 
 def handler(name: str) -> Callable[..., int]:
-    from importlib.metadata import entry_points
-
-    from releasectl.core.errors import EnvironmentProblem
-
-    found = entry_points(group=ENTRY_POINT_GROUP, name=name)
-    if not found:
-        raise EnvironmentProblem(
-            f"`releasectl {name.replace('-', ' ')}` is not installed",
-            hint="install releasectl with its sandbox: pip install 'releasectl[sandbox]'",
-        )
-    try:
-        loaded: Any = next(iter(found)).load()
-    except ImportError as exc:
-        raise EnvironmentProblem(
-            f"`releasectl {name.replace('-', ' ')}` cannot be loaded: {exc}",
-            hint="install releasectl with its sandbox: pip install 'releasectl[sandbox]'",
-        ) from None
-    run: Callable[..., int] = loaded
+    """The handler of a command another package implements (`sandbox-up`, `demo`)."""
+    run: Callable[..., int] = load(COMMANDS, name, what=f"`releasectl {name.replace('-', ' ')}`")
     return run
+
+
+def image_builder(name: str) -> Any:
+    """The factory of an image builder another package implements; unknown names are exit 2."""
+    if name not in registered(IMAGE_BUILDERS):
+        known = ", ".join(sorted({"docker", *registered(IMAGE_BUILDERS)}))
+        raise UsageError(f"image builder {name!r} is not one of {known}")
+    return load(IMAGE_BUILDERS, name, what=f"image builder {name!r}")
