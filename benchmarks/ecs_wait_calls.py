@@ -5,7 +5,7 @@ Figures printed (budgets from issue 3):
 1. `rollback --to` to a digest whose revision is already registered: API calls before waiting,
    counted with releasectl's botocore before-send hook (AwsClients.call_hooks), against a moto
    server on 127.0.0.1 (budget <= 8).
-2. Waiting on scripted rollouts over fake time (tests/scripted_ecs.py answering a real botocore
+2. Waiting on scripted rollouts over fake time (tests/support/scripted_ecs.py answering a real botocore
    client, so serialisation, retries and the hook are real): calls per second on average
    (budget <= 1), the largest number of calls in any 10 s window, and the pause between polls
    once nothing changes (budget: backs off to >= 5 s).
@@ -64,8 +64,8 @@ from releasectl.core.clock import FakeClock, SystemClock  # noqa: E402
 from releasectl.core.config import Config  # noqa: E402
 from releasectl.core.rollout import Seen, Target  # noqa: E402
 from tests import scripted_ecs as s  # noqa: E402
-from tests.ecr_fixtures import push_image  # noqa: E402
-from tests.moto_fixtures import create_fargate_service  # noqa: E402
+from tests.support.ecr_fixtures import push_image  # noqa: E402
+from tests.support.moto_fixtures import create_fargate_service  # noqa: E402
 
 CLUSTER, SERVICE, REPO = "web", "hello-world", "hello-world"
 

@@ -1,7 +1,7 @@
 """How fast and how politely does `releasectl build` follow CodeBuild logs?
 
 A build is replayed over fake time: CodeBuild's status comes from the scripted client in
-tests/scripted_codebuild.py, while the log lines are written, each at its own moment,
+tests/support/scripted_codebuild.py, while the log lines are written, each at its own moment,
 into a real (in-process moto) CloudWatch Logs stream that the follower reads through
 releasectl's own boto3 client. Calls are counted with a botocore `before-send` hook (so
 retries would count too). Figures printed:
@@ -33,7 +33,7 @@ from releasectl.adapters.aws.clients import AwsClients  # noqa: E402
 from releasectl.adapters.aws.codebuild import CodeBuildReader, parse_build  # noqa: E402
 from releasectl.adapters.aws.logs import CloudWatchLogReader  # noqa: E402
 from releasectl.core.clock import FakeClock  # noqa: E402
-from tests.scripted_codebuild import GROUP, STREAM, FakeCodeBuild, ScriptedBuild  # noqa: E402
+from tests.support.scripted_codebuild import GROUP, STREAM, FakeCodeBuild, ScriptedBuild  # noqa: E402
 
 
 @dataclass

@@ -2,7 +2,7 @@
 inputs tried, and state lost (which must be 0).
 
 Runs the reliability suite's own flows (tests/reliability/) many more times than CI does, against
-a moto server on 127.0.0.1, with the fault proxy (tests/faultproxy.py) in front of it:
+a moto server on 127.0.0.1, with the fault proxy (tests/support/faultproxy.py) in front of it:
 
 - each flow (release --no-deploy, promote, deploy --no-wait, rollback --to --no-wait, following a
   growing build log) through 20% faults (503, ThrottlingException, connection reset, latency) plus
@@ -86,9 +86,9 @@ def fast_backoff() -> None:
 
 
 def run_flows(endpoint: str, work: Path, seeds: int, *, heavy: bool) -> dict[str, Tally]:
-    from tests.faultproxy import FaultPlan, FaultProxy
-    from tests.reliability.flows import FLOWS, GrowingLog, build_world, follow_logs, result_json
-    from tests.reliability.support import ledger_problems, normalised, one_line_error, reset, snapshot
+    from tests.support.aws_state import ledger_problems, normalised, one_line_error, reset, snapshot
+    from tests.support.faultproxy import FaultPlan, FaultProxy
+    from tests.support.flows import FLOWS, GrowingLog, build_world, follow_logs, result_json
 
     tallies: dict[str, Tally] = {}
     for index, (name, flow) in enumerate(FLOWS.items()):
@@ -155,8 +155,18 @@ def run_flows(endpoint: str, work: Path, seeds: int, *, heavy: bool) -> dict[str
 
 def run_races(endpoint: str, work: Path, rounds: int) -> list[tuple[str, str, int]]:
     """(race, outcome, state lost) per race run."""
-    from tests.ecr_fixtures import push_image
-    from tests.reliability.flows import (
+    from tests.e2e.test_races import (
+        CONTENDED,
+        RACERS,
+        clone_at,
+        config_digest,
+        finish,
+        start,
+        stored_config_digest,
+    )
+    from tests.support.aws_state import client, ledger_problems, reset, run_cli_here, snapshot
+    from tests.support.ecr_fixtures import push_image
+    from tests.support.flows import (
         APP,
         CLUSTER,
         SERVICE,
@@ -168,16 +178,6 @@ def run_races(endpoint: str, work: Path, rounds: int) -> list[tuple[str, str, in
         ledger_world,
         release_world,
         source_repo,
-    )
-    from tests.reliability.support import client, ledger_problems, reset, run_cli_here, snapshot
-    from tests.reliability.test_races import (
-        CONTENDED,
-        RACERS,
-        clone_at,
-        config_digest,
-        finish,
-        start,
-        stored_config_digest,
     )
 
     outcomes: list[tuple[str, str, int]] = []
@@ -296,9 +296,9 @@ def run_bad_inputs(endpoint: str, work: Path) -> tuple[int, int, int, list[str]]
     """(rows tried, rows that behaved, rows that changed AWS state, notes)."""
     import shutil
 
-    from tests.reliability.flows import build_world, commit, git, ledger_world
-    from tests.reliability.support import one_line_error, reset, snapshot
     from tests.reliability.test_bad_input import FULL_CONFIG, ROWS, run_row
+    from tests.support.aws_state import one_line_error, reset, snapshot
+    from tests.support.flows import build_world, commit, git, ledger_world
 
     reset(endpoint)
     ledger_world(endpoint)
@@ -401,8 +401,8 @@ def main() -> int:
         "",
         f"Command: `.venv/bin/python benchmarks/reliability.py --seeds {args.seeds} --races {args.races}"
         f"{' --write' if args.write else ''}` (from the repository root). Against a moto server on 127.0.0.1 "
-        "through the fault proxy of tests/faultproxy.py; the CI suite (tests/reliability/) runs the same "
-        "flows with fewer seeds.",
+        "through the fault proxy of tests/support/faultproxy.py; the CI suite (tests/reliability/) runs the "
+        "same flows with fewer seeds.",
         "",
         f"- Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M')} UTC; took {took:.0f} s",
         f"- Machine: {machine()}",

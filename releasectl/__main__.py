@@ -5,7 +5,7 @@ them on every run and they need nothing typer offers: `--version`, and `version`
 `--offline`, `--json` and `-v/--verbose` (the last two before or after `version`, as the full
 CLI accepts them). Building typer's command tree costs more than the whole versioning answer
 (docs/performance.md). Any other spelling, including every option these do not list, goes
-through the full CLI; tests/test_fast_path.py checks that both routes print the same.
+through the full CLI; tests/cli/test_fast_path.py checks that both routes print the same.
 """
 
 from __future__ import annotations

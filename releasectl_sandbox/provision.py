@@ -87,7 +87,7 @@ def create_repositories(clients: AwsClients, res: Resources) -> str:
     """Both ECR repositories; returns the release repository's URI."""
     ecr = clients.client("ecr")
     with aws_errors(f"creating sandbox ECR repositories {res.ecr_repository}, {res.cache_repository}"):
-        # Created the way tests/ecr_fixtures.create_repository does: moto 5.2.5 stores the filters
+        # Created the way tests/support/ecr_fixtures.create_repository does: moto 5.2.5 stores the filters
         # (and fails on a `*` filter, which floating tags never are: they are literal tag names).
         created = ecr.create_repository(
             repositoryName=res.ecr_repository,

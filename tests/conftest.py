@@ -1,4 +1,4 @@
-"""Shared fixtures: fake AWS credentials, a throwaway git repository, a moto server."""
+"""Shared fixtures: fake AWS credentials, a throwaway git repository, a moto server, fast retries."""
 
 from __future__ import annotations
 
@@ -137,3 +137,20 @@ def moto_endpoint(moto_server: str) -> Iterator[str]:
 
     urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST"))
     yield moto_server
+
+
+@pytest.fixture
+def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore's standard retry mode waits up to 20 s between attempts (1 s base for throttling):
+    make every backoff ~0 so a test can afford hundreds of injected faults. In-process only."""
+    from botocore.retries.standard import ExponentialBackoff
+
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0.0)
+
+
+@pytest.fixture
+def aws_endpoint(moto_endpoint: str) -> Iterator[str]:
+    """The AWS endpoint flows run against: an empty moto server today. Point this at the
+    sandbox's endpoint (releasectl_sandbox.Sandbox(...).endpoint) to run the same flows there;
+    tests reset it between runs through tests.support.aws_state.reset()."""
+    yield moto_endpoint

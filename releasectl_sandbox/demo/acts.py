@@ -30,9 +30,9 @@ from releasectl_sandbox.demo.scratch import Scratch
 from releasectl_sandbox.state import ID_ENV
 
 # A quick, real subset of the project's tests for buildspec.yml's pre_build (UNIT_TESTS): the
-# demo shows the gate working, not the whole suite's minutes. It leaves out tests/test_service.py
+# demo shows the gate working, not the whole suite's minutes. It leaves out tests/project/test_service.py
 # on purpose: act 3's broken /healthz must get past unit tests to show the circuit breaker.
-UNIT_TESTS = "tests/test_outcome.py tests/test_plan.py"
+UNIT_TESTS = "tests/core/test_outcome.py tests/core/test_plan.py"
 # What the versioning rules must give; the headings say what `releasectl version` gave.
 FIRST, SECOND, BROKEN = "0.1.0", "0.1.1", "0.1.2"
 GREETING = "Hello from CI/CD!"

@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from tests.reliability.flows import (
+from tests.support.aws_state import Ran, client, one_line_error, reset, run_cli_here, snapshot
+from tests.support.flows import (
     APP,
     CLUSTER,
     PROJECT,
@@ -28,7 +29,6 @@ from tests.reliability.flows import (
     git,
     ledger_world,
 )
-from tests.reliability.support import Ran, client, one_line_error, reset, run_cli_here, snapshot
 
 FULL_CONFIG = (
     f'[tool.releasectl]\necr_repository = "{APP}"\necs_cluster = "{CLUSTER}"\n'

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.faultproxy import FaultPlan, FaultProxy, cbor_error
+from tests.support.faultproxy import FaultPlan, FaultProxy, cbor_error
 
 
 class Echo(BaseHTTPRequestHandler):

@@ -16,15 +16,15 @@ from typing import Any
 
 import pytest
 
-from tests.faultproxy import FaultPlan, FaultProxy
-from tests.reliability.flows import FLOWS, SHOP, GrowingLog, build_world, follow_logs, result_json
-from tests.reliability.support import (
+from tests.support.aws_state import (
     ledger_problems,
     normalised,
     one_line_error,
     reset,
     snapshot,
 )
+from tests.support.faultproxy import FaultPlan, FaultProxy
+from tests.support.flows import FLOWS, SHOP, GrowingLog, build_world, follow_logs, result_json
 
 RATE = 0.2
 RESET_AFTER_RATE = 0.05  # the backend applied it, the client never heard

@@ -18,10 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import GitRepo
-from tests.faultproxy import FaultProxy
-from tests.moto_fixtures import create_codebuild_project
-from tests.reliability.flows import PROJECT, SHOP, docker_env, release_world, source_repo
-from tests.reliability.support import (
+from tests.support.aws_state import (
     client,
     ledger_problems,
     one_line_error,
@@ -29,6 +26,9 @@ from tests.reliability.support import (
     snapshot,
     start_to_interrupt,
 )
+from tests.support.faultproxy import FaultProxy
+from tests.support.flows import PROJECT, SHOP, docker_env, release_world, source_repo
+from tests.support.moto_fixtures import create_codebuild_project
 
 
 def read_until(stream: Any, marker: str, seen: list[str], timeout: float = 30) -> str:
@@ -160,7 +160,7 @@ def test_ctrl_c_while_waiting_for_a_rollout_exits_130_naming_the_deployment_ecs_
 ) -> None:
     from releasectl.adapters.aws.ecs import EcsApi
     from releasectl.commands import deploy as deploy_module
-    from tests.scripted_ecs import REPO_URI, ScriptedEcs, digest, release, task_definition_body
+    from tests.support.scripted_ecs import REPO_URI, ScriptedEcs, digest, release, task_definition_body
 
     fake = ScriptedEcs()
     first = fake.add_revision(

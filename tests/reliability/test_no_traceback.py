@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.reliability.flows import commit, git, ledger_config, ledger_world
-from tests.reliability.support import Ran, run_cli_here
+from tests.support.aws_state import Ran, run_cli_here
+from tests.support.flows import commit, git, ledger_config, ledger_world
 
 DOCUMENTED = {0, 1, 2, 3, 4, 5}
 SETTINGS = settings(

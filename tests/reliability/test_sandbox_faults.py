@@ -1,7 +1,7 @@
 """Deploy and rollback with real rollouts, builds with real logs, and races, between `releasectl`
 and the sandbox, through the fault proxy.
 
-One sandbox for the module (tests/reliability/sandbox_world.py): its ECS simulator rolls
+One sandbox for the module (tests/support/sandbox_world.py): its ECS simulator rolls
 deployments out with real task processes behind its load balancer, and its CodeBuild runs the
 buildspec and writes CloudWatch Logs as the build goes. The CLI talks to the sandbox through the
 proxy at a 20% fault rate (plus answers lost after the sandbox applied the request); every check
@@ -19,10 +19,12 @@ from typing import Any
 
 import pytest
 
-from tests.ecr_fixtures import create_repository
-from tests.faultproxy import FaultPlan, FaultProxy
-from tests.reliability.flows import result_json
-from tests.reliability.sandbox_world import (
+from tests.support.aws_state import Ran, client, ledger_problems, one_line_error, snapshot, start_cli
+from tests.support.ecr_fixtures import create_repository
+from tests.support.faultproxy import FaultPlan, FaultProxy
+from tests.support.flows import result_json
+from tests.support.sandbox_projects import CONFIG, get, git, init_repo, service_files
+from tests.support.sandbox_world import (
     BUILD_LINES,
     DEPLOY_TIMEOUT,
     HEALTHY,
@@ -39,8 +41,6 @@ from tests.reliability.sandbox_world import (
     sandbox_world,
     service_now,
 )
-from tests.reliability.support import Ran, client, ledger_problems, one_line_error, snapshot, start_cli
-from tests.sandbox.projects import CONFIG, get, git, init_repo, service_files
 
 RATE = 0.2
 RESET_AFTER_RATE = 0.05

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from releasectl_sandbox.alb import LoadBalancer
-from tests.sandbox.projects import get
+from tests.support.sandbox_projects import get
 
 
 class _Echo(BaseHTTPRequestHandler):

@@ -12,7 +12,7 @@ import pytest
 from releasectl_sandbox.sandbox import Sandbox
 from releasectl_sandbox.state import processes_with_marker
 from tests.conftest import run_cli
-from tests.sandbox.projects import CONFIG, git, init_repo, project_config, wait_for
+from tests.support.sandbox_projects import CONFIG, git, init_repo, project_config, wait_for
 
 PROJECT = "hello-world-release"
 BUILDSPEC = """\

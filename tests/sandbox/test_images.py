@@ -15,8 +15,8 @@ from moto import mock_aws
 from releasectl.core.errors import Conflict, EnvironmentProblem, UsageError
 from releasectl_sandbox.images import OCI_MANIFEST, build_for_release, build_image, push, read_image
 from releasectl_sandbox.state import BlobStore, sha256_digest
-from tests.ecr_fixtures import create_repository
-from tests.sandbox.projects import copy_context
+from tests.support.ecr_fixtures import create_repository
+from tests.support.sandbox_projects import copy_context
 
 ARGS = {"APP_VERSION": "1.2.0", "GIT_COMMIT": "a" * 40, "BUILD_DATE": "2026-01-02T03:04:05Z"}
 

@@ -10,7 +10,7 @@ import pytest
 
 from releasectl_sandbox.sandbox import Sandbox
 from tests.conftest import ROOT, run_cli
-from tests.sandbox.projects import CONFIG, init_repo, project_config, service_files
+from tests.support.sandbox_projects import CONFIG, init_repo, project_config, service_files
 
 TEMPLATE = str(ROOT / "infra" / "releasectl.yaml")
 NAT = {

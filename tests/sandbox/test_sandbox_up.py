@@ -24,7 +24,7 @@ from releasectl_sandbox.command import sandbox_up
 from releasectl_sandbox.process import SandboxProcess
 from releasectl_sandbox.sandbox import Sandbox
 from releasectl_sandbox.state import StateDir, pid_alive, processes_with_marker, read_env_file
-from tests.sandbox.projects import CONFIG, get, init_repo, project_config, service_files, wait_for
+from tests.support.sandbox_projects import CONFIG, get, init_repo, project_config, service_files, wait_for
 
 SLOW_BUILDSPEC = """\
 version: 0.2
