@@ -37,7 +37,7 @@ lint: $(VENV)/.installed-test
 	@if ls infra/*.yaml >/dev/null 2>&1; then $(BIN)/cfn-lint infra/*.yaml; fi
 
 unit: $(VENV)/.installed-test
-	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto -p tests.image.report $(PYTEST_ARGS)
 
 test: lint unit
 
