@@ -6,7 +6,10 @@ output to the reporter, and reads the pushed digest from `--metadata-file`.
 
 Choices that matter:
 - docker-container driver (a builder named "releasectl"): the default `docker`
-  driver cannot export a registry cache with mode=max.
+  driver cannot export a registry cache with mode=max. Its BuildKit image is pinned by
+  digest (`buildkit_image`), and the builder is created with `--bootstrap`, so a daemon image
+  that cannot be pulled fails at once, naming the setting that fixes it. The Dockerfile has
+  no syntax directive: nothing floating is pulled at build time.
 - The BuildKit cache lives in a separate ECR repository under the `buildcache` tag,
   so release tags (X.Y.Z, git-<sha>, latest) only ever name runnable images.
 - `--provenance=false`: the push is a single image manifest, not an index with an
@@ -31,14 +34,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from releasectl.core.config import DEFAULT_BUILDKIT_IMAGE
 from releasectl.core.errors import EnvironmentProblem, OperationFailed, UsageError
+from releasectl.core.platforms import DEFAULT_PLATFORM
 
 if TYPE_CHECKING:
     from releasectl.commands.context import Context, Reporter
 
 BUILDER_NAME = "releasectl"
 CACHE_TAG = "buildcache"
-DEFAULT_PLATFORM = "linux/amd64"
 INSTALL_HINT = (
     "install Docker with the buildx plugin (https://docs.docker.com/engine/install/), "
     "or use --builder sandbox"
@@ -64,6 +68,9 @@ class ImageBuild:
     dockerfile: Path | None = None
     platform: str = DEFAULT_PLATFORM
     builder: str = BUILDER_NAME
+    buildkit_image: str = DEFAULT_BUILDKIT_IMAGE
+    # The Dockerfile's BASE_IMAGE; None leaves its pinned default.
+    base_image: str | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +138,8 @@ def buildx_build_argv(build: ImageBuild, *, metadata_file: Path, docker: str = "
         labels["org.opencontainers.image.source"] = build.source_url
     if build.source_date_epoch is not None:
         build_args["SOURCE_DATE_EPOCH"] = str(build.source_date_epoch)
+    if build.base_image:
+        build_args["BASE_IMAGE"] = build.base_image
     for name, value in build_args.items():
         argv += ["--build-arg", f"{name}={value}"]
     for name, value in labels.items():
@@ -159,8 +168,22 @@ def buildx_build_argv(build: ImageBuild, *, metadata_file: Path, docker: str = "
     return argv
 
 
-def buildx_create_argv(name: str = BUILDER_NAME, *, docker: str = "docker") -> list[str]:
-    return [docker, "buildx", "create", "--driver", "docker-container", "--name", name]
+def buildx_create_argv(
+    name: str = BUILDER_NAME, *, image: str = DEFAULT_BUILDKIT_IMAGE, docker: str = "docker"
+) -> list[str]:
+    """Create and start the builder: a BuildKit image that cannot be pulled fails here, not mid-build."""
+    return [
+        docker,
+        "buildx",
+        "create",
+        "--driver",
+        "docker-container",
+        "--driver-opt",
+        f"image={image}",
+        "--name",
+        name,
+        "--bootstrap",
+    ]
 
 
 def buildx_inspect_argv(name: str = BUILDER_NAME, *, docker: str = "docker") -> list[str]:
@@ -226,6 +249,16 @@ class DockerCli:
             raise
 
 
+def _require_builder_image(name: str, image: str, inspect_output: str) -> None:
+    """A builder left by an earlier run with another BuildKit image would build with that one."""
+    match = re.search(r"image=\"?([^\s\",]+)", inspect_output)
+    if match and match.group(1) != image:
+        raise EnvironmentProblem(
+            f"buildx builder {name} runs BuildKit image {match.group(1)}, not the configured {image}",
+            hint=f"remove it with `docker buildx rm {name}`; the next build creates it again",
+        )
+
+
 def _last_line(text: str) -> str:
     lines = [line for line in text.strip().splitlines() if line.strip()]
     return lines[-1] if lines else "no output"
@@ -251,15 +284,21 @@ class BuildxBuilder:
                 hint="install the buildx plugin: https://docs.docker.com/build/",
             )
 
-    def ensure_builder(self, name: str = BUILDER_NAME) -> None:
-        if self.cli.run_quiet(buildx_inspect_argv(name)[1:]).returncode == 0:
+    def ensure_builder(self, name: str = BUILDER_NAME, image: str = DEFAULT_BUILDKIT_IMAGE) -> None:
+        inspected = self.cli.run_quiet(buildx_inspect_argv(name)[1:])
+        if inspected.returncode == 0:
+            _require_builder_image(name, image, inspected.stdout)
             return
-        self.cli.reporter.info(f"creating buildx builder {name} (docker-container driver)")
-        created = self.cli.run_quiet(buildx_create_argv(name)[1:])
+        self.cli.reporter.info(f"creating buildx builder {name} (docker-container driver, {image})")
+        created = self.cli.run_quiet(buildx_create_argv(name, image=image)[1:])
         if created.returncode != 0:
             raise EnvironmentProblem(
-                f"could not create buildx builder {name}: {_last_line(created.stderr or created.stdout)}",
-                hint=f"run `{' '.join(buildx_create_argv(name))}` by hand to see why",
+                f"could not start buildx builder {name} with BuildKit image {image}: "
+                f"{_last_line(created.stderr or created.stdout)}",
+                hint="the BuildKit image must be pullable from here: set buildkit_image "
+                "(RELEASECTL_BUILDKIT_IMAGE) to the same digest in a registry you reach, e.g. the "
+                "template's ECR pull-through cache; then `docker buildx rm "
+                f"{name}` if a half-made builder is left",
             )
 
     def build(self, build: ImageBuild) -> BuiltImage:
@@ -300,5 +339,5 @@ def build_and_push(ctx: Context, build: ImageBuild, *, env: Mapping[str, str] | 
     if build.cache_repository_uri:
         registries.add(registry_of(build.cache_repository_uri))
     ecr_login(ctx, docker=cli, registries=sorted(registries))
-    builder.ensure_builder(build.builder)
+    builder.ensure_builder(build.builder, build.buildkit_image)
     return builder.build(build)

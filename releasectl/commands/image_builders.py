@@ -16,6 +16,7 @@ from typing import Protocol
 
 from releasectl.adapters.aws.ecr import RepositoryInfo
 from releasectl.commands.context import Context
+from releasectl.core.platforms import DEFAULT_PLATFORM
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class BuildRequest:
     commit: str
     commit_time: int
     source_url: str | None
+    # What the service's tasks run (linux/amd64 or linux/arm64): an image for another never starts.
+    platform: str = DEFAULT_PLATFORM
 
     @property
     def build_date(self) -> str:
@@ -50,6 +53,31 @@ class ImageBuilder(Protocol):
 
 
 BuilderFactory = Callable[[Context, Mapping[str, str]], ImageBuilder]
+
+
+def target_platform(ctx: Context, *, deploy: bool) -> str:
+    """The platform to build for: the service's when the release deploys, else the setting.
+
+    With both, they must agree (exit 4 naming both), checked before anything is built or pushed.
+    """
+    from releasectl.core.platforms import platform_of_task_definition, require_same_platform
+
+    configured = ctx.config.platform
+    if not deploy:
+        return configured or DEFAULT_PLATFORM
+    from releasectl.adapters.aws.ecs import EcsApi
+
+    ecs = EcsApi.from_context(ctx)
+    snapshot = ecs.describe_service()
+    revision = ecs.describe_task_definition(str(snapshot["taskDefinition"]))
+    service_platform = platform_of_task_definition(revision.definition)
+    if configured is not None:
+        source = f"platform from {ctx.config.sources.get('platform', 'the settings')}"
+        require_same_platform(
+            configured, service_platform, service_name=ctx.config.require("ecs_service"), source=source
+        )
+    ctx.reporter.detail(f"building for {service_platform}, as {revision.family}:{revision.number} runs")
+    return service_platform
 
 
 def choose_builder(ctx: Context, requested: str | None, env: Mapping[str, str]) -> ImageBuilder:
@@ -84,6 +112,9 @@ class DockerImageBuilder:
                 build_date=request.build_date,
                 source_date_epoch=request.commit_time,
                 source_url=request.source_url,
+                platform=request.platform,
+                buildkit_image=self.ctx.config.buildkit_image,
+                base_image=self.ctx.config.base_image,
             ),
             env=self.env,
         )

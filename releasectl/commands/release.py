@@ -43,7 +43,7 @@ def release(
 ) -> CommandResult:
     from releasectl.adapters.aws.ecr import describe_repository
     from releasectl.adapters.aws.ecr_tags import ClaimStatus, claim
-    from releasectl.commands.image_builders import choose_builder
+    from releasectl.commands.image_builders import choose_builder, target_platform
     from releasectl.commands.version import plan_version
 
     env = os.environ if env is None else env
@@ -58,6 +58,7 @@ def release(
     chosen = choose_builder(ctx, builder, env)
     ecr = ctx.aws.client("ecr")
     info = describe_repository(ecr, repository)
+    platform: str | None = None  # read from the service once, when an image is first needed
 
     attempts = ctx.config.claim_attempts
     existing: Release | None = None
@@ -80,8 +81,9 @@ def release(
         if not allow_unpushed:
             _require_pushed(plan, env)
         ctx.reporter.info(f"releasing {commit[:12]} as {version} ({plan.decision.rule}), attempt {attempt}")
+        platform = platform or target_platform(ctx, deploy=deploy)
         try:
-            candidate = chosen.build(_request(ctx, plan, info, version))
+            candidate = chosen.build(_request(ctx, plan, info, version, platform))
         except KeyboardInterrupt:
             raise Interrupted(
                 f"interrupted while building {version} of commit {commit[:12]}; nothing was claimed",
@@ -288,7 +290,9 @@ def _nothing_to_release(ctx: Context, plan: VersionPlan, started: float) -> Comm
     return _result(ctx, Outcome.NOOP, message, plan.decision.current, None, {"commit": plan.head}, started)
 
 
-def _request(ctx: Context, plan: VersionPlan, info: RepositoryInfo, version: str) -> BuildRequest:
+def _request(
+    ctx: Context, plan: VersionPlan, info: RepositoryInfo, version: str, platform: str
+) -> BuildRequest:
     from releasectl.commands.image_builders import BuildRequest
 
     commit_time, top = plan.git.commit_info(plan.head)
@@ -302,6 +306,7 @@ def _request(ctx: Context, plan: VersionPlan, info: RepositoryInfo, version: str
         commit=plan.head,
         commit_time=commit_time,
         source_url=plan.git.remote_url(),
+        platform=platform,
     )
 
 

@@ -24,7 +24,7 @@ from releasectl.adapters.docker import (
 )
 from releasectl.commands.context import Context, RecordingReporter
 from releasectl.core.clock import FakeClock
-from releasectl.core.config import Config
+from releasectl.core.config import DEFAULT_BUILDKIT_IMAGE, Config
 from releasectl.core.errors import EnvironmentProblem, ExitCode, OperationFailed, UsageError
 from tests.support import fake_docker
 
@@ -175,8 +175,11 @@ def test_builder_is_created_with_the_docker_container_driver() -> None:
         "create",
         "--driver",
         "docker-container",
+        "--driver-opt",
+        f"image={DEFAULT_BUILDKIT_IMAGE}",
         "--name",
         "releasectl",
+        "--bootstrap",
     ]
 
 
