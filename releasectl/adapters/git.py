@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from releasectl.core.errors import Conflict, EnvironmentProblem, OperationFailed, TimedOut, UsageError
 from releasectl.core.ledger import Release
-from releasectl.core.versioning import parse_tag
+from releasectl.core.versions import parse_tag
 
 UNSHALLOW_HINT = "git fetch --unshallow --tags"
 # Read-only calls are local and quick; a push talks to a remote and may wait on the network.

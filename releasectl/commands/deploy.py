@@ -17,7 +17,6 @@ from releasectl.core.deploy_plan import (
     Action,
     DeployPlan,
     Revision,
-    parse_version_argument,
     plan_deploy,
     resolve_release,
 )
@@ -25,6 +24,7 @@ from releasectl.core.errors import Interrupted, OperationFailed, ReleasectlError
 from releasectl.core.result import CommandResult, ImageInfo, Outcome
 from releasectl.core.rollback_target import TargetRecord, check_named_target, choose_rollback_target
 from releasectl.core.rollout import Seen, Target, primary
+from releasectl.core.versions import parse_version_argument
 
 if TYPE_CHECKING:
     from releasectl.adapters.aws.ecs import EcsApi

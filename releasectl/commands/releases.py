@@ -12,45 +12,28 @@ from typing import TYPE_CHECKING, Any
 
 from releasectl.commands.context import Context
 from releasectl.core.errors import ReleasectlError, UsageError
-from releasectl.core.imageref import COMMIT_TAG_PREFIX, is_release_tag, validate_tag
+from releasectl.core.imageref import validate_tag
 from releasectl.core.ledger import Release, merge
 from releasectl.core.result import CommandResult, ImageInfo, Outcome
+from releasectl.core.versions import is_commit_tag, is_release_tag, looks_like_version, parse_version_argument
 from releasectl.core.view import Block, Lines, Table, View
 
 if TYPE_CHECKING:
     from releasectl.adapters.aws.ecr import EcrLedger
 
 
-def release_version(text: str, *, prefix: str = "v") -> str:
-    """A VERSION argument as the ledger spells it. The git tag form (`v1.2.0`, with the
-    configured tag_prefix) is accepted and means `1.2.0`, as deploy and rollback accept it;
-    anything that is not X.Y.Z or X.Y.Z-rc.N is a usage error (exit 2)."""
-    candidate = text.strip()
-    if prefix and candidate.startswith(prefix):
-        candidate = candidate[len(prefix) :]
-    if not is_release_tag(candidate):
-        raise UsageError(
-            f"version {text!r} is not a release version",
-            hint="use X.Y.Z or X.Y.Z-rc.N, e.g. 1.2.0; see `releasectl releases`",
-        )
-    return candidate
-
-
 def floating_tag(tag: str, allowed: Sequence[str]) -> str:
     """A tag promote may move: valid Docker syntax, neither a version nor `git-…` (the immutable
     release tags: moving one would rewrite the ledger), and one of the configured floating_tags,
     which are the tags the release repository excludes from immutability."""
-    import semver
-
     validate_tag(tag, what="tag")
     listed = ", ".join(allowed)
-    bare = tag[1:] if tag[:1] in {"v", "V"} else tag
-    if semver.Version.is_valid(bare) or is_release_tag(bare):
+    if looks_like_version(tag):
         raise UsageError(
             f"tag {tag!r} looks like a version; promote moves floating tags only ({listed})",
             hint=f"use one of the floating tags: {listed}",
         )
-    if tag.startswith(COMMIT_TAG_PREFIX):
+    if is_commit_tag(tag):
         raise UsageError(
             f"tag {tag!r} is a commit tag; promote moves floating tags only ({listed})",
             hint=f"use one of the floating tags: {listed}",
@@ -138,7 +121,7 @@ class ReleasesView(View):
             floating = [
                 t
                 for t in sorted(self.tags.get(r.digest, ()) if r.digest else ())
-                if not is_release_tag(t) and not t.startswith(COMMIT_TAG_PREFIX)
+                if not is_release_tag(t) and not is_commit_tag(t)
             ]
             pushed = r.pushed_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if r.pushed_at else None
             rows.append(
@@ -203,7 +186,7 @@ def promote(ctx: Context, *, version: str, tag: str) -> CommandResult:
     from releasectl.adapters.aws.ecr_tags import retag
 
     started = ctx.clock.now()
-    wanted = release_version(version, prefix=ctx.config.tag_prefix)
+    wanted = parse_version_argument(version, prefix=ctx.config.tag_prefix)
     target = floating_tag(tag, ctx.config.floating_tags)
     repository = ctx.config.require("ecr_repository")
     client = ctx.aws.client("ecr")

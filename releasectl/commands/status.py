@@ -11,6 +11,7 @@ from releasectl.core import imageref
 from releasectl.core.deploy_plan import Revision
 from releasectl.core.errors import UsageError
 from releasectl.core.rollout import primary
+from releasectl.core.versions import is_release_tag
 from releasectl.core.view import Block, Lines, Table, View
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ def _version(revision: Revision, image: str | None) -> tuple[str | None, str | N
             tag = imageref.parse(image).tag
         except UsageError:
             tag = None
-        if tag and imageref.is_release_tag(tag):
+        if tag and is_release_tag(tag):
             return tag, "image tag"
     return None, None
 

@@ -27,6 +27,7 @@ from releasectl.core.versioning import (
     next_free,
     released,
 )
+from releasectl.core.versions import is_prerelease
 from releasectl.core.view import Block, Lines, View
 
 _SHOWN_REASONS = 10
@@ -116,7 +117,7 @@ def tag_remote(ctx: Context, git: Git) -> TagRemote:
 def _decide_released_head(
     on_head: Sequence[Release], *, level: str, pre: str | None, policy: Policy
 ) -> Decision:
-    finals = [r for r in on_head if not r.semver.prerelease]
+    finals = [r for r in on_head if not is_prerelease(r.version)]
     if finals:
         return released(finals[0].version)
     if pre is not None:

@@ -18,10 +18,7 @@ from releasectl.core import imageref
 from releasectl.core.errors import EnvironmentProblem, UsageError
 from releasectl.core.ledger import Release
 from releasectl.core.rollout import steady_on
-
-VERSION_TAG = "releasectl:version"
-COMMIT_TAG = "releasectl:commit"
-OUTCOME_TAG = "releasectl:outcome"
+from releasectl.core.versions import COMMIT_TAG, OUTCOME_TAG, RELEASECTL_TAG_PREFIX, VERSION_TAG
 
 # describe_task_definition fields that register_task_definition does not take. Everything
 # else is copied: if AWS adds a new read-only field, registration fails loudly at the
@@ -45,19 +42,6 @@ READ_ONLY_FIELDS = frozenset(
 REUSE_SCAN = 10
 
 
-def parse_version_argument(text: str | None, *, prefix: str = "v") -> str:
-    """A version named on the command line: `X.Y.Z` or `X.Y.Z-rc.N`, an optional tag prefix
-    (`v1.2.0`) allowed. Anything else is a usage error (exit 2)."""
-    raw = (text or "").strip()
-    candidate = raw[len(prefix) :] if prefix and raw.startswith(prefix) else raw
-    if not raw or not imageref.is_release_tag(candidate):
-        raise UsageError(
-            f"{raw!r} is not a release version",
-            hint="use MAJOR.MINOR.PATCH or MAJOR.MINOR.PATCH-rc.N without leading zeros, e.g. 1.2.0",
-        )
-    return candidate
-
-
 def resolve_release(releases: Sequence[Release], version: str | None) -> Release:
     """The release to deploy: the named one, or the newest. Exit 4 when it cannot be deployed."""
     if not releases:
@@ -66,11 +50,11 @@ def resolve_release(releases: Sequence[Release], version: str | None) -> Release
             hint="publish one first (`releasectl release`); `releasectl releases` shows the ledger",
         )
     if version is None:
-        chosen = max(releases, key=lambda r: r.semver)
+        chosen = max(releases, key=lambda r: r.key)
     else:
         found = next((r for r in releases if r.version == version), None)
         if found is None:
-            newest = ", ".join(r.version for r in sorted(releases, key=lambda r: r.semver, reverse=True)[:5])
+            newest = ", ".join(r.version for r in sorted(releases, key=lambda r: r.key, reverse=True)[:5])
             raise EnvironmentProblem(
                 f"version {version} is not in the release ledger (newest: {newest})",
                 hint="`releasectl releases` lists every released version",
@@ -181,7 +165,7 @@ def new_revision_input(
     tags = [
         {"key": key, "value": value}
         for key, value in current.tags.items()
-        if not key.startswith(("releasectl:", "aws:"))
+        if not key.startswith((RELEASECTL_TAG_PREFIX, "aws:"))
     ]
     tags.append({"key": VERSION_TAG, "value": version})
     if commit:

@@ -1,4 +1,4 @@
-"""Image references and tag vocabulary: `[host[:port]/]path[:tag][@sha256:<hex>]`.
+"""Image references: `[host[:port]/]path[:tag][@sha256:<hex>]` (which tags are releases: core.versions).
 
 Pure: no I/O. Parsing follows Docker's reference grammar (distribution/reference) so a
 reference that `docker pull` accepts parses here and formats back byte for byte; bad
@@ -26,13 +26,6 @@ _NAME_MAX = 255
 _ECR_HOST_RE = re.compile(
     r"(?P<account>[0-9]{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?"
 )
-
-# Release tags (docs/design.md §4): immutable `X.Y.Z[-rc.N]` and `git-<40 hex>`; anything else is floating.
-_NUMBER = r"(?:0|[1-9][0-9]*)"
-RELEASE_TAG_RE = re.compile(rf"{_NUMBER}\.{_NUMBER}\.{_NUMBER}(?:-rc\.{_NUMBER})?")
-COMMIT_TAG_PREFIX = "git-"
-COMMIT_TAG_RE = re.compile(r"git-(?P<sha>[0-9a-f]{40})")
-_SHA_RE = re.compile(r"[0-9a-f]{40}")
 
 
 @dataclass(frozen=True)
@@ -136,19 +129,3 @@ def ecr_registry(account: str, region: str) -> str:
 def parse_ecr_registry(host: str) -> tuple[str, str] | None:
     match = _ECR_HOST_RE.fullmatch(host)
     return (match["account"], match["region"]) if match else None
-
-
-def is_release_tag(tag: str) -> bool:
-    return bool(RELEASE_TAG_RE.fullmatch(tag))
-
-
-def commit_tag(commit: str) -> str:
-    """`git-<40 hex>`: the tag that names the image built from one commit."""
-    if not _SHA_RE.fullmatch(commit):
-        raise UsageError(f"commit {commit!r} is not a full 40-character lower-case sha")
-    return f"{COMMIT_TAG_PREFIX}{commit}"
-
-
-def commit_of_tag(tag: str) -> str | None:
-    match = COMMIT_TAG_RE.fullmatch(tag)
-    return match["sha"] if match else None

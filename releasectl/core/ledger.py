@@ -7,13 +7,12 @@ known to either is known. Pure: no I/O here.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
-import semver
+from releasectl.core.versions import version_key
 
 
 @dataclass(frozen=True)
@@ -25,8 +24,9 @@ class Release:
     sources: frozenset[str] = frozenset()  # {"git"}, {"ecr"} or both
 
     @property
-    def semver(self) -> semver.Version:
-        return semver.Version.parse(self.version)
+    def key(self) -> tuple[Any, ...]:
+        """Its place in SemVer precedence (core.versions)."""
+        return version_key(self.version)
 
 
 class Ledger(Protocol):
@@ -57,32 +57,7 @@ def merge(*groups: Iterable[Release]) -> list[Release]:
                 pushed_at=primary.pushed_at or secondary.pushed_at,
                 sources=primary.sources | secondary.sources,
             )
-    return sorted(by_version.values(), key=lambda r: version_key(r.version), reverse=True)
-
-
-_RELEASE = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:-rc\.(\d+))?$")
-
-
-def version_key(version: str) -> tuple[Any, ...]:
-    """A sort key in SemVer precedence order; cheap for the X.Y.Z / X.Y.Z-rc.N the ledger holds.
-
-    Parsing every release into a semver.Version just to sort them was the one cost of
-    `releasectl version` that grew with the number of releases.
-    """
-    found = _RELEASE.match(version)
-    if found is None:
-        return _semver_key(version)
-    major, minor, patch, rc = found.groups()
-    # A final release sorts after its candidates: (1, 0) > (0, rc).
-    stage = (1, 0) if rc is None else (0, int(rc))
-    return (int(major), int(minor), int(patch), stage)
-
-
-def _semver_key(version: str) -> tuple[Any, ...]:
-    parsed = semver.Version.parse(version)
-    # Other pre-release labels are rare here; order them below finals, among themselves as text.
-    stage = (1, 0) if not parsed.prerelease else (0, -1, str(parsed.prerelease))
-    return (parsed.major, parsed.minor, parsed.patch, stage)
+    return sorted(by_version.values(), key=lambda r: r.key, reverse=True)
 
 
 def find(releases: Iterable[Release], version: str) -> Release | None:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-
-import semver
+from typing import Any
 
 from releasectl.core.deploy_plan import Revision
 from releasectl.core.errors import EnvironmentProblem
 from releasectl.core.ledger import Release
+from releasectl.core.versions import precedence
 
 # How many revisions an automatic rollback reads looking for verified-good versions; each is
 # one describe_task_definition call.
@@ -37,7 +37,7 @@ def running_version(running: Revision, releases: Sequence[Release], container_na
         return running.version
     digest = running.digest(container_name)
     matches = [r for r in releases if digest and r.digest == digest]
-    return max(matches, key=lambda r: r.semver).version if matches else None
+    return max(matches, key=lambda r: r.key).version if matches else None
 
 
 def choose_rollback_target(
@@ -56,7 +56,7 @@ def choose_rollback_target(
     The image must still be in the ledger under that version with the same digest.
     """
     current_version = running_version(running, releases, container_name)
-    current_semver = _semver(current_version)
+    current_key = precedence(current_version)
     running_digest = running.digest(container_name)
     ledger = {r.version: r for r in releases}
     latest: dict[str, Revision] = {}
@@ -68,19 +68,19 @@ def choose_rollback_target(
         if revision.arn == running.arn or not revision.outcome:
             continue
         version = revision.version
-        if version and version not in latest and _semver(version) is not None:
+        if version and version not in latest and precedence(version) is not None:
             latest[version] = revision
-    candidates: list[tuple[semver.Version, Release, Revision]] = []
+    candidates: list[tuple[tuple[Any, ...], Release, Revision]] = []
     for version, revision in latest.items():
-        parsed = _semver(version)
+        parsed = precedence(version)
         release = ledger.get(version)
         if parsed is None or revision.outcome != "succeeded" or release is None:
             continue
         if release.digest is None or release.digest != revision.digest(container_name):
             continue
-        if current_semver is not None and parsed >= current_semver:
+        if current_key is not None and parsed >= current_key:
             continue
-        if current_semver is None and release.digest == running_digest:
+        if current_key is None and release.digest == running_digest:
             continue
         candidates.append((parsed, release, revision))
     if not candidates:
@@ -94,15 +94,6 @@ def choose_rollback_target(
     return RollbackChoice(
         release=release, revision=revision, running_version=current_version, scanned=scanned
     )
-
-
-def _semver(version: str | None) -> semver.Version | None:
-    if not version:
-        return None
-    try:
-        return semver.Version.parse(version)
-    except (ValueError, TypeError):
-        return None
 
 
 # ----------------------------------------------------------------------------- `rollback --to`
@@ -148,7 +139,7 @@ def check_named_target(
     """
     version = target.version
     current_version = running_version(running, releases, container_name)
-    wanted, current = _semver(version), _semver(current_version)
+    wanted, current = precedence(version), precedence(current_version)
     if wanted is not None and current is not None and wanted > current:
         raise EnvironmentProblem(
             f"version {version} is newer than {current_version}, which service {service} runs; "

@@ -18,7 +18,6 @@ Rules, in the order they apply:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
@@ -26,60 +25,13 @@ import semver
 
 from releasectl.core.conventional import ConventionalCommit
 from releasectl.core.errors import UsageError
+from releasectl.core.versions import PRE_LABELS, parse_release, parse_version
 
 INITIAL_VERSION = "0.1.0"
 LEVELS = ("none", "patch", "minor", "major")
 EXPLICIT_LEVELS = ("major", "minor", "patch")
 BUMP_KINDS = ("major", "minor", "patch", "prerelease", "none", "initial")
 RELEASE_AS = "release-as"
-
-# docs/design.md §4: releases are X.Y.Z or X.Y.Z-rc.N; the ECR ledger and image tags know no other form.
-PRE_LABELS = ("rc",)
-_RELEASE_PRE = re.compile(r"rc\.(?:0|[1-9][0-9]*)")
-_VERSION_HINT = "use MAJOR.MINOR.PATCH, e.g. 1.2.3 or 1.3.0-rc.1 (no leading zeros, no +build metadata)"
-
-
-def parse_version(text: str, *, what: str = "version", allow_prefix: str | None = None) -> semver.Version:
-    """A strict SemVer 2.0 version, or a usage error (exit 2).
-
-    ``allow_prefix`` is for text read from a tag, where a leading ``v`` (the tag prefix)
-    is expected; versions typed by a user or written in a footer take none.
-    """
-    raw = text.strip()
-    body = raw[len(allow_prefix) :] if allow_prefix and raw.startswith(allow_prefix) else raw
-    if not body:
-        raise UsageError(f"{what} is empty", hint=_VERSION_HINT)
-    try:
-        version = semver.Version.parse(body)
-    except (ValueError, TypeError):
-        raise UsageError(f"{what} {raw!r} is not a valid version", hint=_VERSION_HINT) from None
-    if version.build:
-        raise UsageError(
-            f"{what} {raw!r} carries build metadata (+{version.build}), which image tags cannot hold",
-            hint=_VERSION_HINT,
-        )
-    return version
-
-
-def parse_release(text: str, *, what: str = "version", allow_prefix: str | None = None) -> semver.Version:
-    """A release version: X.Y.Z or X.Y.Z-rc.N, or a usage error (exit 2)."""
-    version = parse_version(text, what=what, allow_prefix=allow_prefix)
-    if version.prerelease and not _RELEASE_PRE.fullmatch(version.prerelease):
-        raise UsageError(
-            f"{what} {text.strip()!r} is not a release version: the only pre-releases are -rc.N",
-            hint=_VERSION_HINT,
-        )
-    return version
-
-
-def parse_tag(name: str, prefix: str) -> semver.Version | None:
-    """The version a release tag names, or None for a tag that is not a release tag."""
-    if not name.startswith(prefix):
-        return None
-    try:
-        return parse_release(name, allow_prefix=prefix)
-    except UsageError:
-        return None
 
 
 def check_pre_label(label: str) -> str:

@@ -1,4 +1,4 @@
-"""Image references, digests and tags: Docker's grammar, ECR registries, release tag vocabulary."""
+"""Image references, digests and tags: Docker's grammar and ECR registries."""
 
 from __future__ import annotations
 
@@ -9,12 +9,9 @@ from hypothesis import strategies as st
 from releasectl.core.errors import UsageError
 from releasectl.core.imageref import (
     ImageRef,
-    commit_of_tag,
-    commit_tag,
     ecr_registry,
     format_ref,
     is_registry_host,
-    is_release_tag,
     parse,
     parse_ecr_registry,
     validate_digest,
@@ -151,29 +148,6 @@ def test_digest_must_be_sha256_with_64_hex_digits() -> None:
     assert validate_digest(DIGEST) == DIGEST
     with pytest.raises(UsageError):
         validate_digest(DIGEST + "\n")
-
-
-@pytest.mark.parametrize("tag", ["0.1.0", "1.2.3", "10.20.30-rc.0", "1.0.0-rc.12"])
-def test_release_tags_are_semver_core_or_rc(tag: str) -> None:
-    assert is_release_tag(tag)
-
-
-@pytest.mark.parametrize(
-    "tag", ["v1.2.3", "01.2.3", "1.2", "1.2.3-beta.1", "1.2.3+build", "1.2.3-rc.01", "latest"]
-)
-def test_anything_else_is_not_a_release_tag(tag: str) -> None:
-    assert not is_release_tag(tag)
-
-
-def test_commit_tag_names_a_full_sha_and_reads_back() -> None:
-    sha = "0123456789abcdef" * 2 + "01234567"
-    assert commit_of_tag(commit_tag(sha)) == sha
-    assert commit_of_tag("git-1234567") is None
-
-
-def test_commit_tag_rejects_a_short_sha() -> None:
-    with pytest.raises(UsageError):
-        commit_tag("abc1234")
 
 
 # ----------------------------------------------------------------------------- properties

@@ -15,8 +15,6 @@ from releasectl.core.versioning import (
     Policy,
     decide,
     next_free,
-    parse_tag,
-    parse_version,
     released,
 )
 
@@ -174,23 +172,6 @@ def test_released_head_is_that_version_with_nothing_to_do() -> None:
         "none",
         True,
     )
-
-
-@pytest.mark.parametrize("text", ["1.2", "v1.2.3.4", "01.2.3", "1.2.3-", "", "  ", "v1.2.3", "1.2.3+build.5"])
-def test_invalid_versions_are_one_line_usage_errors(text: str) -> None:
-    with pytest.raises(UsageError) as info:
-        parse_version(text)
-    assert info.value.exit_code == ExitCode.USAGE
-    assert "\n" not in info.value.one_line()
-
-
-def test_a_v_prefix_is_accepted_only_where_a_tag_is_read() -> None:
-    assert str(parse_version("v1.2.3", allow_prefix="v")) == "1.2.3"
-    assert str(parse_tag("v1.3.0-rc.1", "v")) == "1.3.0-rc.1"
-    assert parse_tag("v1.2", "v") is None
-    assert parse_tag("v1.2.3+b", "v") is None
-    assert parse_tag("v1.3.0-beta.1", "v") is None
-    assert parse_tag("release-1", "v") is None
 
 
 _versions = st.builds(

@@ -16,8 +16,9 @@ from typing import Any
 
 from releasectl.adapters.aws.clients import aws_errors, error_code
 from releasectl.core.errors import EnvironmentProblem, OperationFailed
-from releasectl.core.imageref import commit_of_tag, ecr_registry, is_release_tag, validate_digest
+from releasectl.core.imageref import ecr_registry, validate_digest
 from releasectl.core.ledger import Release
+from releasectl.core.versions import commit_of_tag, is_release_tag
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"

@@ -21,7 +21,8 @@ from releasectl.adapters.aws.ecr import (
 )
 from releasectl.core.config import DEFAULT_FLOATING_TAGS
 from releasectl.core.errors import Conflict, EnvironmentProblem, OperationFailed, ReleasectlError, UsageError
-from releasectl.core.imageref import commit_tag, is_release_tag, validate_digest, validate_tag
+from releasectl.core.imageref import validate_digest, validate_tag
+from releasectl.core.versions import commit_tag, is_release_tag
 
 # "The image is already there": AWS raises the first for the same image and the second for a
 # tag held by another digest in an immutable repository; moto raises the first for both.

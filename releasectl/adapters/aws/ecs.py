@@ -12,9 +12,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from releasectl.adapters.aws.clients import aws_errors, error_code
-from releasectl.core.deploy_plan import OUTCOME_TAG, Revision, revision_of
+from releasectl.core.deploy_plan import Revision, revision_of
 from releasectl.core.errors import EnvironmentProblem
 from releasectl.core.rollback_target import HISTORY_SCAN
+from releasectl.core.versions import COMMIT_TAG, OUTCOME_TAG, VERSION_TAG
 
 if TYPE_CHECKING:
     from releasectl.commands.context import Context
@@ -186,9 +187,9 @@ def outcome_tags(outcome: str, *, version: str | None, commit: str | None) -> di
     """What a finished deployment records on the revision it ran."""
     tags = {OUTCOME_TAG: outcome}
     if version:
-        tags["releasectl:version"] = version
+        tags[VERSION_TAG] = version
     if commit:
-        tags["releasectl:commit"] = commit
+        tags[COMMIT_TAG] = commit
     return tags
 
 
