@@ -20,6 +20,11 @@ ENV_PREFIX = "RELEASECTL_"
 DEFAULT_FLOATING_TAGS: tuple[str, ...] = ("latest", "staging", "prod")
 # ECR accepts at most 5 exclusion filters per repository.
 MAX_FLOATING_TAGS = 5
+# The BuildKit daemon image of the docker-container builder, pinned by digest: the one place it is
+# named. Refresh tag and digest together: docker buildx imagetools inspect moby/buildkit:<tag>
+DEFAULT_BUILDKIT_IMAGE = (
+    "moby/buildkit:v0.18.2@sha256:86c0ad9d1137c186e9d455912167df20e530bdf7f7c19de802e892bb8ca16552"
+)
 
 
 def _positive_int(key: str, value: Any) -> int:
@@ -70,6 +75,26 @@ def _choice(*allowed: str) -> Callable[[str, Any], str]:
         return text
 
     return check
+
+
+_PINNED_IMAGE = re.compile(r"^[a-z0-9][a-z0-9._:/-]*[a-z0-9](:[\w][\w.-]{0,127})?@sha256:[0-9a-f]{64}$")
+
+
+def _pinned_image(key: str, value: Any) -> str:
+    """An image reference pinned by digest: what a build pulls must not move under it."""
+    text = str(value).strip()
+    if not _PINNED_IMAGE.match(text):
+        raise UsageError(
+            f"config {key}: {value!r} is not an image pinned by digest",
+            hint="name it as registry/name:tag@sha256:<64 hex digits> (the tag is optional)",
+        )
+    return text
+
+
+def _platform(key: str, value: Any) -> str:
+    from releasectl.core.platforms import parse_platform
+
+    return parse_platform(value, what=f"config {key}")
 
 
 def _builder_name(key: str, value: Any) -> str:
@@ -158,6 +183,12 @@ class Config:
     # Where the vX.Y.Z mirror tag is pushed (release, bump --push); None: nowhere.
     git_tag_remote: str | None = "origin"
     floating_tags: tuple[str, ...] = DEFAULT_FLOATING_TAGS
+    # The image's platform (linux/amd64, linux/arm64); None: the service's task definition decides.
+    platform: str | None = None
+    buildkit_image: str = DEFAULT_BUILDKIT_IMAGE
+    # The Dockerfile's BASE_IMAGE for releases, e.g. the same digest through an ECR pull-through
+    # cache; None: the Dockerfile's own pinned default.
+    base_image: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def require(self, key: str) -> str:
@@ -199,6 +230,9 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "builder": _builder_name,
     "git_tag_remote": _git_remote,
     "floating_tags": _floating_tags,
+    "platform": _platform,
+    "buildkit_image": _pinned_image,
+    "base_image": _pinned_image,
 }
 
 KEYS: tuple[str, ...] = tuple(f.name for f in fields(Config) if f.name != "sources")
