@@ -6,11 +6,10 @@ responses into the records below, and releasectl.commands.infra drives the flow.
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -410,69 +409,29 @@ def env_exports(values: Mapping[str, str]) -> list[str]:
     return [f"export {ENV_PREFIX}{key.upper()}={shlex.quote(value)}" for key, value in values.items()]
 
 
-_HEADER = re.compile(r"^\s*\[")
-_SECTION = re.compile(r"^\s*\[\s*tool\s*\.\s*releasectl\s*\]\s*(#.*)?$")
-_SIMPLE_VALUE = re.compile(
-    r"""^(?P<head>\s*[A-Za-z0-9_-]+\s*=\s*)("(?:[^"\\]|\\.)*"|'[^']*'|[^\s#]+)(?P<tail>\s*#.*)?$"""
-)
-
-
-def _toml_string(value: str) -> str:
-    # A JSON string is a valid TOML basic string (same escapes).
-    return json.dumps(value, ensure_ascii=False)
-
-
 def update_pyproject(text: str, values: Mapping[str, str]) -> str:
-    """`text` with `values` set in [tool.releasectl], touching only the lines of those keys.
+    """`text` with `values` set in [tool.releasectl], and everything else as it was.
 
-    Existing keys are rewritten in place (keeping their indentation and trailing comment), new ones
-    are added at the end of the section, and a missing section is appended. The result is parsed
-    back to prove it says what was meant.
+    Existing keys keep their place and trailing comment, new ones are added at the end of the
+    section, and a missing section is appended.
     """
+    # Only this command edits TOML: the editor is kept off every other command's start-up.
+    import tomlkit
+
     try:
         tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"pyproject.toml is not valid TOML ({exc}); not touching it") from None
-    lines = text.splitlines(keepends=True)
-    if lines and not lines[-1].endswith("\n"):
-        lines[-1] += "\n"
-    start = next((i for i, line in enumerate(lines) if _SECTION.match(line.rstrip("\r\n"))), None)
-    if start is None:
-        if lines and lines[-1].strip():
-            lines.append("\n")
-        lines.append("[tool.releasectl]\n")
-        start = len(lines) - 1
-    end = next((i for i in range(start + 1, len(lines)) if _HEADER.match(lines[i])), len(lines))
-
-    for key, value in values.items():
-        pattern = re.compile(rf"^\s*{re.escape(key)}\s*=")
-        index = next((i for i in range(start + 1, end) if pattern.match(lines[i])), None)
-        rendered = f"{key} = {_toml_string(value)}"
-        if index is None:
-            insert_at = end
-            while insert_at > start + 1 and not lines[insert_at - 1].strip():
-                insert_at -= 1
-            lines.insert(insert_at, rendered + "\n")
-            end += 1
-            continue
-        current = lines[index].rstrip("\r\n")
-        newline = lines[index][len(current) :] or "\n"
-        match = _SIMPLE_VALUE.match(current)
-        if match:
-            indent = current[: len(current) - len(current.lstrip())]
-            lines[index] = f"{indent}{rendered}{match.group('tail') or ''}{newline}"
-        else:
-            lines[index] = rendered + newline
-
-    result = "".join(lines)
-    try:
-        section = tomllib.loads(result).get("tool", {}).get("releasectl", {})
-    except tomllib.TOMLDecodeError:
-        section = {}  # e.g. [tool.releasectl] was an inline table, and is now defined twice
-    wrong = [k for k, v in values.items() if section.get(k) != v]
-    if wrong:
+    if text and not text.endswith("\n"):
+        text += "\n"
+    document = tomlkit.parse(text)
+    tool = document.setdefault("tool", tomlkit.table(is_super_table=True))
+    section = tool.setdefault("releasectl", tomlkit.table()) if isinstance(tool, MutableMapping) else None
+    if not isinstance(section, MutableMapping):
         raise UsageError(
-            f"could not set {', '.join(wrong)} in [tool.releasectl] safely; the file was not changed",
+            "tool.releasectl in pyproject.toml is not a table, so nothing can be set in it; "
+            "the file was not changed",
             hint="set them by hand, or use `releasectl infra outputs --env`",
         )
-    return result
+    section.update(values)
+    return tomlkit.dumps(document)

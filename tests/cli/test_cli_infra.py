@@ -236,6 +236,19 @@ def test_update_pyproject_refuses_a_file_that_is_not_toml() -> None:
         update_pyproject("[tool.releasectl\n", {"region": "x"})
 
 
+def test_update_pyproject_sets_keys_where_the_section_is_written_as_dotted_keys_or_inline() -> None:
+    dotted = update_pyproject('tool.releasectl.region = "a"  # here\n', {"region": "b"})
+    inline = update_pyproject('[tool]\nreleasectl = { region = "a" }\n', {"region": "b", "ecs_cluster": "c"})
+
+    assert dotted == 'tool.releasectl.region = "b"  # here\n'
+    assert tomllib.loads(inline)["tool"]["releasectl"] == {"region": "b", "ecs_cluster": "c"}
+
+
+def test_update_pyproject_refuses_a_tool_releasectl_that_is_not_a_table() -> None:
+    with pytest.raises(UsageError, match="not a table"):
+        update_pyproject('[tool]\nreleasectl = "x"\n', {"region": "x"})
+
+
 # ----------------------------------------------------------------------------- the CLI
 
 
