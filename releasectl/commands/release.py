@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shlex
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -329,13 +330,17 @@ def _write_image_definitions(ctx: Context, uri: str) -> None:
 
 def _export(ctx: Context, values: Mapping[str, str], env_file: Path | None) -> None:
     """CodeBuild reads exported variables from the shell: buildspec.yml sources this file."""
-    from releasectl.localbuild.shell import shell_quote
-
     for name in EXPORTED:
         ctx.reporter.info(f"{name}={values[name]}")
     if env_file is not None:
-        lines = "".join(f"export {name}={shell_quote(values[name])}\n" for name in EXPORTED)
+        lines = "".join(f"export {name}={_quoted(values[name])}\n" for name in EXPORTED)
         _atomic_write(env_file, lines)
+
+
+def _quoted(value: str) -> str:
+    # shlex.quote leaves a plain word bare; this file has always quoted every value alike.
+    quoted = shlex.quote(value)
+    return quoted if quoted != value else f"'{value}'"
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -68,10 +69,6 @@ _READ_VARIABLES = (
 )
 
 
-def shell_quote(value: str) -> str:
-    return "'" + value.replace("'", "'\\''") + "'"
-
-
 class ShellSession:
     """Runs commands one after another in carried-over shell state; use as a context manager."""
 
@@ -106,7 +103,7 @@ class ShellSession:
         (self._dir / "wrapper.sh").write_text(_WRAPPER, encoding="utf-8")
         (self._dir / "cwd").write_text(str(self.workdir), encoding="utf-8")
         lines = [
-            f"declare -x {name}={shell_quote(value)}"
+            f"declare -x {name}={shlex.quote(value)}"
             for name, value in self.env.items()
             if _IDENTIFIER.match(name) and not _NOT_STATE.match(name)
         ]
@@ -138,7 +135,7 @@ class ShellSession:
     def set_variable(self, name: str, value: str) -> None:
         """Export a variable to every later command, as CodeBuild does with CODEBUILD_BUILD_SUCCEEDING."""
         with (self.state_dir / "state.sh").open("a", encoding="utf-8") as handle:
-            handle.write(f"\ndeclare -x {name}={shell_quote(value)}\n")
+            handle.write(f"\ndeclare -x {name}={shlex.quote(value)}\n")
 
     def run(self, command: str, *, deadline: float | None) -> int | None:
         """Run one command; its exit status, or None when `deadline` (on self.clock) passed first."""
