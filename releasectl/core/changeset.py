@@ -12,14 +12,17 @@ import tomllib
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from releasectl.core.config import ENV_PREFIX, KEYS
 from releasectl.core.errors import UsageError
 
 # CloudFormation refuses inline template bodies above this size (bigger ones must come from S3).
 TEMPLATE_BODY_LIMIT = 51_200
-CAPABILITIES = ("CAPABILITY_IAM", "CAPABILITY_NAMED_IAM")
+CAPABILITIES: tuple[Literal["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"], ...] = (
+    "CAPABILITY_IAM",
+    "CAPABILITY_NAMED_IAM",
+)
 STACK_RESOURCE_TYPE = "AWS::CloudFormation::Stack"
 
 # Change sets that would change nothing end FAILED with the first reason on AWS; moto answers the
@@ -235,7 +238,7 @@ def is_terminal(status: str) -> bool:
     return not status.endswith("_IN_PROGRESS")
 
 
-def change_set_type(stack: Stack | None) -> str:
+def change_set_type(stack: Stack | None) -> Literal["CREATE", "UPDATE"]:
     """CREATE for a new stack (or one only reviewed so far), UPDATE otherwise."""
     if stack is None or stack.status == "REVIEW_IN_PROGRESS":
         return "CREATE"

@@ -18,6 +18,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from releasectl.adapters.aws.clients import AwsClients
+from releasectl.adapters.aws.cloudformation import CloudFormationStacks
 from releasectl.commands import infra
 from releasectl.commands.context import Context, RecordingReporter
 from releasectl.core.changeset import (
@@ -33,6 +34,7 @@ from releasectl.core.config import Config
 from releasectl.core.errors import Conflict, EnvironmentProblem, ExitCode, Interrupted, OperationFailed
 from releasectl.core.result import Outcome
 from tests.support.moto_fixtures import infra_context
+from tests.support.paging import botocore_paginator
 
 SMALL_TEMPLATE = """\
 AWSTemplateFormatVersion: "2010-09-09"
@@ -222,6 +224,7 @@ class ScriptedCloudFormation:
         self.steps = steps or []
         self.events: list[dict] = list(history or [stack_event(0, "UPDATE_COMPLETE")])
         self.page_size = page_size
+        self.change_set_page_size = 1000  # describe_change_set pages its changes too
         self.started = False
         self.calls: list[tuple[str, dict]] = []
         self.deleted_change_sets: list[str] = []
@@ -275,7 +278,10 @@ class ScriptedCloudFormation:
         if reason:
             response["StatusReason"] = reason
         if status == "CREATE_COMPLETE":
-            response["Changes"] = self.changes
+            start = int(kwargs.get("NextToken", 0))
+            response["Changes"] = self.changes[start : start + self.change_set_page_size]
+            if start + self.change_set_page_size < len(self.changes):
+                response["NextToken"] = str(start + self.change_set_page_size)
         return response
 
     def execute_change_set(self, **kwargs: Any) -> dict:
@@ -292,6 +298,9 @@ class ScriptedCloudFormation:
         self._call("delete_stack", kwargs)
         self.started = True
         return {}
+
+    def get_paginator(self, operation: str) -> Any:
+        return botocore_paginator(self, "cloudformation", operation)
 
     def list_stack_resources(self, **kwargs: Any) -> dict:
         self._call("list_stack_resources", kwargs)
@@ -412,6 +421,29 @@ def test_failed_create_says_to_destroy_before_deploying_again(tmp_path: Path) ->
     assert result.outcome is Outcome.ROLLED_BACK and result.exit_code == ExitCode.FAILED
     assert "Bucket name already exists" in result.message
     assert "releasectl infra destroy --stack-name app --yes" in result.message
+
+
+def test_new_events_are_read_back_only_as_far_as_the_first_known_page() -> None:
+    cfn = ScriptedCloudFormation(history=[stack_event(n, "UPDATE_IN_PROGRESS") for n in range(10)])
+    known = {"e0", "e1", "e2", "e3", "e4", "e5"}
+
+    fresh = CloudFormationStacks(cfn).events_since(STACK_ID, known)
+
+    assert [e.event_id for e in fresh] == ["e9", "e8", "e7", "e6"]
+    # Pages of two, newest first: e9 e8 | e7 e6 | e5 e4 reaches a known event; nothing older is read.
+    assert cfn.names().count("describe_stack_events") == 3
+
+
+def test_a_change_set_spread_over_pages_is_read_whole() -> None:
+    changes = [change("Add", f"Bucket{n}", "AWS::S3::Bucket") for n in range(5)]
+    cfn = ScriptedCloudFormation(changes=changes)
+    cfn.change_set_page_size = 2
+
+    change_set = CloudFormationStacks(cfn).describe_change_set("cs-1")
+
+    assert [c.logical_id for c in change_set.changes] == [f"Bucket{n}" for n in range(5)]
+    assert change_set.status == "CREATE_COMPLETE"
+    assert cfn.names().count("describe_change_set") == 3
 
 
 def test_each_event_is_streamed_once_in_order_with_progress(tmp_path: Path) -> None:

@@ -3,9 +3,9 @@
 moto keeps ECS state but never rolls anything out (docs/testing.md §2), so rollouts over time are
 scripted here: after update_service, each describe_services call returns the next frame of
 a script (the last one repeats). Task definitions, tags, stopped tasks and pagination behave
-like ECS: 100 items a page with nextToken, describe_tasks refuses more than 100 ARNs, and
-register_task_definition checks its arguments against botocore's ECS model, so a read-only
-field copied by mistake fails here as it would on AWS.
+like ECS: 100 items a page with nextToken (paged through by botocore's own paginators),
+describe_tasks refuses more than 100 ARNs, and register_task_definition checks its arguments
+against botocore's ECS model, so a read-only field copied by mistake fails here as it would on AWS.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from tests.support.paging import botocore_paginator
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -327,6 +329,9 @@ class ScriptedEcs:
             )
         wanted = set(tasks)
         return {"tasks": [copy.deepcopy(t) for t in self.stopped if t["taskArn"] in wanted], "failures": []}
+
+    def get_paginator(self, operation: str) -> Any:
+        return botocore_paginator(self, "ecs", operation)
 
     def _page(self, items: list[str], kwargs: dict[str, Any], key: str) -> dict[str, Any]:
         size = min(int(kwargs.get("maxResults") or self.page_size), self.page_size)

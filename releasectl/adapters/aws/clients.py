@@ -7,12 +7,25 @@ botocore Stubber, or the sandbox) without the callers knowing.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from releasectl.core.config import Config
 from releasectl.core.errors import EnvironmentProblem, OperationFailed, ReleasectlError
+
+if TYPE_CHECKING:
+    # boto3-stubs is a development dependency: these names exist for the type checker only.
+    from boto3.session import Session
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_codebuild import CodeBuildClient
+    from mypy_boto3_ecr import ECRClient
+    from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_sts import STSClient
+
+Service = Literal["cloudformation", "codebuild", "ecr", "ecs", "logs", "sts"]
+_Page = TypeVar("_Page")
 
 # Codes that mean "you may not" or "you are not who you say": fix the credentials, exit 4.
 _ACCESS_CODES = {
@@ -42,7 +55,7 @@ class AwsClients:
     profile: str | None
     endpoint_url: str | None
     max_attempts: int = 5
-    _session: Any = None
+    _session: Session | None = None
     _clients: dict[str, Any] = field(default_factory=dict)
     # Functions called with (service, operation) before each API call is sent, retries
     # included: how benchmarks and tests count calls.
@@ -57,7 +70,7 @@ class AwsClients:
             max_attempts=config.max_attempts,
         )
 
-    def session(self) -> Any:
+    def session(self) -> Session:
         if self._session is None:
             import boto3
             import botocore.exceptions
@@ -70,7 +83,20 @@ class AwsClients:
                 ) from None
         return self._session
 
-    def client(self, service: str) -> Any:
+    @overload
+    def client(self, service: Literal["cloudformation"]) -> CloudFormationClient: ...
+    @overload
+    def client(self, service: Literal["codebuild"]) -> CodeBuildClient: ...
+    @overload
+    def client(self, service: Literal["ecr"]) -> ECRClient: ...
+    @overload
+    def client(self, service: Literal["ecs"]) -> ECSClient: ...
+    @overload
+    def client(self, service: Literal["logs"]) -> CloudWatchLogsClient: ...
+    @overload
+    def client(self, service: Literal["sts"]) -> STSClient: ...
+
+    def client(self, service: Service) -> Any:
         if service not in self._clients:
             from botocore.config import Config as BotoConfig
 
@@ -86,7 +112,7 @@ class AwsClients:
             self._clients[service] = client
         return self._clients[service]
 
-    def set_client(self, service: str, client: Any) -> None:
+    def set_client(self, service: Service, client: Any) -> None:
         """Put a prepared client (Stubber-wrapped or scripted) behind the boundary."""
         self._clients[service] = client
 
@@ -177,3 +203,18 @@ def describe_or_missing(call: Callable[[], Any]) -> tuple[Any, str | None]:
             if code.endswith("NotFoundException"):
                 return None, code
             raise
+
+
+def each_page(
+    pages: Iterable[_Page], guard: Callable[[], contextlib.AbstractContextManager[None]]
+) -> Iterator[_Page]:
+    """A paginator's pages, each fetched inside `guard()` (aws_errors, say) and handed over
+    outside it, so an error in the consumer's code is never taken for one of AWS's."""
+    iterator = iter(pages)
+    while True:
+        with guard():
+            try:
+                page = next(iterator)
+            except StopIteration:
+                return
+        yield page

@@ -6,10 +6,12 @@ errors through aws_errors. No waiters: callers poll with the context's clock.
 
 from __future__ import annotations
 
+import functools
+import itertools
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from releasectl.adapters.aws.clients import aws_errors, error_code
+from releasectl.adapters.aws.clients import aws_errors, each_page, error_code
 from releasectl.core.changeset import (
     CAPABILITIES,
     ChangeSet,
@@ -20,6 +22,12 @@ from releasectl.core.changeset import (
     take_unseen,
 )
 from releasectl.core.errors import UsageError
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cloudformation.literals import ChangeSetTypeType
+    from mypy_boto3_cloudformation.type_defs import ChangeTypeDef, ParameterTypeDef, StackEventTypeDef
+    from mypy_boto3_ecs import ECSClient
 
 # More pages than this of unseen events in one poll means the baseline was lost; stop reading history.
 _MAX_EVENT_PAGES = 20
@@ -39,7 +47,7 @@ def _does_not_exist(exc: BaseException) -> bool:
 
 
 class CloudFormationStacks:
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: CloudFormationClient) -> None:
         self.client = client
 
     # ------------------------------------------------------------------ stacks
@@ -87,16 +95,9 @@ class CloudFormationStacks:
         ]
 
     def resource_count(self, stack_id: str) -> int:
-        count = 0
-        kwargs: dict[str, Any] = {"StackName": stack_id}
-        with aws_errors(f"listing the resources of stack {stack_id}"):
-            while True:
-                response = self.client.list_stack_resources(**kwargs)
-                count += len(response.get("StackResourceSummaries") or [])
-                token = response.get("NextToken")
-                if not token:
-                    return count
-                kwargs["NextToken"] = token
+        pages = self.client.get_paginator("list_stack_resources").paginate(StackName=stack_id)
+        guard = functools.partial(aws_errors, f"listing the resources of stack {stack_id}")
+        return sum(len(page.get("StackResourceSummaries") or []) for page in each_page(pages, guard))
 
     def delete_stack(self, stack_id: str) -> None:
         with aws_errors(f"deleting stack {stack_id}"):
@@ -111,7 +112,7 @@ class CloudFormationStacks:
         change_set_name: str,
         body: str,
         parameters: Sequence[Mapping[str, Any]],
-        kind: str,
+        kind: ChangeSetTypeType,
     ) -> tuple[str, str]:
         """(change set id, stack id). Raises NoChanges when the service refuses for lack of changes."""
         import botocore.exceptions
@@ -125,7 +126,8 @@ class CloudFormationStacks:
                     ChangeSetName=change_set_name,
                     ChangeSetType=kind,
                     TemplateBody=body,
-                    Parameters=list(parameters),
+                    # Built by the core in the API's own shape (plan_parameters).
+                    Parameters=cast("list[ParameterTypeDef]", list(parameters)),
                     Capabilities=list(CAPABILITIES),
                     Description="releasectl infra",
                 )
@@ -141,25 +143,18 @@ class CloudFormationStacks:
         return response["Id"], response["StackId"]
 
     def describe_change_set(self, change_set_id: str) -> ChangeSet:
-        changes: list[ResourceChange] = []
-        kwargs: dict[str, Any] = {"ChangeSetName": change_set_id}
-        with aws_errors(f"reading change set {change_set_id}"):
-            while True:
-                response = self.client.describe_change_set(**kwargs)
-                for raw in response.get("Changes") or []:
-                    change = _resource_change(raw)
-                    if change is not None:
-                        changes.append(change)
-                token = response.get("NextToken")
-                if not token:
-                    break
-                kwargs["NextToken"] = token
+        paginator = self.client.get_paginator("describe_change_set")
+        guard = functools.partial(aws_errors, f"reading change set {change_set_id}")
+        pages = list(each_page(paginator.paginate(ChangeSetName=change_set_id), guard))
+        # Every page repeats the change set's status; the changes are spread over them.
+        last = pages[-1]
+        changes = (_resource_change(raw) for page in pages for raw in page.get("Changes") or [])
         return ChangeSet(
             change_set_id=change_set_id,
-            status=response.get("Status", ""),
-            status_reason=response.get("StatusReason"),
-            execution_status=response.get("ExecutionStatus"),
-            changes=tuple(changes),
+            status=last.get("Status", ""),
+            status_reason=last.get("StatusReason"),
+            execution_status=last.get("ExecutionStatus"),
+            changes=tuple(change for change in changes if change is not None),
         )
 
     def execute_change_set(self, change_set_id: str) -> None:
@@ -180,22 +175,19 @@ class CloudFormationStacks:
 
     def events_since(self, stack_id: str, known: set[str]) -> list[StackEvent]:
         """Events not in `known`, newest first; pages only as far back as the first known one."""
+        pages = self.client.get_paginator("describe_stack_events").paginate(StackName=stack_id)
+        guard = functools.partial(aws_errors, f"reading the events of stack {stack_id}")
         fresh: list[StackEvent] = []
-        kwargs: dict[str, Any] = {"StackName": stack_id}
-        with aws_errors(f"reading the events of stack {stack_id}"):
-            for _ in range(_MAX_EVENT_PAGES):
-                response = self.client.describe_stack_events(**kwargs)
-                page = [_event(e) for e in response.get("StackEvents") or []]
-                unseen, reached = take_unseen(page, known)
-                fresh.extend(unseen)
-                token = response.get("NextToken")
-                if reached or not token:
-                    break
-                kwargs["NextToken"] = token
+        # The paginator fetches a page only when asked for it, so stopping here stops the calls.
+        for page in itertools.islice(each_page(pages, guard), _MAX_EVENT_PAGES):
+            unseen, reached = take_unseen([_event(e) for e in page.get("StackEvents") or []], known)
+            fresh.extend(unseen)
+            if reached:
+                break
         return fresh
 
 
-def _resource_change(raw: Mapping[str, Any]) -> ResourceChange | None:
+def _resource_change(raw: ChangeTypeDef) -> ResourceChange | None:
     change = raw.get("ResourceChange")
     if raw.get("Type", "Resource") != "Resource" or not change:
         return None
@@ -213,7 +205,7 @@ def _resource_change(raw: Mapping[str, Any]) -> ResourceChange | None:
     )
 
 
-def _event(raw: Mapping[str, Any]) -> StackEvent:
+def _event(raw: StackEventTypeDef) -> StackEvent:
     return StackEvent(
         event_id=str(raw["EventId"]),
         timestamp=raw.get("Timestamp"),
@@ -224,7 +216,7 @@ def _event(raw: Mapping[str, Any]) -> StackEvent:
     )
 
 
-def service_container_image(ecs: Any, *, cluster: str, service: str, container: str) -> str | None:
+def service_container_image(ecs: ECSClient, *, cluster: str, service: str, container: str) -> str | None:
     """The image `container` runs in the service's current task definition, if there is one."""
     import botocore.exceptions
 

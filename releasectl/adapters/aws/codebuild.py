@@ -9,12 +9,22 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from releasectl.adapters.aws.clients import _THROTTLE_CODES, aws_errors, error_code
 from releasectl.core.errors import EnvironmentProblem
 from releasectl.core.log_follow import LogLocation, Throttled
+
+if TYPE_CHECKING:
+    from mypy_boto3_codebuild import CodeBuildClient
+    from mypy_boto3_codebuild.type_defs import (
+        BuildPhaseTypeDef,
+        BuildTypeDef,
+        CloudWatchLogsConfigTypeDef,
+        LogsLocationTypeDef,
+        StartBuildInputTypeDef,
+    )
 
 TERMINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "FAULT", "STOPPED", "TIMED_OUT"})
 _PHASE_FAILURES = frozenset({"FAILED", "FAULT", "TIMED_OUT", "STOPPED", "CLIENT_ERROR"})
@@ -108,7 +118,7 @@ class BuildInfo:
         )
 
 
-def _phase(data: Mapping[str, Any]) -> Phase:
+def _phase(data: BuildPhaseTypeDef) -> Phase:
     messages = [
         ": ".join(p for p in (c.get("statusCode"), c.get("message")) if p) for c in data.get("contexts") or []
     ]
@@ -122,9 +132,9 @@ def _phase(data: Mapping[str, Any]) -> Phase:
     )
 
 
-def parse_build(data: Mapping[str, Any]) -> BuildInfo:
-    logs = data.get("logs") or {}
-    cloudwatch = logs.get("cloudWatchLogs") or {}
+def parse_build(data: BuildTypeDef) -> BuildInfo:
+    logs: LogsLocationTypeDef = data.get("logs") or {}
+    cloudwatch: CloudWatchLogsConfigTypeDef = logs.get("cloudWatchLogs") or {"status": "ENABLED"}
     exported = {
         str(v["name"]): str(v.get("value", ""))
         for v in data.get("exportedEnvironmentVariables") or []
@@ -149,14 +159,14 @@ def parse_build(data: Mapping[str, Any]) -> BuildInfo:
 
 
 def start_build(
-    client: Any, *, project: str, source_version: str, env: Mapping[str, str] | None = None
+    client: CodeBuildClient, *, project: str, source_version: str, env: Mapping[str, str] | None = None
 ) -> BuildInfo:
     """Start `project` on exactly `source_version`; a missing project is exit 4 with nothing started."""
     import botocore.exceptions
 
     # botocore resends these same parameters on a retry; with the token, CodeBuild starts one
     # build even when the answer to the first attempt was lost (it does not fill one in itself).
-    params: dict[str, Any] = {
+    params: StartBuildInputTypeDef = {
         "projectName": project,
         "sourceVersion": source_version,
         "idempotencyToken": str(uuid.uuid4()),
@@ -178,19 +188,19 @@ def start_build(
     return parse_build(response["build"])
 
 
-def get_build(client: Any, build_id: str) -> BuildInfo | None:
+def get_build(client: CodeBuildClient, build_id: str) -> BuildInfo | None:
     """The build, or None when CodeBuild does not know it."""
     with aws_errors(f"reading build {build_id}"):
         return get_build_raw(client, build_id)
 
 
-def stop_build(client: Any, build_id: str) -> BuildInfo:
+def stop_build(client: CodeBuildClient, build_id: str) -> BuildInfo:
     with aws_errors(f"stopping build {build_id}"):
         response = client.stop_build(id=build_id)
     return parse_build(response["build"])
 
 
-def project_exists(client: Any, name: str) -> bool:
+def project_exists(client: CodeBuildClient, name: str) -> bool:
     with aws_errors(f"looking up CodeBuild project {name}"):
         response = client.batch_get_projects(names=[name])
     return any(p.get("name") == name for p in response.get("projects") or [])
@@ -200,7 +210,7 @@ def project_exists(client: Any, name: str) -> bool:
 class CodeBuildReader:
     """The follower's view of CodeBuild: throttling is reported, not raised as a failure."""
 
-    client: Any
+    client: CodeBuildClient
 
     def get(self, build_id: str) -> BuildInfo:
         import botocore.exceptions
@@ -217,7 +227,7 @@ class CodeBuildReader:
         return build
 
 
-def get_build_raw(client: Any, build_id: str) -> BuildInfo | None:
+def get_build_raw(client: CodeBuildClient, build_id: str) -> BuildInfo | None:
     """Like get_build, but lets ClientError through for callers that handle some codes."""
     response = client.batch_get_builds(ids=[build_id])
     builds = response.get("builds") or []

@@ -7,18 +7,24 @@ Stubber or a scripted fake behind it. botocore is imported inside functions.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
-from releasectl.adapters.aws.clients import aws_errors, error_code
+from releasectl.adapters.aws.clients import aws_errors, each_page, error_code
 from releasectl.core.errors import EnvironmentProblem, OperationFailed
 from releasectl.core.imageref import ecr_registry, validate_digest
 from releasectl.core.ledger import Release
 from releasectl.core.versions import commit_of_tag, is_release_tag
+
+if TYPE_CHECKING:
+    from mypy_boto3_ecr import ECRClient
+    from mypy_boto3_ecr.type_defs import ImageIdentifierTypeDef
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -31,9 +37,13 @@ ACCEPTED_MEDIA_TYPES = (DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_MANIFEST, OCI
 _PAGE_SIZE = 1000  # describe_images' maximum: one call per thousand images
 
 
-def repository_missing(repository: str, exc: BaseException) -> EnvironmentProblem:
+class RepositoryMissing(EnvironmentProblem):
+    """The ECR repository does not exist (exit 4)."""
+
+
+def repository_missing(repository: str, exc: BaseException) -> RepositoryMissing:
     message = str(getattr(exc, "response", {}).get("Error", {}).get("Message", "")) or str(exc)
-    return EnvironmentProblem(
+    return RepositoryMissing(
         f"ECR repository {repository!r} does not exist ({message})",
         hint="create it with `releasectl infra deploy`, or set ecr_repository / RELEASECTL_ECR_REPOSITORY "
         "to an existing repository in this account and region",
@@ -48,6 +58,19 @@ def client_error_class() -> type[Exception]:
     from botocore.exceptions import ClientError
 
     return ClientError
+
+
+@contextlib.contextmanager
+def repository_errors(repository: str, action: str) -> Iterator[None]:
+    """aws_errors, with a missing repository told as such (exit 4) and how to create it."""
+    client_error = client_error_class()
+    with aws_errors(action):
+        try:
+            yield
+        except client_error as exc:
+            if error_code(exc) == "RepositoryNotFoundException":
+                raise repository_missing(repository, exc) from None
+            raise
 
 
 # ----------------------------------------------------------------------------- reading
@@ -73,7 +96,7 @@ class EcrImage:
 class EcrLedger:
     """The releases recorded as tags in one ECR repository (docs/design.md §4)."""
 
-    def __init__(self, client: Any, repository: str) -> None:
+    def __init__(self, client: ECRClient, repository: str) -> None:
         self.client = client
         self.repository = repository
         self._images: list[EcrImage] | None = None
@@ -85,19 +108,14 @@ class EcrLedger:
         return self._images
 
     def _read_images(self) -> Iterator[EcrImage]:
-        client_error = client_error_class()
-        with aws_errors(f"reading releases from ECR repository {self.repository!r}"):
-            try:
-                pages = self.client.get_paginator("describe_images").paginate(
-                    repositoryName=self.repository,
-                    filter={"tagStatus": "TAGGED"},
-                    PaginationConfig={"PageSize": _PAGE_SIZE},
-                )
-                details = [detail for page in pages for detail in page.get("imageDetails", [])]
-            except client_error as exc:
-                if error_code(exc) == "RepositoryNotFoundException":
-                    raise repository_missing(self.repository, exc) from None
-                raise
+        pages = self.client.get_paginator("describe_images").paginate(
+            repositoryName=self.repository,
+            filter={"tagStatus": "TAGGED"},
+            PaginationConfig={"PageSize": _PAGE_SIZE},
+        )
+        action = f"reading releases from ECR repository {self.repository!r}"
+        guard = functools.partial(repository_errors, self.repository, action)
+        details = [detail for page in each_page(pages, guard) for detail in page.get("imageDetails", [])]
         for detail in details:
             yield EcrImage(
                 digest=detail["imageDigest"],
@@ -166,16 +184,10 @@ def _wildcard(pattern: str) -> re.Pattern[str]:
     return re.compile(".*".join(re.escape(part) for part in pattern.split("*")))
 
 
-def describe_repository(client: Any, repository: str) -> RepositoryInfo:
+def describe_repository(client: ECRClient, repository: str) -> RepositoryInfo:
     """The repository's settings; EnvironmentProblem (exit 4) when it does not exist."""
-    client_error = client_error_class()
-    with aws_errors(f"describing ECR repository {repository!r}"):
-        try:
-            found = client.describe_repositories(repositoryNames=[repository])["repositories"]
-        except client_error as exc:
-            if error_code(exc) == "RepositoryNotFoundException":
-                raise repository_missing(repository, exc) from None
-            raise
+    with repository_errors(repository, f"describing ECR repository {repository!r}"):
+        found = client.describe_repositories(repositoryNames=[repository])["repositories"]
     if not found:
         raise repository_missing(repository, LookupError("not listed"))
     repo = found[0]
@@ -191,6 +203,14 @@ def describe_repository(client: Any, repository: str) -> RepositoryInfo:
     )
 
 
+def find_repository(client: ECRClient, repository: str) -> RepositoryInfo | None:
+    """The repository's settings, or None when there is none by that name."""
+    try:
+        return describe_repository(client, repository)
+    except RepositoryMissing:
+        return None
+
+
 @dataclass(frozen=True)
 class ImageManifest:
     digest: str
@@ -199,24 +219,20 @@ class ImageManifest:
     registry_id: str | None
 
 
-def manifest_for(client: Any, repository: str, digest: str) -> ImageManifest:
+def manifest_for(client: ECRClient, repository: str, digest: str) -> ImageManifest:
     """The stored manifest of one image, by digest."""
     return read_manifest(client, repository, {"imageDigest": validate_digest(digest)}, digest)
 
 
-def read_manifest(client: Any, repository: str, image_id: dict[str, str], label: str) -> ImageManifest:
-    client_error = client_error_class()
-    with aws_errors(f"reading image {label} from ECR repository {repository!r}"):
-        try:
-            response = client.batch_get_image(
-                repositoryName=repository,
-                imageIds=[image_id],
-                acceptedMediaTypes=list(ACCEPTED_MEDIA_TYPES),
-            )
-        except client_error as exc:
-            if error_code(exc) == "RepositoryNotFoundException":
-                raise repository_missing(repository, exc) from None
-            raise
+def read_manifest(
+    client: ECRClient, repository: str, image_id: ImageIdentifierTypeDef, label: str
+) -> ImageManifest:
+    with repository_errors(repository, f"reading image {label} from ECR repository {repository!r}"):
+        response = client.batch_get_image(
+            repositoryName=repository,
+            imageIds=[image_id],
+            acceptedMediaTypes=list(ACCEPTED_MEDIA_TYPES),
+        )
     images = response.get("images") or []
     if not images:
         failure = (response.get("failures") or [{}])[0]
@@ -252,7 +268,7 @@ def media_type_of(manifest: str) -> str:
     return OCI_INDEX if isinstance(data, dict) and "manifests" in data else OCI_MANIFEST
 
 
-def tag_digest(client: Any, repository: str, tag: str) -> str | None:
+def tag_digest(client: ECRClient, repository: str, tag: str) -> str | None:
     """The digest a tag points at now, or None when no image has it."""
     client_error = client_error_class()
     with aws_errors(f"looking up tag {tag!r} in ECR repository {repository!r}"):

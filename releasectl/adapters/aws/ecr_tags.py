@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING
 
 from releasectl.adapters.aws.clients import aws_errors, error_code
 from releasectl.adapters.aws.ecr import (
@@ -23,6 +23,10 @@ from releasectl.core.config import DEFAULT_FLOATING_TAGS
 from releasectl.core.errors import Conflict, EnvironmentProblem, OperationFailed, ReleasectlError, UsageError
 from releasectl.core.imageref import validate_digest, validate_tag
 from releasectl.core.versions import commit_tag, is_release_tag
+
+if TYPE_CHECKING:
+    from mypy_boto3_ecr import ECRClient
+    from mypy_boto3_ecr.type_defs import ImageIdentifierTypeDef
 
 # "The image is already there": AWS raises the first for the same image and the second for a
 # tag held by another digest in an immutable repository; moto raises the first for both.
@@ -43,7 +47,7 @@ class TagWriteResult:
 
 
 def put_tag(
-    client: Any, repository: str, *, tag: str, digest: str, manifest: str, media_type: str
+    client: ECRClient, repository: str, *, tag: str, digest: str, manifest: str, media_type: str
 ) -> TagWriteResult:
     """Put `tag` on the image with `digest` (whose manifest bytes are given) with one put_image.
 
@@ -97,13 +101,14 @@ class RetagResult:
     changed: bool  # False: the tag already named this image
 
 
-def retag(client: Any, repository: str, *, source_tag_or_digest: str, target_tag: str) -> RetagResult:
+def retag(client: ECRClient, repository: str, *, source_tag_or_digest: str, target_tag: str) -> RetagResult:
     """Point `target_tag` at the image named by a tag or digest, without pulling it (docs/design.md §5).
 
     Costs one batch_get_image and one put_image, plus one describe_images when ECR refuses the
     write. Missing source → exit 4; target held immutably by another image → exit 5.
     """
     validate_tag(target_tag, what="target tag")
+    image_id: ImageIdentifierTypeDef
     if source_tag_or_digest.startswith("sha256:"):
         image_id = {"imageDigest": validate_digest(source_tag_or_digest)}
     else:
@@ -159,7 +164,7 @@ class ClaimResult:
 
 
 def claim(
-    client: Any,
+    client: ECRClient,
     repository: str,
     *,
     digest: str,
@@ -231,7 +236,13 @@ def claim(
 
 
 def _take_back(
-    client: Any, repository: str, *, version: str, commit_tag: str | None, digest: str, cause: BaseException
+    client: ECRClient,
+    repository: str,
+    *,
+    version: str,
+    commit_tag: str | None,
+    digest: str,
+    cause: BaseException,
 ) -> None:
     """After a claim failed halfway, remove what it may have written on our image: the version
     tag first (a version without its commit tag is the worse leftover, docs/design.md §4), then the
@@ -260,7 +271,7 @@ def _take_back(
         )
 
 
-def delete_tag(client: Any, repository: str, tag: str) -> None:
+def delete_tag(client: ECRClient, repository: str, tag: str) -> None:
     """Remove one tag (immutability forbids moving a tag, not deleting it)."""
     with aws_errors(f"removing tag {tag!r} from ECR repository {repository!r}"):
         response = client.batch_delete_image(repositoryName=repository, imageIds=[{"imageTag": tag}])

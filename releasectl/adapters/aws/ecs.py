@@ -7,27 +7,34 @@ a revision a rollback may need, or one that runs, is never removed by releasectl
 
 from __future__ import annotations
 
+import functools
 import heapq
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from releasectl.adapters.aws.clients import aws_errors, error_code
+from releasectl.adapters.aws.clients import aws_errors, each_page, error_code
 from releasectl.core.deploy_plan import Revision, revision_of
 from releasectl.core.errors import EnvironmentProblem
 from releasectl.core.rollback_target import HISTORY_SCAN
 from releasectl.core.versions import COMMIT_TAG, OUTCOME_TAG, VERSION_TAG
 
 if TYPE_CHECKING:
+    from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_ecs.literals import TaskDefinitionStatusType
+    from mypy_boto3_ecs.type_defs import ServiceTypeDef, TaskTypeDef
+
     from releasectl.commands.context import Context
 
 _PAGE = 100  # list_tasks / list_task_definitions maximum page size
 _DESCRIBE_TASKS_MAX = 100  # describe_tasks takes at most 100 ARNs per call
+_Page = TypeVar("_Page")
 
 
 class EcsApi:
     """One service in one cluster, behind whatever client the boundary was given."""
 
-    def __init__(self, client: Any, *, cluster: str, service: str) -> None:
+    def __init__(self, client: ECSClient, *, cluster: str, service: str) -> None:
         self.client = client
         self.cluster = cluster
         self.service = service
@@ -39,9 +46,11 @@ class EcsApi:
         service = ctx.config.require("ecs_service")
         return cls(ctx.aws.client("ecs"), cluster=cluster, service=service)
 
-    def _call(self, operation: str, **kwargs: Any) -> Any:
-        self.calls += 1
-        return getattr(self.client, operation)(**kwargs)
+    def _counted(self, pages: Iterable[_Page]) -> Iterator[_Page]:
+        # A paginator makes one call per page.
+        for page in pages:
+            self.calls += 1
+            yield page
 
     def _missing(self, detail: str) -> EnvironmentProblem:
         return EnvironmentProblem(
@@ -52,12 +61,13 @@ class EcsApi:
 
     # ------------------------------------------------------------------------- service
 
-    def describe_service(self) -> dict[str, Any]:
+    def describe_service(self) -> ServiceTypeDef:
         """The service; exit 4 when it or its cluster does not exist (or is being deleted)."""
         client_error = _client_error()
         with aws_errors(f"describing ECS service {self.service!r}"):
             try:
-                response = self._call("describe_services", cluster=self.cluster, services=[self.service])
+                self.calls += 1
+                response = self.client.describe_services(cluster=self.cluster, services=[self.service])
             except client_error as exc:
                 if error_code(exc) == "ClusterNotFoundException":
                     raise self._missing("the cluster does not exist") from None
@@ -66,54 +76,48 @@ class EcsApi:
         if not found:
             reasons = ", ".join(str(f.get("reason")) for f in response.get("failures") or ()) or "not listed"
             raise self._missing(reasons)
-        service = dict(found[0])
+        service = found[0]
         if service.get("status") not in (None, "ACTIVE"):
             raise self._missing(f"its status is {service.get('status')}")
         return service
 
-    def update_service(self, task_definition_arn: str) -> dict[str, Any]:
+    def update_service(self, task_definition_arn: str) -> ServiceTypeDef:
         """Point the service at a revision; the response carries the new deployment."""
         with aws_errors(f"updating ECS service {self.service!r} to {task_definition_arn}"):
-            response = self._call(
-                "update_service",
+            self.calls += 1
+            response = self.client.update_service(
                 cluster=self.cluster,
                 service=self.service,
                 taskDefinition=task_definition_arn,
                 forceNewDeployment=False,
             )
-        return dict(response["service"])
+        return response["service"]
 
     # ------------------------------------------------------------------------- task definitions
 
     def describe_task_definition(self, ref: str) -> Revision:
         with aws_errors(f"describing task definition {ref}"):
-            response = self._call("describe_task_definition", taskDefinition=ref, include=["TAGS"])
+            self.calls += 1
+            response = self.client.describe_task_definition(taskDefinition=ref, include=["TAGS"])
         return Revision.from_response(response)
 
     def register(self, body: Mapping[str, Any]) -> Revision:
         with aws_errors(f"registering a new revision of task definition family {body.get('family')!r}"):
-            response = self._call("register_task_definition", **body)
+            self.calls += 1
+            response = self.client.register_task_definition(**body)
         return Revision.from_response(response)
 
-    def revisions(self, family: str, *, status: str = "ACTIVE") -> Iterator[str]:
+    def revisions(self, family: str, *, status: TaskDefinitionStatusType = "ACTIVE") -> Iterator[str]:
         """ARNs of a family's revisions, newest first, one page fetched at a time."""
-        token: str | None = None
-        while True:
-            kwargs: dict[str, Any] = {
-                "familyPrefix": family,
-                "status": status,
-                "sort": "DESC",
-                "maxResults": _PAGE,
-            }
-            if token:
-                kwargs["nextToken"] = token
-            with aws_errors(f"listing {status} revisions of task definition family {family!r}"):
-                page = self._call("list_task_definitions", **kwargs)
+        pages = self.client.get_paginator("list_task_definitions").paginate(
+            familyPrefix=family, status=status, sort="DESC", PaginationConfig={"PageSize": _PAGE}
+        )
+        guard = functools.partial(
+            aws_errors, f"listing {status} revisions of task definition family {family!r}"
+        )
+        for page in self._counted(each_page(pages, guard)):
             # Sorted again because some implementations ignore `sort`.
             yield from sorted(page.get("taskDefinitionArns") or (), key=revision_of, reverse=True)
-            token = page.get("nextToken")
-            if not token:
-                return
 
     def described(self, arns: Iterable[str], *, skip: Iterable[str] = ()) -> Iterator[Revision]:
         """Each revision described (with tags) only when the consumer asks for the next one."""
@@ -134,9 +138,8 @@ class EcsApi:
 
     def tag(self, arn: str, tags: Mapping[str, str]) -> None:
         with aws_errors(f"tagging {arn}"):
-            self._call(
-                "tag_resource", resourceArn=arn, tags=[{"key": k, "value": v} for k, v in tags.items()]
-            )
+            self.calls += 1
+            self.client.tag_resource(resourceArn=arn, tags=[{"key": k, "value": v} for k, v in tags.items()])
 
     def recorded_outcomes(self, family: str, *, limit: int = HISTORY_SCAN) -> dict[str, str]:
         """version → the outcome recorded by its newest deployment, from the family's
@@ -151,36 +154,72 @@ class EcsApi:
 
     # ------------------------------------------------------------------------- tasks
 
-    def stopped_tasks(self, started_by: str, *, seen: set[str]) -> list[dict[str, Any]]:
+    def stopped_tasks(self, started_by: str, *, seen: set[str]) -> list[TaskTypeDef]:
         """Stopped tasks of one deployment not reported before. Tasks started by a service
         deployment carry its id in startedBy; list_tasks cannot filter on that together with
         STOPPED, so the service's stopped tasks are listed and the new ones described."""
-        arns: list[str] = []
-        token: str | None = None
-        while True:
-            kwargs: dict[str, Any] = {
-                "cluster": self.cluster,
-                "serviceName": self.service,
-                "desiredStatus": "STOPPED",
-                "maxResults": _PAGE,
-            }
-            if token:
-                kwargs["nextToken"] = token
-            with aws_errors(f"listing stopped tasks of ECS service {self.service!r}"):
-                page = self._call("list_tasks", **kwargs)
-            arns.extend(page.get("taskArns") or ())
-            token = page.get("nextToken")
-            if not token:
-                break
+        pages = self.client.get_paginator("list_tasks").paginate(
+            cluster=self.cluster,
+            serviceName=self.service,
+            desiredStatus="STOPPED",
+            PaginationConfig={"PageSize": _PAGE},
+        )
+        guard = functools.partial(aws_errors, f"listing stopped tasks of ECS service {self.service!r}")
+        arns = [arn for page in self._counted(each_page(pages, guard)) for arn in page.get("taskArns") or ()]
         fresh = [arn for arn in dict.fromkeys(arns) if arn not in seen]
-        tasks: list[dict[str, Any]] = []
+        tasks: list[TaskTypeDef] = []
         for start in range(0, len(fresh), _DESCRIBE_TASKS_MAX):
             chunk = fresh[start : start + _DESCRIBE_TASKS_MAX]
             with aws_errors(f"describing stopped tasks of ECS service {self.service!r}"):
-                response = self._call("describe_tasks", cluster=self.cluster, tasks=chunk)
+                self.calls += 1
+                response = self.client.describe_tasks(cluster=self.cluster, tasks=chunk)
             tasks.extend(response.get("tasks") or ())
         seen.update(fresh)
         return [t for t in tasks if t.get("startedBy") == started_by]
+
+
+class ClusterMissing(EnvironmentProblem):
+    """The ECS cluster does not exist (exit 4)."""
+
+
+@dataclass(frozen=True)
+class Cluster:
+    name: str
+    status: str
+    active_services: int
+
+
+def find_cluster(client: ECSClient, cluster: str) -> Cluster | None:
+    """The cluster, or None when there is none by that name."""
+    client_error = _client_error()
+    with aws_errors(f"looking up ECS cluster {cluster!r}"):
+        try:
+            found = client.describe_clusters(clusters=[cluster]).get("clusters") or []
+        except client_error as exc:
+            if error_code(exc) == "ClusterNotFoundException":
+                return None
+            raise
+    if not found:
+        return None
+    return Cluster(
+        name=cluster,
+        status=str(found[0].get("status")),
+        active_services=found[0].get("activeServicesCount", 0),
+    )
+
+
+def find_service(client: ECSClient, *, cluster: str, service: str) -> ServiceTypeDef | None:
+    """The service unless it is absent or INACTIVE (DRAINING counts: it still exists);
+    ClusterMissing when the cluster itself does not exist."""
+    client_error = _client_error()
+    with aws_errors(f"looking up ECS service {service!r} in cluster {cluster!r}"):
+        try:
+            found = client.describe_services(cluster=cluster, services=[service]).get("services") or []
+        except client_error as exc:
+            if error_code(exc) == "ClusterNotFoundException":
+                raise ClusterMissing(f"ECS cluster {cluster!r} not found") from None
+            raise
+    return next((s for s in found if s.get("status") != "INACTIVE"), None)
 
 
 def outcome_tags(outcome: str, *, version: str | None, commit: str | None) -> dict[str, str]:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from releasectl.adapters.aws.clients import _THROTTLE_CODES, aws_errors, error_code
 from releasectl.core.log_follow import LogLocation, LogPage, LogStreamMissing, Throttled
+
+if TYPE_CHECKING:
+    from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_logs.type_defs import GetLogEventsRequestTypeDef
 
 
 def _line(message: str) -> str:
@@ -16,7 +20,7 @@ def _line(message: str) -> str:
 
 @dataclass
 class CloudWatchLogReader:
-    client: Any
+    client: CloudWatchLogsClient
 
     def read(self, location: LogLocation, token: str | None) -> LogPage:
         """One page from `token` on (from the head when None).
@@ -26,7 +30,7 @@ class CloudWatchLogReader:
         """
         import botocore.exceptions
 
-        params: dict[str, Any] = {
+        params: GetLogEventsRequestTypeDef = {
             "logGroupName": location.group,
             "logStreamName": location.stream,
             "startFromHead": True,
