@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from releasectl.adapters.aws.clients import describe_or_missing
 from releasectl.adapters.git import run_git
 from releasectl.commands.context import Context
 from releasectl.core.config import ENV_PREFIX
@@ -88,7 +87,7 @@ def _region(ctx: Context) -> tuple[Check, bool]:
     source = ctx.config.sources.get("region", "")
     if not region:
         try:
-            region = ctx.aws.session().region_name
+            region = ctx.aws.resolved_region()
         except ReleasectlError as exc:
             return Check("region", FAIL, exc.message, exc.hint), False
         source = "AWS config file"
@@ -100,15 +99,13 @@ def _region(ctx: Context) -> tuple[Check, bool]:
 
 
 def _credentials(ctx: Context) -> tuple[Check, bool]:
-    from releasectl.adapters.aws.clients import aws_errors
+    from releasectl.adapters.aws.sts import caller_identity
 
     try:
-        with aws_errors("checking credentials"):
-            identity = ctx.aws.client("sts").get_caller_identity()
+        identity = caller_identity(ctx.aws.client("sts"))
     except ReleasectlError as exc:
         return Check("credentials", FAIL, exc.message, exc.hint), False
-    # Only who we are: never the key id, secret or session token.
-    return Check("credentials", OK, f"{identity['Arn']} (account {identity['Account']})"), True
+    return Check("credentials", OK, f"{identity.arn} (account {identity.account})"), True
 
 
 # ----------------------------------------------------------------------------- git
@@ -169,12 +166,12 @@ def _git_checks(ctx: Context) -> list[Check]:
 
 
 def _ecr_repository(ctx: Context, name: str) -> tuple[bool, str]:
-    ecr = ctx.aws.client("ecr")
-    response, missing = describe_or_missing(lambda: ecr.describe_repositories(repositoryNames=[name]))
-    if missing:
+    from releasectl.adapters.aws.ecr import find_repository
+
+    repository = find_repository(ctx.aws.client("ecr"), name)
+    if repository is None:
         return False, f"repository {name} not found"
-    repo = response["repositories"][0]
-    return True, f"{repo['repositoryUri']} (tags {repo.get('imageTagMutability', 'MUTABLE')})"
+    return True, f"{repository.uri} (tags {repository.tag_mutability})"
 
 
 def _codebuild_project(ctx: Context, name: str) -> tuple[bool, str]:
@@ -186,29 +183,28 @@ def _codebuild_project(ctx: Context, name: str) -> tuple[bool, str]:
 
 
 def _ecs_cluster(ctx: Context, name: str) -> tuple[bool, str]:
-    ecs = ctx.aws.client("ecs")
-    response, _ = describe_or_missing(lambda: ecs.describe_clusters(clusters=[name]))
-    clusters = (response or {}).get("clusters") or []
-    if not clusters:
+    from releasectl.adapters.aws.ecs import find_cluster
+
+    cluster = find_cluster(ctx.aws.client("ecs"), name)
+    if cluster is None:
         return False, f"cluster {name} not found"
-    status = clusters[0].get("status")
-    if status != "ACTIVE":
-        return False, f"cluster {name} is {status}"
-    return True, f"{name} ACTIVE, {clusters[0].get('activeServicesCount', 0)} service(s)"
+    if cluster.status != "ACTIVE":
+        return False, f"cluster {name} is {cluster.status}"
+    return True, f"{name} ACTIVE, {cluster.active_services} service(s)"
 
 
 def _ecs_service(ctx: Context, name: str) -> tuple[bool, str]:
     cluster = ctx.config.ecs_cluster
     if not cluster:
         return False, "cannot look it up: ecs_cluster is not set"
-    ecs = ctx.aws.client("ecs")
-    response, missing = describe_or_missing(lambda: ecs.describe_services(cluster=cluster, services=[name]))
-    if missing:
+    from releasectl.adapters.aws.ecs import ClusterMissing, find_service
+
+    try:
+        service = find_service(ctx.aws.client("ecs"), cluster=cluster, service=name)
+    except ClusterMissing:
         return False, f"cluster {cluster} not found, so service {name} cannot exist"
-    services = [s for s in response.get("services") or [] if s.get("status") != "INACTIVE"]
-    if not services:
+    if service is None:
         return False, f"service {name} not found in cluster {cluster}"
-    service = services[0]
     task_def = str(service.get("taskDefinition", "")).rsplit("/", 1)[-1]
     return True, (
         f"{name} {service.get('status')}, running {service.get('runningCount', 0)}/"

@@ -83,6 +83,10 @@ class AwsClients:
                 ) from None
         return self._session
 
+    def resolved_region(self) -> str | None:
+        """The region in use: the one given, else the one boto3 finds (AWS_REGION, the profile)."""
+        return self.region or self.session().region_name
+
     @overload
     def client(self, service: Literal["cloudformation"]) -> CloudFormationClient: ...
     @overload
@@ -189,20 +193,6 @@ def aws_errors(action: str = "") -> Iterator[None]:
     except (bex.BotoCoreError, ResponseParserError) as exc:
         # ResponseParserError (an unparseable answer, e.g. a proxy's HTML 500) is no BotoCoreError.
         raise OperationFailed(f"{prefix}{exc.__class__.__name__}: {exc}") from None
-
-
-def describe_or_missing(call: Callable[[], Any]) -> tuple[Any, str | None]:
-    """Run one describe call; the expected not-found ClientError comes back as its code."""
-    import botocore.exceptions
-
-    with aws_errors():
-        try:
-            return call(), None
-        except botocore.exceptions.ClientError as exc:
-            code = error_code(exc)
-            if code.endswith("NotFoundException"):
-                return None, code
-            raise
 
 
 def each_page(
