@@ -24,6 +24,7 @@ from releasectl.core.deploy_plan import (
 from releasectl.core.errors import EnvironmentProblem, ExitCode, UsageError
 from releasectl.core.ledger import Release
 from releasectl.core.rollback_target import RollbackChoice, choose_rollback_target
+from releasectl.core.versions import parse_version_argument
 from tests.support.scripted_ecs import REPO_URI, T0, digest, release, task_definition_body, td_arn
 
 
@@ -83,6 +84,31 @@ def deploy_plan(
         release=release,
         repository_uri=repository_uri,
     )
+
+
+# ----------------------------------------------------------------------------- versions
+
+
+@pytest.mark.parametrize(
+    "text", ["1.2", "v1.2.3.4", "01.2.3", "1.2.3-", "", "1.2.3+build", "latest", " 1.2.3 x"]
+)
+def test_malformed_version_is_a_usage_error(text: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_version_argument(text)
+    assert caught.value.exit_code is ExitCode.USAGE
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical"), [("1.2.0", "1.2.0"), ("v1.2.0", "1.2.0"), ("2.0.0-rc.1", "2.0.0-rc.1")]
+)
+def test_version_argument_accepts_semver_with_optional_tag_prefix(text: str, canonical: str) -> None:
+    assert parse_version_argument(text) == canonical
+
+
+@given(st.tuples(st.integers(0, 999), st.integers(0, 999), st.integers(0, 999)))
+def test_every_plain_semver_triple_is_accepted(parts: tuple[int, int, int]) -> None:
+    text = ".".join(map(str, parts))
+    assert parse_version_argument(text) == text
 
 
 def test_default_release_is_the_newest_by_semver_not_by_list_order() -> None:

@@ -69,28 +69,6 @@ def test_a_v_prefix_is_accepted_only_where_a_tag_is_read() -> None:
     assert parse_tag("release-1", "v") is None
 
 
-@pytest.mark.parametrize(
-    "text", ["1.2", "v1.2.3.4", "01.2.3", "1.2.3-", "", "1.2.3+build", "latest", " 1.2.3 x"]
-)
-def test_malformed_version_is_a_usage_error(text: str) -> None:
-    with pytest.raises(UsageError) as caught:
-        parse_version_argument(text)
-    assert caught.value.exit_code is ExitCode.USAGE
-
-
-@pytest.mark.parametrize(
-    ("text", "canonical"), [("1.2.0", "1.2.0"), ("v1.2.0", "1.2.0"), ("2.0.0-rc.1", "2.0.0-rc.1")]
-)
-def test_version_argument_accepts_semver_with_optional_tag_prefix(text: str, canonical: str) -> None:
-    assert parse_version_argument(text) == canonical
-
-
-@given(st.tuples(st.integers(0, 999), st.integers(0, 999), st.integers(0, 999)))
-def test_every_plain_semver_triple_is_accepted(parts: tuple[int, int, int]) -> None:
-    text = ".".join(map(str, parts))
-    assert parse_version_argument(text) == text
-
-
 @given(st.from_regex(r"v?[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(-rc\.[0-9]{1,2})?", fullmatch=True))
 def test_a_version_argument_is_what_a_git_tag_of_it_names(text: str) -> None:
     """The command line and the git ledger read a version the same way, prefix and all."""
