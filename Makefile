@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?= -m "not slow"
 
-.PHONY: demo test lint unit clean
+.PHONY: demo test lint unit clean lock lock-check
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "releasectl needs Python 3.11 or newer")'
@@ -26,7 +26,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed-demo
 	$(BIN)/releasectl demo
 
-lint: $(VENV)/.installed-test
+lint: $(VENV)/.installed-test lock-check
 	$(BIN)/ruff check releasectl releasectl_sandbox service tests benchmarks
 	$(BIN)/ruff format --check releasectl releasectl_sandbox service tests benchmarks
 	$(BIN)/lint-imports
@@ -35,6 +35,21 @@ lint: $(VENV)/.installed-test
 	$(BIN)/bandit -q -r releasectl releasectl_sandbox service -s B101,B404,B603,B607
 	git ls-files -z | xargs -0 $(BIN)/detect-secrets-hook --baseline .secrets.baseline
 	@if ls infra/*.yaml >/dev/null 2>&1; then $(BIN)/cfn-lint infra/*.yaml; fi
+
+# The pipeline installs from requirements/ci.lock with `pip install --require-hashes` (buildspec.yml):
+# every package pinned by version and hash, for every Python from 3.11 and every platform.
+LOCK_ARGS = pyproject.toml requirements/ci.in --extra test --universal --python-version 3.11 \
+	--generate-hashes --custom-compile-command "make lock" --quiet
+
+lock: $(VENV)/.installed-test
+	$(BIN)/uv pip compile $(LOCK_ARGS) --output-file requirements/ci.lock
+
+# Current when compiling again, preferring the versions locked, changes nothing: a dependency
+# added to or dropped from pyproject.toml without `make lock` fails here.
+lock-check: $(VENV)/.installed-test
+	@cp requirements/ci.lock $(VENV)/ci.lock.check
+	@$(BIN)/uv pip compile $(LOCK_ARGS) --output-file $(VENV)/ci.lock.check
+	@diff -u requirements/ci.lock $(VENV)/ci.lock.check || { echo "requirements/ci.lock is not current: run make lock" >&2; exit 1; }
 
 unit: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -n auto -p tests.image.report $(PYTEST_ARGS)

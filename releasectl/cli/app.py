@@ -292,14 +292,25 @@ def build(
         bool,
         typer.Option("--local", help="Run buildspec.yml here, in a clean checkout, the way CodeBuild would."),
     ] = False,
+    env: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--env",
+            metavar="KEY=VALUE",
+            help="With --local: a variable that overrides the buildspec's, as a start-build override "
+            "does (repeatable). UNIT_TESTS from the environment counts as one.",
+        ),
+    ] = None,
 ) -> None:
     """Start the CodeBuild project for a commit and stream its logs."""
     context = _context(ctx)
     if local:
         from releasectl.commands.local_build import local_build
 
-        _finish(local_build(context, ref=ref), context)
+        _finish(local_build(context, ref=ref, env=env or ()), context)
         return
+    if env:
+        raise typer.BadParameter("--env applies to --local builds", param_hint="--env")
     from releasectl.commands.build import build as do_build
 
     _finish(do_build(context, ref=ref, follow=follow, stop_on_interrupt=stop_on_interrupt), context)

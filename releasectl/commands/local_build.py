@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import re
 import uuid
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from releasectl.commands.context import Context
-from releasectl.core.errors import Interrupted
+from releasectl.core.errors import Interrupted, UsageError
 from releasectl.core.result import CommandResult, ImageInfo, Outcome
 from releasectl.localbuild.checkout import (
     LOCAL_ACCOUNT,
@@ -18,10 +21,33 @@ from releasectl.localbuild.checkout import (
 )
 from releasectl.localbuild.runner import SUCCEEDED, BuildRun
 
+# Variables buildspec.yml documents as overridable by a project or start-build variable: on a
+# workstation, the caller's environment plays that part for them.
+OVERRIDABLE_FROM_ENV = ("UNIT_TESTS",)
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-def local_build(ctx: Context, *, ref: str | None) -> CommandResult:
+
+def build_overrides(assignments: Sequence[str], env: Mapping[str, str]) -> dict[str, str]:
+    """What overrides the buildspec's env.variables, as a start-build override does in CodeBuild:
+    the documented variables from the caller's environment, then each `--env KEY=VALUE`."""
+    overrides = {name: env[name] for name in OVERRIDABLE_FROM_ENV if env.get(name)}
+    for item in assignments:
+        name, eq, value = item.partition("=")
+        if not eq or not _NAME.match(name):
+            raise UsageError(
+                f"--env {item!r} is not KEY=VALUE",
+                hint="e.g. --env UNIT_TESTS=tests/core (a shell variable name, then =, then the value)",
+            )
+        overrides[name] = value
+    return overrides
+
+
+def local_build(
+    ctx: Context, *, ref: str | None, env: Sequence[str] = (), environ: Mapping[str, str] | None = None
+) -> CommandResult:
     """Handler for `releasectl build --local`: 0 when the build succeeds, 1 naming the failed phase."""
     started = ctx.clock.now()
+    overrides = build_overrides(env, os.environ if environ is None else environ)
     root = repo_root(ctx.cwd)
     commit = resolve_commit(root, ref)
     if _git(root, "status", "--porcelain", "--untracked-files=no", check=False).stdout.strip():
@@ -34,6 +60,8 @@ def local_build(ctx: Context, *, ref: str | None) -> CommandResult:
         initiator="releasectl-local",
     )
     ctx.reporter.info(f"local build {identity.build_id} of {commit[:12]} in a clean checkout")
+    for name, value in overrides.items():
+        ctx.reporter.info(f"  {name}={value} (overrides the buildspec)")
     try:
         run = run_build_in_checkout(
             repo=root,
@@ -43,6 +71,7 @@ def local_build(ctx: Context, *, ref: str | None) -> CommandResult:
             on_line=ctx.reporter.log_line,
             clock=ctx.clock,
             timeout_s=ctx.config.build_timeout,
+            extra_env=overrides,
         )
     except KeyboardInterrupt:
         raise Interrupted(

@@ -382,8 +382,8 @@ def test_build_stage_runs_the_release_project_and_nothing_deploys_separately(
     template: dict[str, Any],
 ) -> None:
     stages = props(template, "Pipeline")["Stages"]
-    assert [s["Name"] for s in stages] == ["Source", "Build"]
-    (build,) = stages[1]["Actions"]
+    assert [s["Name"] for s in stages] == ["Source", "Test", "Build"]
+    (build,) = stages[2]["Actions"]
     assert build["Configuration"]["ProjectName"] == {"Ref": "BuildProject"}
 
 
