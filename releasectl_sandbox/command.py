@@ -34,11 +34,11 @@ def sandbox_up(
 
     `build_env` adds environment variables to the sandbox's CodeBuild project (they override
     the buildspec's env.variables, as project variables do on AWS)."""
-    from releasectl.localbuild.checkout import repo_root
+    from releasectl.localbuild.checkout import repository
     from releasectl_sandbox.sandbox import Sandbox
     from releasectl_sandbox.state import DEFAULT_ENV_FILE, env_file_text
 
-    root = repo_root(ctx.cwd)
+    root = repository(ctx.cwd).cwd
     stop = stop or threading.Event()
     sandbox = Sandbox(
         root,

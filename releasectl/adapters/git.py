@@ -1,5 +1,7 @@
 """A thin adapter over the git command line (no GitPython), and the git-tag ledger.
 
+The only code in the product that runs git: every call goes through Git._run, so a missing
+git, a missing directory or a hung process ends the same way everywhere (exit 4 or 3).
 Each method is one git process, and the versioning path needs three of them: probe
 (repository, shallow, HEAD), the release tags with their commits, and one ranged log.
 Nothing here walks the whole history unless there is no release to stop at.
@@ -56,7 +58,8 @@ class Git:
         self._env = base
         self.calls: list[tuple[str, ...]] = []
 
-    def _run(self, *args: str, timeout: float = _LOCAL_TIMEOUT) -> subprocess.CompletedProcess[bytes]:
+    def _run(self, *args: str, timeout: float | None = _LOCAL_TIMEOUT) -> subprocess.CompletedProcess[bytes]:
+        """The one place git runs."""
         self.calls.append(args)
         try:
             return subprocess.run(
@@ -72,13 +75,70 @@ class Git:
         except NotADirectoryError:
             raise EnvironmentProblem(f"{self.cwd} is not a directory") from None
         except subprocess.TimeoutExpired:
-            raise TimedOut(f"git {args[0]} did not finish within {timeout:.0f}s") from None
+            raise TimedOut(f"git {args[0]} did not finish within {timeout or 0:.0f}s") from None
+
+    def _out(self, *args: str) -> str | None:
+        """What a read-only call printed, stripped; None when git said no."""
+        proc = self._run(*args)
+        return proc.stdout.decode("utf-8", "replace").strip() if proc.returncode == 0 else None
+
+    def run(self, *args: str) -> str:
+        """A git command that must work, for steps the typed methods below are made of and for
+        tools built on this adapter (the demo sets up its scratch repository with it): what it
+        printed, or exit 4 naming the command. No time limit: a clone takes as long as the
+        repository is big."""
+        proc = self._run(*args, timeout=None)
+        if proc.returncode != 0:
+            raise EnvironmentProblem(f"git {args[0]} failed: {self._err(proc)}")
+        return proc.stdout.decode("utf-8", "replace")
 
     @staticmethod
     def _err(proc: subprocess.CompletedProcess[bytes]) -> str:
         lines = [ln.strip() for ln in proc.stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
         first = next((ln for ln in lines if ln.startswith(("fatal:", "error:"))), lines[0] if lines else "")
         return first or f"exit status {proc.returncode}"
+
+    def toplevel(self) -> Path:
+        """The work tree's top directory; exit 4 outside a repository."""
+        top = self._out("rev-parse", "--show-toplevel")
+        if not top:
+            raise EnvironmentProblem(
+                f"{self.cwd} is not inside a git repository",
+                hint="run releasectl from a clone of the project",
+            )
+        return Path(top)
+
+    def find_commit(self, ref: str) -> str | None:
+        """The full sha of the commit ``ref`` names, or None when it names none here."""
+        return self._out("rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}") or None
+
+    def resolve(self, ref: str) -> str:
+        """``ref``'s full sha. Not a repository is exit 4; a ref that names no commit is exit 2."""
+        if ref.startswith("-"):
+            raise UsageError(f"{ref!r} is not a git ref", hint="give a commit, branch or tag name")
+        sha = self.find_commit(ref)
+        if sha is None:
+            self.toplevel()
+            raise UsageError(
+                f"git ref {ref!r} does not name a commit here",
+                hint="give a commit, branch or tag that exists locally (`git fetch --tags` first?)",
+            )
+        return sha
+
+    def is_shallow(self) -> bool:
+        return self._out("rev-parse", "--is-shallow-repository") == "true"
+
+    def branch(self) -> str | None:
+        """The checked-out branch; None on a detached HEAD."""
+        return self._out("symbolic-ref", "--short", "-q", "HEAD") or None
+
+    def changed_files(self, *, untracked: bool = True) -> list[str]:
+        """Paths `git status` reports as changed (none when it cannot tell)."""
+        args = ("status", "--porcelain") + (() if untracked else ("--untracked-files=no",))
+        proc = self._run(*args)
+        if proc.returncode != 0:
+            return []
+        return [line[3:] for line in proc.stdout.decode("utf-8", "replace").splitlines() if line.strip()]
 
     def probe(self, ref: str = "HEAD") -> Probe:
         """Is this a repository, is it shallow, which commit is ``ref`` — in one call."""
@@ -212,12 +272,30 @@ class Git:
             raise OperationFailed(f"git for-each-ref --contains {commit[:12]} failed: {self._err(proc)}")
         return bool(proc.stdout.strip())
 
-    def remote_url(self, remote: str = "origin") -> str | None:
-        """The remote's URL with any user or token stripped, or None without that remote."""
-        proc = self._run("remote", "get-url", remote)
-        if proc.returncode != 0:
+    def remote_url(self, remote: str = "origin", *, credentials: bool = False) -> str | None:
+        """The remote's URL, or None without that remote. Any user or token in it is stripped
+        unless ``credentials`` (a clone that must push where this one does keeps them)."""
+        url = self._out("remote", "get-url", remote)
+        if not url:
             return None
-        return without_credentials(proc.stdout.decode("utf-8", "replace").strip())
+        return url if credentials else without_credentials(url)
+
+    # ------------------------------------------------------------------------- clean checkout
+
+    def clone_to(self, dest: Path) -> Git:
+        """A clone of this repository at ``dest``: all history and tags, nothing checked out.
+        A clone rather than a worktree, so this repository's refs and index are never written."""
+        self.run("clone", "--quiet", "--no-local", "--no-checkout", str(self.cwd), str(dest))
+        return Git(dest, env=self._env)
+
+    def check_out(self, commit: str) -> None:
+        """A detached HEAD at ``commit``, fetched by id first if no branch or tag reaches it."""
+        if self._run("cat-file", "-e", f"{commit}^{{commit}}").returncode != 0:
+            self.run("fetch", "--quiet", "origin", commit)
+        self.run("checkout", "--quiet", "--detach", commit)
+
+    def set_remote_url(self, remote: str, url: str) -> None:
+        self.run("remote", "set-url", remote, url)
 
 
 def without_credentials(url: str) -> str:
@@ -270,33 +348,3 @@ def head_ref(env: Mapping[str, str]) -> str:
     if resolved and all(c in "0123456789abcdefABCDEF" for c in resolved) and 7 <= len(resolved) <= 64:
         return resolved
     return "HEAD"
-
-
-def run_git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    try:
-        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
-    except FileNotFoundError:
-        raise EnvironmentProblem("git is not installed", hint="install git and run again") from None
-
-
-def resolve_commit(cwd: Path, ref: str) -> str:
-    """The full sha `ref` names. Not a repository is exit 4; an unknown ref is exit 2."""
-    if ref.startswith("-"):
-        raise UsageError(f"{ref!r} is not a git ref", hint="give a commit, branch or tag name")
-    if run_git(cwd, "rev-parse", "--git-dir").returncode != 0:
-        raise EnvironmentProblem(
-            f"{cwd} is not inside a git repository", hint="run releasectl from the project's git checkout"
-        )
-    proc = run_git(cwd, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
-    sha = proc.stdout.strip()
-    if proc.returncode != 0 or len(sha) != 40:
-        raise UsageError(
-            f"git ref {ref!r} does not name a commit here",
-            hint="give a commit, branch or tag that exists locally (git fetch first?)",
-        )
-    return sha
-
-
-def remote_branches_containing(cwd: Path, sha: str) -> list[str]:
-    proc = run_git(cwd, "branch", "-r", "--contains", sha)
-    return [line.strip() for line in proc.stdout.splitlines() if line.strip()] if proc.returncode == 0 else []

@@ -11,7 +11,7 @@ from typing import Any
 
 from releasectl.adapters.aws.codebuild import BuildInfo, CodeBuildReader, get_build, start_build, stop_build
 from releasectl.adapters.aws.logs import CloudWatchLogReader
-from releasectl.adapters.git import remote_branches_containing, resolve_commit
+from releasectl.adapters.git import Git
 from releasectl.commands.context import Context
 from releasectl.commands.output import write_json, write_lines
 from releasectl.core import log_follow as logfollow
@@ -24,9 +24,6 @@ from releasectl.core.errors import (
     UsageError,
 )
 from releasectl.core.result import CommandResult, Outcome
-
-# ----------------------------------------------------------------------------- git
-
 
 # ----------------------------------------------------------------------------- build
 
@@ -78,8 +75,9 @@ def _report_no_logs(ctx: Context, build: BuildInfo) -> None:
 def build(ctx: Context, *, ref: str | None, follow: bool, stop_on_interrupt: bool) -> CommandResult:
     started = ctx.clock.now()
     project = ctx.config.require("codebuild_project")
-    commit = resolve_commit(ctx.cwd, ref or "HEAD")
-    if not remote_branches_containing(ctx.cwd, commit):
+    git = Git(ctx.cwd)
+    commit = git.resolve(ref or "HEAD")
+    if not git.on_remote_branch(commit):
         ctx.reporter.warn(
             f"commit {commit[:12]} is on no remote branch; CodeBuild fetches from the remote, "
             "so push it first or the build cannot check it out"

@@ -10,10 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from releasectl.adapters.git import run_git
+from releasectl.adapters.git import UNSHALLOW_HINT, Git, GitTagLedger
 from releasectl.commands.context import Context
 from releasectl.core.config import ENV_PREFIX
-from releasectl.core.errors import ExitCode, ReleasectlError
+from releasectl.core.errors import EnvironmentProblem, ExitCode, ReleasectlError
+from releasectl.core.ledger import merge
 from releasectl.core.view import Block, Lines, View
 
 OK, WARN, INFO, FAIL, SKIP = "ok", "warn", "info", "fail", "skip"
@@ -112,44 +113,40 @@ def _credentials(ctx: Context) -> tuple[Check, bool]:
 
 
 def _git_checks(ctx: Context) -> list[Check]:
-    top = run_git(ctx.cwd, "rev-parse", "--show-toplevel")
-    if top.returncode != 0:
-        return [
-            Check(
-                "git repository",
-                FAIL,
-                f"{ctx.cwd} is not inside a git repository",
-                "run releasectl from the project's git checkout",
-            )
-        ]
-    checks = [Check("git repository", OK, top.stdout.strip())]
+    git = Git(ctx.cwd)
+    try:
+        top = git.toplevel()
+    except EnvironmentProblem as exc:
+        return [Check("git repository", FAIL, exc.message, exc.hint)]
+    checks = [Check("git repository", OK, str(top))]
 
-    head = run_git(ctx.cwd, "rev-parse", "--verify", "--quiet", "HEAD")
-    if run_git(ctx.cwd, "rev-parse", "--is-shallow-repository").stdout.strip() == "true":
+    head = git.find_commit("HEAD")
+    if git.is_shallow():
         checks.append(
             Check(
                 "git history",
                 FAIL,
                 "shallow clone: versions cannot be computed from it",
-                "git fetch --unshallow --tags",
+                UNSHALLOW_HINT,
             )
         )
-    elif head.returncode != 0:
+    elif head is None:
         checks.append(Check("git history", WARN, "no commits yet", "commit something first"))
     else:
-        branch = run_git(ctx.cwd, "symbolic-ref", "--short", "-q", "HEAD").stdout.strip()
+        branch = git.branch()
         where = f"on {branch}" if branch else "detached HEAD"
-        checks.append(Check("git history", OK, f"full history, HEAD {head.stdout.strip()[:12]} {where}"))
+        checks.append(Check("git history", OK, f"full history, HEAD {head[:12]} {where}"))
 
-    changes = [line for line in run_git(ctx.cwd, "status", "--porcelain").stdout.splitlines() if line.strip()]
+    changes = git.changed_files()
     checks.append(
         Check("git worktree", INFO, f"{len(changes)} uncommitted change(s)" if changes else "clean")
     )
 
     prefix = ctx.config.tag_prefix
-    tags = run_git(ctx.cwd, "tag", "--list", f"{prefix}[0-9]*", "--sort=-v:refname").stdout.split()
-    if tags:
-        checks.append(Check("git tags", OK, f"{len(tags)} release tag(s), newest {tags[0]}"))
+    releases = merge(GitTagLedger(git, prefix).releases())  # newest first
+    if releases:
+        newest = f"{prefix}{releases[0].version}"
+        checks.append(Check("git tags", OK, f"{len(releases)} release tag(s), newest {newest}"))
     else:
         checks.append(
             Check(

@@ -11,14 +11,7 @@ from typing import Any
 from releasectl.commands.context import Context
 from releasectl.core.errors import Interrupted, UsageError
 from releasectl.core.result import CommandResult, ImageInfo, Outcome
-from releasectl.localbuild.checkout import (
-    LOCAL_ACCOUNT,
-    BuildIdentity,
-    _git,
-    repo_root,
-    resolve_commit,
-    run_build_in_checkout,
-)
+from releasectl.localbuild.checkout import LOCAL_ACCOUNT, BuildIdentity, repository, run_build_in_checkout
 from releasectl.localbuild.runner import SUCCEEDED, BuildRun
 
 # Variables buildspec.yml documents as overridable by a project or start-build variable: on a
@@ -48,9 +41,9 @@ def local_build(
     """Handler for `releasectl build --local`: 0 when the build succeeds, 1 naming the failed phase."""
     started = ctx.clock.now()
     overrides = build_overrides(env, os.environ if environ is None else environ)
-    root = repo_root(ctx.cwd)
-    commit = resolve_commit(root, ref)
-    if _git(root, "status", "--porcelain", "--untracked-files=no", check=False).stdout.strip():
+    git = repository(ctx.cwd)
+    commit = git.resolve(ref or "HEAD")
+    if git.changed_files(untracked=False):
         ctx.reporter.warn(f"uncommitted changes are not part of the build: it builds commit {commit[:12]}")
     identity = BuildIdentity(
         build_id=f"local:{uuid.uuid4()}",
@@ -64,7 +57,7 @@ def local_build(
         ctx.reporter.info(f"  {name}={value} (overrides the buildspec)")
     try:
         run = run_build_in_checkout(
-            repo=root,
+            repo=git.cwd,
             commit=commit,
             source_version=ref or commit,
             identity=identity,

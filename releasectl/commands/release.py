@@ -78,7 +78,7 @@ def release(
             return _nothing_to_release(ctx, plan, started)
         # Past here HEAD needs an image: a new version, or one tagged in git whose image ECR lacks.
         version = plan.decision.next
-        _require_clean_tree(ctx, commit)
+        _require_clean_tree(plan)
         if not allow_unpushed:
             _require_pushed(plan, env)
         ctx.reporter.info(f"releasing {commit[:12]} as {version} ({plan.decision.rule}), attempt {attempt}")
@@ -184,17 +184,14 @@ def _released_image(plan: VersionPlan) -> Release | None:
     return None  # tagged in git only: build and claim that same version
 
 
-def _require_clean_tree(ctx: Context, commit: str) -> None:
-    """The image is built from the working tree but tagged as `commit`: uncommitted changes to
+def _require_clean_tree(plan: VersionPlan) -> None:
+    """The image is built from the working tree but tagged as the commit: uncommitted changes to
     tracked files would ship under a commit that does not contain them (exit 4, nothing built)."""
-    from releasectl.adapters.git import run_git
-
-    status = run_git(ctx.cwd, "status", "--porcelain", "--untracked-files=no")
-    changed = [line[3:] for line in status.stdout.splitlines() if line.strip()]
+    changed = plan.git.changed_files(untracked=False)
     if changed:
         shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
         raise EnvironmentProblem(
-            f"uncommitted changes to {shown}: the image would not be commit {commit[:12]}, "
+            f"uncommitted changes to {shown}: the image would not be commit {plan.head[:12]}, "
             "which its tags would claim",
             hint="commit or stash them, or release from a clean checkout",
         )

@@ -16,7 +16,6 @@ import contextlib
 import os
 import shutil
 import stat
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,8 +23,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from releasectl.adapters.git import Git
 from releasectl.core.clock import Clock
-from releasectl.core.errors import EnvironmentProblem, UsageError
+from releasectl.core.errors import EnvironmentProblem
 from releasectl.localbuild.buildspec import parse_buildspec
 from releasectl.localbuild.runner import BuildRun, LineSink, run_buildspec
 
@@ -93,50 +93,13 @@ def codebuild_env(
     return env
 
 
-def _git_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
+def _git(cwd: Path) -> Git:
+    return Git(cwd, env={k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS})
 
 
-def _git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    try:
-        proc = subprocess.run(
-            ["git", *args], cwd=cwd, env=_git_env(), capture_output=True, text=True, check=False
-        )
-    except FileNotFoundError:
-        raise EnvironmentProblem(
-            "git is not installed", hint="install git and run the command again"
-        ) from None
-    if check and proc.returncode != 0:
-        detail = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"
-        raise EnvironmentProblem(f"git {args[0]} failed: {detail}")
-    return proc
-
-
-def repo_root(cwd: Path) -> Path:
-    proc = _git(cwd, "rev-parse", "--show-toplevel", check=False)
-    if proc.returncode != 0:
-        raise EnvironmentProblem(
-            f"{cwd} is not inside a git repository", hint="run releasectl from a clone of the project"
-        )
-    return Path(proc.stdout.strip())
-
-
-def resolve_commit(root: Path, ref: str | None) -> str:
-    wanted = ref or "HEAD"
-    proc = _git(root, "rev-parse", "--verify", "--quiet", f"{wanted}^{{commit}}", check=False)
-    if proc.returncode != 0:
-        raise UsageError(
-            f"--ref {wanted!r} is not a commit, branch or tag in this repository",
-            hint="check the name, or `git fetch --tags` if it exists on the remote",
-        )
-    return proc.stdout.strip()
-
-
-def origin_url(root: Path) -> str | None:
-    proc = _git(root, "remote", "get-url", "origin", check=False)
-    if proc.returncode != 0:
-        return None
-    return proc.stdout.strip() or None
+def repository(cwd: Path) -> Git:
+    """The repository around ``cwd``, at its top directory; exit 4 outside one."""
+    return _git(_git(cwd).toplevel())
 
 
 def _remove_tree(path: Path) -> None:
@@ -161,17 +124,13 @@ def clean_checkout(root: Path, commit: str, *, origin: str | None = None) -> Ite
     entry and its refs and index are never written.
     """
     base = Path(tempfile.mkdtemp(prefix="releasectl-build-"))
-    src = base / "src"
     try:
-        _git(base, "clone", "--quiet", "--no-local", "--no-checkout", str(root), str(src))
-        if _git(src, "cat-file", "-e", f"{commit}^{{commit}}", check=False).returncode != 0:
-            # A commit no branch or tag reaches (say, a detached HEAD) is fetched by id.
-            _git(src, "fetch", "--quiet", "origin", commit)
-        _git(src, "checkout", "--quiet", "--detach", commit)
+        clone = _git(root).clone_to(base / "src")
+        clone.check_out(commit)
         if origin:
             # As in CodeBuild, origin is the real remote (release reads it for the image's source label).
-            _git(src, "remote", "set-url", "origin", origin)
-        yield src
+            clone.set_remote_url("origin", origin)
+        yield clone.cwd
     finally:
         _remove_tree(base)
 
@@ -194,7 +153,7 @@ def run_build_in_checkout(
     extra_env plays the project's and start_build's environment variables: it
     overrides the buildspec's env.variables, as in CodeBuild.
     """
-    origin = origin_url(repo)
+    origin = _git(repo).remote_url("origin", credentials=True)
     with clean_checkout(repo, commit, origin=origin) as src:
         spec_file = src / buildspec_path
         if not spec_file.is_file():

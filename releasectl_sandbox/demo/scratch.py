@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from releasectl.adapters.git import Git
 from releasectl.core.errors import EnvironmentProblem, OperationFailed
 
 # What the demo builds, releases and runs: a checkout without them is not this project.
@@ -50,21 +50,16 @@ def _is_project(path: Path) -> bool:
     return (path / ".git").exists() and all((path / name).exists() for name in PROJECT_MARKERS)
 
 
-def _reading_env() -> dict[str, str]:
+def _reading(path: Path) -> Git:
     """For reading the user's repository: their own git setup (safe.directory and all), no locks."""
-    return {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
+    return Git(path, env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
 
 
 def _toplevel(cwd: Path) -> Path | None:
-    proc = subprocess.run(
-        ["git", "rev-parse", "--show-toplevel"],
-        cwd=cwd,
-        env=_reading_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return Path(proc.stdout.strip()) if proc.returncode == 0 and proc.stdout.strip() else None
+    try:
+        return _reading(cwd).toplevel()
+    except EnvironmentProblem:
+        return None
 
 
 def find_project(cwd: Path) -> Path:
@@ -92,30 +87,19 @@ class Scratch:
         self.env = dict(env)
 
     def git(self, *args: str, cwd: Path | None = None) -> str:
-        proc = subprocess.run(
-            ["git", *args], cwd=cwd or self.repo, env=self.env, capture_output=True, text=True, check=False
-        )
-        if proc.returncode != 0:
-            raise OperationFailed(f"git {' '.join(args)} failed in the scratch copy: {proc.stderr.strip()}")
-        return proc.stdout.strip()
+        return Git(cwd or self.repo, env=self.env).run(*args).strip()
 
     def populate(self, project: Path) -> int:
         """Copy the project's tracked files, commit them as one commit, push to origin; the count."""
-        listed = subprocess.run(
-            ["git", "ls-files", "-z", "--cached"],
-            cwd=project,
-            env=_reading_env(),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if listed.returncode != 0:
+        try:
+            listed = _reading(project).run("ls-files", "-z", "--cached")
+        except EnvironmentProblem as exc:
             raise EnvironmentProblem(
-                f"cannot list the files of {project}: {listed.stderr.strip()}",
+                f"cannot list the files of {project}: {exc.message}",
                 hint="run the demo from a git clone of the releasectl repository",
-            )
+            ) from None
         copied = 0
-        for name in dict.fromkeys(listed.stdout.split("\0")):
+        for name in dict.fromkeys(listed.split("\0")):
             source = project / name
             # Deleted but not yet committed: the copy mirrors the working tree.
             if not name or not (source.is_file() or source.is_symlink()):
