@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from releasectl.core import changeset as plan
+from releasectl.core.backoff import Backoff
 from releasectl.core.changeset import (
     ChangeSet,
     Progress,
@@ -41,7 +42,8 @@ DEFAULT_STACK = "releasectl"
 DEFAULT_TEMPLATE = Path("infra/releasectl.yaml")
 DEFAULT_TIMEOUT = 3600
 CHANGE_SET_TIMEOUT = 600
-_FIRST_POLL, _MAX_POLL = 2.0, 10.0
+_STACK_BACKOFF = Backoff(first=2.0, maximum=10.0, factor=1.5, jitter=0.2)
+_CHANGE_SET_BACKOFF = Backoff(first=1.0, maximum=5.0, factor=1.5)
 _jitter = random.Random()  # noqa: S311 - spreads polls out; not security  # nosec B311
 
 
@@ -232,7 +234,7 @@ def _pin_image(
 def _wait_for_change_set(
     ctx: Context, cfn: CloudFormationStacks, change_set_id: str, deadline: float
 ) -> ChangeSet:
-    delay = 1.0
+    delay = _CHANGE_SET_BACKOFF.first
     while True:
         change_set = cfn.describe_change_set(change_set_id)
         if not change_set.pending:
@@ -243,7 +245,7 @@ def _wait_for_change_set(
                 hint="run the command again with a longer --timeout",
             )
         ctx.clock.sleep(delay)
-        delay = min(delay * 1.5, 5.0)
+        delay = _CHANGE_SET_BACKOFF.step(delay)
 
 
 def _watch(
@@ -279,7 +281,7 @@ def _poll(
     deadline: float,
     seen: list[StackEvent],
 ) -> tuple[Stack | None, list[StackEvent], bool]:
-    delay = _FIRST_POLL
+    delay = _STACK_BACKOFF.first
     while True:
         # Status before events: once the status is terminal, the events read after it include
         # everything that led there.
@@ -293,8 +295,8 @@ def _poll(
         remaining = deadline - ctx.clock.now()
         if remaining <= 0:
             return stack, seen, True
-        ctx.clock.sleep(min(delay * _jitter.uniform(0.8, 1.2), remaining))
-        delay = min(delay * 1.5, _MAX_POLL)
+        ctx.clock.sleep(_STACK_BACKOFF.pause(delay, rng=_jitter, remaining=remaining))
+        delay = _STACK_BACKOFF.step(delay)
 
 
 def _outcome(

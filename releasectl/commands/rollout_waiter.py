@@ -4,8 +4,8 @@ One poll is one describe_services call. Stopped tasks are fetched only when the
 deployment's failedTasks count grows, and after every poll the waiter sleeps at least one
 second per call it made, so the average stays at or under one call a second whatever
 happens. When nothing changes the interval grows (with jitter, so many waiting clients do
-not poll in step) to MAX_INTERVAL; any change brings it back to fast polling. The deadline
-is explicit and always honoured: no SDK waiter defaults are involved.
+not poll in step) to 15 s; any change brings it back to fast polling (core.backoff). The
+deadline is explicit and always honoured: no SDK waiter defaults are involved.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from releasectl.adapters.aws.ecs import stop_reason
+from releasectl.core.backoff import Backoff
 from releasectl.core.rollout import Decision, Observation, Seen, Target, observe
 
 if TYPE_CHECKING:
@@ -25,13 +26,7 @@ if TYPE_CHECKING:
     from releasectl.commands.context import Context
 
 
-@dataclass(frozen=True)
-class PollPolicy:
-    first_interval: float = 2.0
-    max_interval: float = 15.0
-    factor: float = 1.6
-    jitter: float = 0.2  # each sleep is the interval times a random factor in [1-j, 1+j]
-    seconds_per_call: float = 1.0  # floor on the sleep after a poll that made N calls
+ROLLOUT_BACKOFF = Backoff(first=2.0, maximum=15.0, factor=1.6, jitter=0.2)
 
 
 @dataclass(frozen=True)
@@ -65,18 +60,17 @@ def wait_for_rollout(
     timeout: float,
     first_snapshot: Mapping[str, Any] | None = None,
     rng: random.Random | None = None,
-    policy: PollPolicy | None = None,
+    backoff: Backoff = ROLLOUT_BACKOFF,
 ) -> WaitResult:
     """Poll the service until our deployment's outcome is decided or `timeout` seconds pass.
 
     `first_snapshot` (the update_service response) counts as the first poll, for free.
     """
-    policy = policy or PollPolicy()
     rng = rng or random.Random()  # noqa: S311 - jitter, not security  # nosec B311
     clock = ctx.clock
     start = clock.now()
     deadline = start + timeout
-    interval = policy.first_interval
+    interval = backoff.first
     reported_tasks: set[str] = set()
     polls = 0
     calls_at_start = ecs.calls
@@ -99,14 +93,10 @@ def wait_for_rollout(
                 polls=polls,
                 calls=ecs.calls - calls_at_start,
             )
-        interval = (
-            policy.first_interval
-            if observation.changed
-            else min(policy.max_interval, interval * policy.factor)
+        interval = backoff.step(interval, changed=observation.changed)
+        clock.sleep(
+            backoff.pause(interval, rng=rng, calls=ecs.calls - calls_before, remaining=deadline - now)
         )
-        pause = interval * rng.uniform(1 - policy.jitter, 1 + policy.jitter)
-        pause = max(pause, (ecs.calls - calls_before) * policy.seconds_per_call)
-        clock.sleep(min(pause, deadline - now))
 
 
 def _report(

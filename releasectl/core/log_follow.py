@@ -12,7 +12,7 @@ Rules it keeps:
 - each line is shown once, in order (the token is only advanced by a successful read);
 - it stops only when the build is terminal and two consecutive reads, both started after
   the terminal status was seen, found nothing (CodeBuild may flush its last lines late);
-- on throttling that outlived botocore's retries it backs off instead of failing;
+- on throttling that outlived botocore's retries it backs off instead of failing (core.backoff);
 - GetLogEvents at most once per `log_interval` (1 s), so a readable line is shown within
   about a second and the average stays at or below one call per second;
 - build status is polled every `status_interval` seconds, not on every log read.
@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
+from releasectl.core.backoff import Backoff
 from releasectl.core.clock import Clock
 
 if TYPE_CHECKING:
@@ -62,12 +63,15 @@ class BuildReader(Protocol):
         ...
 
 
+# No jitter: one follower follows one build; there is no crowd of clients to spread out.
+_THROTTLE = Backoff(first=2.0, maximum=30.0)
+
+
 @dataclass(frozen=True)
 class FollowPolicy:
     log_interval: float = 1.0
     status_interval: float = 3.0
-    throttle_initial: float = 2.0
-    throttle_max: float = 30.0
+    throttle: Backoff = _THROTTLE
     empty_reads_to_finish: int = 2
 
 
@@ -108,7 +112,7 @@ class FollowState:
     token: str | None = None
     stream_seen: bool = False
     empty_reads_since_terminal: int = 0
-    log_backoff: float = 0.0
+    log_backoff: float = 0.0  # 0: not throttled
     status_backoff: float = 0.0
     lines_shown: int = 0
 
@@ -158,10 +162,6 @@ def decide(state: FollowState, now: float, policy: FollowPolicy) -> Action:
     return Wait(max(0.0, min(wake) - now))
 
 
-def _grow(previous: float, policy: FollowPolicy) -> float:
-    return min(policy.throttle_max, max(policy.throttle_initial, previous * 2))
-
-
 def on_status(state: FollowState, build: BuildInfo, now: float, policy: FollowPolicy) -> FollowState:
     location = _location_for(build, state.location)
     moved = location != state.location
@@ -179,7 +179,7 @@ def on_status(state: FollowState, build: BuildInfo, now: float, policy: FollowPo
 
 
 def on_status_throttled(state: FollowState, now: float, policy: FollowPolicy) -> FollowState:
-    backoff = _grow(state.status_backoff, policy)
+    backoff = policy.throttle.step(state.status_backoff)
     return replace(state, status_backoff=backoff, next_status_at=now + max(policy.status_interval, backoff))
 
 
@@ -214,7 +214,7 @@ def on_missing(state: FollowState, *, started: float, policy: FollowPolicy) -> F
 
 
 def on_log_throttled(state: FollowState, now: float, policy: FollowPolicy) -> FollowState:
-    backoff = _grow(state.log_backoff, policy)
+    backoff = policy.throttle.step(state.log_backoff)
     return replace(state, log_backoff=backoff, next_log_at=now + backoff)
 
 

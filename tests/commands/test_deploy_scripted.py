@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from releasectl.commands.deploy import deploy, run_deploy
-from releasectl.commands.rollout_waiter import PollPolicy
+from releasectl.commands.rollout_waiter import ROLLOUT_BACKOFF
 from releasectl.core.errors import EnvironmentProblem, ExitCode, Interrupted, OperationFailed, UsageError
 from releasectl.core.result import CommandResult, Outcome
 from tests.support.scripted_ecs import (
@@ -399,8 +399,7 @@ def test_polling_returns_to_fast_after_a_change() -> None:
     # sleeps[i] follows poll i; poll 0 is the update_service response, poll k shows script[k-1].
     sleeps = ctx.clock.sleeps
     assert sleeps[8] >= 5
-    policy = PollPolicy()
-    assert sleeps[9] <= policy.first_interval * (1 + policy.jitter)
+    assert sleeps[9] <= ROLLOUT_BACKOFF.first * (1 + ROLLOUT_BACKOFF.jitter)
 
 
 def test_a_poll_that_fetches_stopped_tasks_is_followed_by_a_longer_pause() -> None:
