@@ -22,6 +22,7 @@ from releasectl.core.errors import (
     ReleasectlError,
     TimedOut,
     UsageError,
+    interrupted_as,
 )
 from releasectl.core.result import CommandResult, Outcome
 
@@ -84,14 +85,12 @@ def build(ctx: Context, *, ref: str | None, follow: bool, stop_on_interrupt: boo
         )
 
     client = ctx.aws.client("codebuild")
-    try:
+    # The request may have reached CodeBuild before the interrupt: say where to look.
+    with interrupted_as(
+        f"interrupted while starting a build of {project}; one may have started",
+        hint=f"check with `aws codebuild list-builds-for-project --project-name {project}`",
+    ):
         info = start_build(client, project=project, source_version=commit)
-    except KeyboardInterrupt:
-        # The request may have reached CodeBuild before the interrupt: say where to look.
-        raise Interrupted(
-            f"interrupted while starting a build of {project}; one may have started",
-            hint=f"check with `aws codebuild list-builds-for-project --project-name {project}`",
-        ) from None
     ctx.reporter.info(f"started build {info.id} of {project} at {commit}")
     url = None if ctx.config.endpoint_url else info.console_url(ctx.config.region)
     if url:
@@ -99,7 +98,7 @@ def build(ctx: Context, *, ref: str | None, follow: bool, stop_on_interrupt: boo
     ctx.reporter.info(f"  logs:    releasectl logs {info.id} --follow")
 
     timeout = ctx.config.build_timeout
-    try:
+    with interrupted_as(lambda: _interrupted(client, info.id, stop_on_interrupt)):
         followed = logfollow.follow(
             info,
             builds=CodeBuildReader(client),
@@ -110,8 +109,6 @@ def build(ctx: Context, *, ref: str | None, follow: bool, stop_on_interrupt: boo
             read_logs=follow,
             on_change=_phase_reporter(ctx),
         )
-    except KeyboardInterrupt:
-        raise _interrupted(client, info.id, stop_on_interrupt) from None
 
     final = followed.build
     if follow and not followed.stream_seen and final.terminal:
@@ -191,7 +188,7 @@ def logs(ctx: Context, *, build_id: str, follow: bool) -> int:
 def _follow_logs(
     ctx: Context, client: Any, reader: CloudWatchLogReader, info: BuildInfo, emit: Callable[[str], None]
 ) -> tuple[BuildInfo, bool]:
-    try:
+    with interrupted_as(f"stopped following build {info.id}; the build itself was not touched"):
         followed = logfollow.follow(
             info,
             builds=CodeBuildReader(client),
@@ -201,8 +198,6 @@ def _follow_logs(
             deadline=ctx.clock.now() + ctx.config.build_timeout,
             on_change=_phase_reporter(ctx),
         )
-    except KeyboardInterrupt:
-        raise Interrupted(f"stopped following build {info.id}; the build itself was not touched") from None
     if followed.timed_out:
         raise TimedOut(
             f"gave up following build {info.id} after {ctx.config.build_timeout}s (build_timeout); "

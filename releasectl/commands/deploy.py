@@ -20,7 +20,7 @@ from releasectl.core.deploy_plan import (
     plan_deploy,
     resolve_release,
 )
-from releasectl.core.errors import Interrupted, OperationFailed, ReleasectlError, UsageError
+from releasectl.core.errors import OperationFailed, ReleasectlError, UsageError, interrupted_as
 from releasectl.core.result import CommandResult, ImageInfo, Outcome
 from releasectl.core.rollback_target import TargetRecord, check_named_target, choose_rollback_target
 from releasectl.core.rollout import Seen, Target, primary
@@ -283,25 +283,26 @@ def execute(
         deployment_id=deployment_id, task_definition=arn, previous_task_definition=plan.current.arn
     )
     limit = timeout or ctx.config.deploy_timeout
-    try:
-        waited = wait_for_rollout(
-            ctx,
-            ecs,
-            target=target,
-            seen=Seen.baseline(snapshot),
-            timeout=limit,
-            first_snapshot=updated,
-            rng=rng,
-        )
-    except KeyboardInterrupt:
-        raise Interrupted(
-            f"interrupted while waiting for deployment {deployment_id} ({plan.release.version}, {arn}) "
-            f"on service {ecs.service}; ECS carries on with it",
-            hint="`releasectl status` shows how it ends",
-        ) from None
-    except ReleasectlError as exc:
-        exc.message = f"while waiting for deployment {deployment_id} (ECS carries on with it): {exc.message}"
-        raise
+    with interrupted_as(
+        f"interrupted while waiting for deployment {deployment_id} ({plan.release.version}, {arn}) "
+        f"on service {ecs.service}; ECS carries on with it",
+        hint="`releasectl status` shows how it ends",
+    ):
+        try:
+            waited = wait_for_rollout(
+                ctx,
+                ecs,
+                target=target,
+                seen=Seen.baseline(snapshot),
+                timeout=limit,
+                first_snapshot=updated,
+                rng=rng,
+            )
+        except ReleasectlError as exc:
+            exc.message = (
+                f"while waiting for deployment {deployment_id} (ECS carries on with it): {exc.message}"
+            )
+            raise
 
     outcome = Outcome.TIMED_OUT if waited.timed_out else waited.decision.outcome
     assert outcome is not None

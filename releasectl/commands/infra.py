@@ -30,6 +30,7 @@ from releasectl.core.errors import (
     OperationFailed,
     TimedOut,
     UsageError,
+    interrupted_as,
 )
 from releasectl.core.result import CommandResult, Outcome
 from releasectl.core.view import Block, Lines, View
@@ -261,15 +262,17 @@ def _watch(
     Returns the last stack seen, the events shown, and whether the deadline passed first.
     """
     seen: list[StackEvent] = []
-    try:
-        return _poll(ctx, cfn, stack_id, known, progress, deadline, seen)
-    except KeyboardInterrupt:
+
+    def interrupted() -> Interrupted:
         name = stack_id.split("/")[1] if stack_id.count("/") >= 2 else stack_id
         last = f"{seen[-1].logical_id} {seen[-1].status}" if seen else "none yet"
-        raise Interrupted(
+        return Interrupted(
             f"interrupted while following stack {name} (last event: {last}); CloudFormation carries on",
             hint="`releasectl infra outputs` shows the stack's status",
-        ) from None
+        )
+
+    with interrupted_as(interrupted):
+        return _poll(ctx, cfn, stack_id, known, progress, deadline, seen)
 
 
 def _poll(

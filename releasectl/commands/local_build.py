@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from releasectl.commands.context import Context
-from releasectl.core.errors import Interrupted, UsageError
+from releasectl.core.errors import UsageError, interrupted_as
 from releasectl.core.result import CommandResult, ImageInfo, Outcome
 from releasectl.localbuild.checkout import LOCAL_ACCOUNT, BuildIdentity, repository, run_build_in_checkout
 from releasectl.localbuild.runner import SUCCEEDED, BuildRun
@@ -55,7 +55,10 @@ def local_build(
     ctx.reporter.info(f"local build {identity.build_id} of {commit[:12]} in a clean checkout")
     for name, value in overrides.items():
         ctx.reporter.info(f"  {name}={value} (overrides the buildspec)")
-    try:
+    with interrupted_as(
+        f"interrupted; local build {identity.build_id} was stopped, "
+        "its processes ended and its checkout removed"
+    ):
         run = run_build_in_checkout(
             repo=git.cwd,
             commit=commit,
@@ -66,11 +69,6 @@ def local_build(
             timeout_s=ctx.config.build_timeout,
             extra_env=overrides,
         )
-    except KeyboardInterrupt:
-        raise Interrupted(
-            f"interrupted; local build {identity.build_id} was stopped, "
-            "its processes ended and its checkout removed"
-        ) from None
     return build_result(run, identity=identity, commit=commit, ctx=ctx, duration_s=ctx.clock.now() - started)
 
 

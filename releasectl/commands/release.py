@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from releasectl.core.errors import Conflict, EnvironmentProblem, Interrupted
+from releasectl.core.errors import Conflict, EnvironmentProblem, Interrupted, interrupted_as
 from releasectl.core.ledger import Release, for_commit
 from releasectl.core.result import CommandResult, ImageInfo, Outcome
 
@@ -83,14 +83,16 @@ def release(
             _require_pushed(plan, env)
         ctx.reporter.info(f"releasing {commit[:12]} as {version} ({plan.decision.rule}), attempt {attempt}")
         platform = platform or target_platform(ctx, deploy=deploy)
-        try:
+        with interrupted_as(
+            f"interrupted while building {version} of commit {commit[:12]}; nothing was claimed",
+            hint="run the release again",
+        ):
             candidate = chosen.build(_request(ctx, plan, info, version, platform))
-        except KeyboardInterrupt:
-            raise Interrupted(
-                f"interrupted while building {version} of commit {commit[:12]}; nothing was claimed",
-                hint="run the release again",
-            ) from None
-        try:
+        # claim() takes back a version tag it wrote without its commit tag before an interrupt.
+        with interrupted_as(
+            f"interrupted while claiming {version} for commit {commit[:12]} ({candidate.digest})",
+            hint="`releasectl releases` shows whether it was claimed; run the release again either way",
+        ):
             claimed = claim(
                 ecr,
                 repository,
@@ -101,12 +103,6 @@ def release(
                 commit=commit,
                 repository_info=info,
             )
-        except KeyboardInterrupt:
-            # claim() takes back a version tag it wrote without its commit tag before this.
-            raise Interrupted(
-                f"interrupted while claiming {version} for commit {commit[:12]} ({candidate.digest})",
-                hint="`releasectl releases` shows whether it was claimed; run the release again either way",
-            ) from None
         if claimed.won:
             digest = candidate.digest
             claim_note = "claimed" if claimed.status is ClaimStatus.WON else "already ours"
@@ -155,16 +151,15 @@ def release(
 
     from releasectl.commands.deploy import deploy as run_deploy
 
-    try:
-        deployed = run_deploy(ctx, version=version, timeout=timeout, wait=wait)
-    except KeyboardInterrupt:
-        raise Interrupted(
-            f"interrupted while deploying {version} (claimed as {digest})",
-            hint="`releasectl status` shows what the service runs; `releasectl deploy` finishes the job",
-        ) from None
-    except Interrupted as exc:
-        exc.message = f"{version} was claimed as {digest}; {exc.message}"
-        raise
+    with interrupted_as(
+        f"interrupted while deploying {version} (claimed as {digest})",
+        hint="`releasectl status` shows what the service runs; `releasectl deploy` finishes the job",
+    ):
+        try:
+            deployed = run_deploy(ctx, version=version, timeout=timeout, wait=wait)
+        except Interrupted as exc:
+            exc.message = f"{version} was claimed as {digest}; {exc.message}"
+            raise
     extra.update(deployed.extra)
     extra["deploy_outcome"] = deployed.outcome.value
     outcome = deployed.outcome

@@ -7,6 +7,8 @@ bug and is reported as such.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import IntEnum
 
 
@@ -69,3 +71,14 @@ class Conflict(ReleasectlError):
 
 class Interrupted(ReleasectlError):
     exit_code = ExitCode.INTERRUPTED
+
+
+@contextmanager
+def interrupted_as(what: str | Callable[[], Interrupted], *, hint: str | None = None) -> Iterator[None]:
+    """Ctrl-C inside the block ends the command as one Interrupted (exit 130) that says what was in
+    flight and what became of it, instead of a traceback. ``what`` is the message, or a function
+    that makes the error when the interrupt comes (to say how far the work got, or to stop it)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise (what() if callable(what) else Interrupted(what, hint=hint)) from None
