@@ -34,16 +34,11 @@ if TYPE_CHECKING:
 
 def deploy(ctx: Context, *, version: str | None, timeout: int | None, wait: bool) -> CommandResult:
     """Deploy a released version (default: the newest) to the configured service."""
-    wanted = parse_version_argument(version, prefix=ctx.config.tag_prefix) if version is not None else None
+    wanted = _version_argument(ctx, version)
     ecs, repository_uri = _boundary(ctx)
+    releases = _load_releases(ctx)
     return run_deploy(
-        ctx,
-        ecs,
-        _load_releases(ctx),
-        version=wanted,
-        timeout=timeout,
-        wait=wait,
-        repository_uri=repository_uri,
+        ctx, ecs, releases, version=wanted, timeout=timeout, wait=wait, repository_uri=repository_uri
     )
 
 
@@ -56,18 +51,16 @@ def rollback(
         raise UsageError(
             "--force applies only with --to VERSION", hint="releasectl rollback --to VERSION --force"
         )
-    wanted = parse_version_argument(to, prefix=ctx.config.tag_prefix) if to is not None else None
+    wanted = _version_argument(ctx, to)
     ecs, repository_uri = _boundary(ctx)
+    releases = _load_releases(ctx)
     return run_rollback(
-        ctx,
-        ecs,
-        _load_releases(ctx),
-        to=wanted,
-        timeout=timeout,
-        wait=wait,
-        repository_uri=repository_uri,
-        force=force,
+        ctx, ecs, releases, to=wanted, timeout=timeout, wait=wait, repository_uri=repository_uri, force=force
     )
+
+
+def _version_argument(ctx: Context, text: str | None) -> str | None:
+    return parse_version_argument(text, prefix=ctx.config.tag_prefix) if text is not None else None
 
 
 def _boundary(ctx: Context) -> tuple[EcsApi, Callable[[], str]]:

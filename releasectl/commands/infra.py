@@ -271,35 +271,23 @@ def _watch(
             hint="`releasectl infra outputs` shows the stack's status",
         )
 
-    with interrupted_as(interrupted):
-        return _poll(ctx, cfn, stack_id, known, progress, deadline, seen)
-
-
-def _poll(
-    ctx: Context,
-    cfn: CloudFormationStacks,
-    stack_id: str,
-    known: set[str],
-    progress: Progress,
-    deadline: float,
-    seen: list[StackEvent],
-) -> tuple[Stack | None, list[StackEvent], bool]:
     delay = _STACK_BACKOFF.first
-    while True:
-        # Status before events: once the status is terminal, the events read after it include
-        # everything that led there.
-        stack = cfn.describe(stack_id)
-        for event in reversed(cfn.events_since(stack_id, known)):
-            known.add(event.event_id)
-            seen.append(event)
-            ctx.reporter.info(progress.line(event))
-        if stack is None or plan.is_terminal(stack.status):
-            return stack, seen, False
-        remaining = deadline - ctx.clock.now()
-        if remaining <= 0:
-            return stack, seen, True
-        ctx.clock.sleep(_STACK_BACKOFF.pause(delay, rng=_jitter, remaining=remaining))
-        delay = _STACK_BACKOFF.step(delay)
+    with interrupted_as(interrupted):
+        while True:
+            # Status before events: once the status is terminal, the events read after it include
+            # everything that led there.
+            stack = cfn.describe(stack_id)
+            for event in reversed(cfn.events_since(stack_id, known)):
+                known.add(event.event_id)
+                seen.append(event)
+                ctx.reporter.info(progress.line(event))
+            if stack is None or plan.is_terminal(stack.status):
+                return stack, seen, False
+            remaining = deadline - ctx.clock.now()
+            if remaining <= 0:
+                return stack, seen, True
+            ctx.clock.sleep(_STACK_BACKOFF.pause(delay, rng=_jitter, remaining=remaining))
+            delay = _STACK_BACKOFF.step(delay)
 
 
 def _outcome(
