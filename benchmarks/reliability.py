@@ -86,7 +86,8 @@ def fast_backoff() -> None:
 
 
 def run_flows(endpoint: str, work: Path, seeds: int, *, heavy: bool) -> dict[str, Tally]:
-    from tests.support.aws_state import ledger_problems, normalised, one_line_error, reset, snapshot
+    from tests.support.aws_state import ledger_problems, normalised, reset, snapshot
+    from tests.support.cli import one_line_error
     from tests.support.faultproxy import FaultPlan, FaultProxy
     from tests.support.flows import FLOWS, GrowingLog, build_world, follow_logs, result_json
 
@@ -164,7 +165,8 @@ def run_races(endpoint: str, work: Path, rounds: int) -> list[tuple[str, str, in
         start,
         stored_config_digest,
     )
-    from tests.support.aws_state import client, ledger_problems, reset, run_cli_here, snapshot
+    from tests.support.aws_state import client, ledger_problems, reset, snapshot
+    from tests.support.cli import run_cli
     from tests.support.ecr_fixtures import push_image
     from tests.support.flows import (
         APP,
@@ -173,12 +175,12 @@ def run_races(endpoint: str, work: Path, rounds: int) -> list[tuple[str, str, in
         SHOP,
         commit,
         docker_env,
-        git,
         ledger_config,
         ledger_world,
         release_world,
         source_repo,
     )
+    from tests.support.git import git
 
     outcomes: list[tuple[str, str, int]] = []
     for round_ in range(rounds):
@@ -188,8 +190,7 @@ def run_races(endpoint: str, work: Path, rounds: int) -> list[tuple[str, str, in
         origin = source_repo(base_dir / "origin")
         env = docker_env(base_dir / "bin", base_dir / "docker-base", endpoint)
         assert (
-            run_cli_here("release", "--no-deploy", cwd=origin, env={**env, "AWS_ENDPOINT_URL": endpoint}).code
-            == 0
+            run_cli("release", "--no-deploy", cwd=origin, env={**env, "AWS_ENDPOINT_URL": endpoint}).code == 0
         )
         base = git(origin, "rev-parse", "HEAD")
         racers = []
@@ -268,8 +269,7 @@ def run_races(endpoint: str, work: Path, rounds: int) -> list[tuple[str, str, in
         )
         workdir = ledger_config(base_dir / "ledger")
         assert (
-            run_cli_here("deploy", "1.2.0", "--no-wait", cwd=workdir, env={"AWS_ENDPOINT_URL": endpoint}).code
-            == 0
+            run_cli("deploy", "1.2.0", "--no-wait", cwd=workdir, env={"AWS_ENDPOINT_URL": endpoint}).code == 0
         )
         results = finish(
             [
@@ -297,8 +297,10 @@ def run_bad_inputs(endpoint: str, work: Path) -> tuple[int, int, int, list[str]]
     import shutil
 
     from tests.reliability.test_bad_input import FULL_CONFIG, ROWS, run_row
-    from tests.support.aws_state import one_line_error, reset, snapshot
-    from tests.support.flows import build_world, commit, git, ledger_world
+    from tests.support.aws_state import reset, snapshot
+    from tests.support.cli import one_line_error
+    from tests.support.flows import build_world, commit, ledger_world
+    from tests.support.git import git
 
     reset(endpoint)
     ledger_world(endpoint)

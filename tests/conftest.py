@@ -1,17 +1,24 @@
-"""Shared fixtures: fake AWS credentials, a throwaway git repository, a moto server, fast retries."""
+"""Fixtures every folder shares, defined here once: an isolated environment, git repositories,
+AWS in this process (moto's mock) or behind an endpoint (a moto server), an ECR repository."""
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from releasectl.adapters.aws.clients import AwsClients
+
+# Helpers live in tests/support; these names stay importable from here for older imports.
+from tests.support.cli import CliResult as CliResult
+from tests.support.cli import run_cli as run_cli
+from tests.support.git import GIT_IDENTITY, GitRepo
+from tests.support.paths import ROOT as ROOT
+from tests.support.release_world import World, make_world
+from tests.support.service_world import ServiceWorld, make_service_world
 
 FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -21,12 +28,7 @@ FAKE_AWS_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
 }
-GIT_IDENTITY = {
-    "GIT_AUTHOR_NAME": "Test Author",
-    "GIT_AUTHOR_EMAIL": "author@example.invalid",
-    "GIT_COMMITTER_NAME": "Test Committer",
-    "GIT_COMMITTER_EMAIL": "committer@example.invalid",
-}
+REGION = "us-east-1"
 
 
 @pytest.fixture(autouse=True)
@@ -45,41 +47,12 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempP
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
 
 
-@dataclass
-class GitRepo:
-    """A real git repository in a temp dir, driven by plain git commands."""
-
-    path: Path
-
-    def git(self, *args: str, check: bool = True) -> str:
-        proc = subprocess.run(["git", *args], cwd=self.path, capture_output=True, text=True, check=False)
-        if check and proc.returncode != 0:
-            raise AssertionError(f"git {' '.join(args)} failed: {proc.stderr}")
-        return proc.stdout.strip()
-
-    def commit(self, message: str, *, filename: str | None = None) -> str:
-        """Make a commit that changes a file; returns its full sha."""
-        name = filename or "change.txt"
-        target = self.path / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with target.open("a") as handle:
-            handle.write(message.splitlines()[0] + "\n")
-        self.git("add", name)
-        self.git("commit", "-q", "-m", message)
-        return self.head()
-
-    def tag(self, name: str, ref: str = "HEAD", *, annotated: bool = True) -> None:
-        if annotated:
-            self.git("tag", "-a", name, "-m", f"release {name}", ref)
-        else:
-            self.git("tag", name, ref)
-
-    def head(self) -> str:
-        return self.git("rev-parse", "HEAD")
+# ----------------------------------------------------------------------------- git
 
 
 @pytest.fixture
 def git_repo(tmp_path: Path) -> GitRepo:
+    """An empty repository on main with an empty [tool.releasectl] staged, nothing committed."""
     repo = GitRepo(tmp_path / "repo")
     repo.path.mkdir()
     repo.git("init", "-q", "-b", "main")
@@ -88,28 +61,41 @@ def git_repo(tmp_path: Path) -> GitRepo:
     return repo
 
 
-@dataclass
-class CliResult:
-    code: int
-    stdout: str
-    stderr: str
+@pytest.fixture
+def repo(git_repo: GitRepo) -> GitRepo:
+    """A repository whose one commit, a feature, is released as v0.1.0."""
+    git_repo.commit("feat: first")
+    git_repo.tag("v0.1.0")
+    return git_repo
 
 
-def run_cli(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
-) -> CliResult:
-    """Run `python -m releasectl` in a subprocess, the way a user would."""
-    full_env = {**os.environ, **(env or {})}
-    proc = subprocess.run(
-        [sys.executable, "-m", "releasectl", *args],
-        cwd=cwd or ROOT,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
+# ----------------------------------------------------------------------------- AWS in this process
+
+
+@pytest.fixture
+def aws() -> Iterator[AwsClients]:
+    """moto in this process for the test: every boto3 client without an endpoint URL talks to it."""
+    from moto import mock_aws
+
+    with mock_aws():
+        yield AwsClients(region=REGION, profile=None, endpoint_url=None)
+
+
+@pytest.fixture
+def ecr(aws: AwsClients) -> Any:
+    """An ECR client and the release repository `app` as production has it: release tags
+    immutable, the default floating tags mutable."""
+    from releasectl.core.config import DEFAULT_FLOATING_TAGS
+    from tests.support.ecr_fixtures import create_repository
+
+    client = aws.client("ecr")
+    create_repository(
+        client, "app", mutability="IMMUTABLE_WITH_EXCLUSION", mutable_tags=list(DEFAULT_FLOATING_TAGS)
     )
-    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+    return client
+
+
+# ----------------------------------------------------------------------------- AWS behind an endpoint
 
 
 @pytest.fixture(scope="session")
@@ -140,17 +126,34 @@ def moto_endpoint(moto_server: str) -> Iterator[str]:
 
 
 @pytest.fixture
+def aws_endpoint(moto_endpoint: str) -> Iterator[str]:
+    """The AWS endpoint flows run against: an empty moto server today. Point this at the
+    sandbox's endpoint (releasectl_sandbox.Sandbox(...).endpoint) to run the same flows there;
+    tests reset it between runs through tests.support.aws_state.reset()."""
+    yield moto_endpoint
+
+
+@pytest.fixture
+def world(moto_endpoint: str, git_repo: GitRepo, tmp_path: Path) -> World:
+    """A repository `release` can ship (a fake `docker` on PATH), its ECR release repository and
+    the service it deploys to, on the moto server."""
+    return make_world(moto_endpoint, git_repo, tmp_path)
+
+
+@pytest.fixture
+def service_world(request: pytest.FixtureRequest, moto_endpoint: str, tmp_path: Path) -> ServiceWorld:
+    """A service running a release by digest, its ECR releases, and a project configured for
+    it, on the moto server. The `releases` mark picks other releases than the default ones."""
+    marker = request.node.get_closest_marker("releases")
+    if marker is None:
+        return make_service_world(moto_endpoint, tmp_path)
+    return make_service_world(moto_endpoint, tmp_path, *marker.args, **marker.kwargs)
+
+
+@pytest.fixture
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """botocore's standard retry mode waits up to 20 s between attempts (1 s base for throttling):
     make every backoff ~0 so a test can afford hundreds of injected faults. In-process only."""
     from botocore.retries.standard import ExponentialBackoff
 
     monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0.0)
-
-
-@pytest.fixture
-def aws_endpoint(moto_endpoint: str) -> Iterator[str]:
-    """The AWS endpoint flows run against: an empty moto server today. Point this at the
-    sandbox's endpoint (releasectl_sandbox.Sandbox(...).endpoint) to run the same flows there;
-    tests reset it between runs through tests.support.aws_state.reset()."""
-    yield moto_endpoint

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from releasectl.adapters.aws import codebuild
 from releasectl.adapters.aws.clients import AwsClients
@@ -20,7 +18,7 @@ from releasectl.core.config import Config
 from releasectl.core.errors import EnvironmentProblem
 from releasectl.core.log_follow import LogLocation, LogStreamMissing
 from releasectl.core.result import Outcome
-from tests.conftest import GitRepo
+from tests.support.git import GitRepo
 from tests.support.moto_fixtures import create_codebuild_project, put_log_lines
 
 PROJECT = "hello-world-release"
@@ -31,12 +29,6 @@ def create_project(name: str = PROJECT) -> None:
     create_codebuild_project(boto3.client("codebuild", region_name=REGION), name)
 
 
-@pytest.fixture
-def aws() -> Iterator[None]:
-    with mock_aws():
-        yield
-
-
 def context(cwd: Path, **config: Any) -> tuple[Context, RecordingReporter]:
     reporter = RecordingReporter()
     settings: dict[str, Any] = {"region": REGION, "codebuild_project": PROJECT, **config}
@@ -44,7 +36,7 @@ def context(cwd: Path, **config: Any) -> tuple[Context, RecordingReporter]:
     return ctx, reporter
 
 
-def test_start_build_passes_the_full_sha_as_source_version(aws: None) -> None:
+def test_start_build_passes_the_full_sha_as_source_version(aws: AwsClients) -> None:
     create_project()
     client = AwsClients(region=REGION, profile=None, endpoint_url=None).client("codebuild")
     sha = "0123456789abcdef0123456789abcdef01234567"
@@ -56,14 +48,14 @@ def test_start_build_passes_the_full_sha_as_source_version(aws: None) -> None:
     assert started.id.startswith(f"{PROJECT}:")
 
 
-def test_start_build_of_a_missing_project_is_an_environment_problem(aws: None) -> None:
+def test_start_build_of_a_missing_project_is_an_environment_problem(aws: AwsClients) -> None:
     client = AwsClients(region=REGION, profile=None, endpoint_url=None).client("codebuild")
 
     with pytest.raises(EnvironmentProblem, match="does not exist"):
         codebuild.start_build(client, project="nope", source_version="0" * 40)
 
 
-def test_project_exists_tells_present_from_missing(aws: None) -> None:
+def test_project_exists_tells_present_from_missing(aws: AwsClients) -> None:
     create_project()
     client = AwsClients(region=REGION, profile=None, endpoint_url=None).client("codebuild")
 
@@ -72,7 +64,7 @@ def test_project_exists_tells_present_from_missing(aws: None) -> None:
 
 
 def test_build_against_moto_succeeds_and_reports_no_logs_instead_of_hanging(
-    aws: None, git_repo: GitRepo
+    aws: AwsClients, git_repo: GitRepo
 ) -> None:
     create_project()
     sha = git_repo.commit("feat: first")
@@ -86,7 +78,7 @@ def test_build_against_moto_succeeds_and_reports_no_logs_instead_of_hanging(
     assert ctx.clock.now() < 10
 
 
-def test_log_reader_pages_with_the_forward_token_and_sees_it_repeat_at_the_end(aws: None) -> None:
+def test_log_reader_pages_with_the_forward_token_and_sees_it_repeat_at_the_end(aws: AwsClients) -> None:
     put_log_lines(
         boto3.client("logs", region_name=REGION), "/aws/codebuild/p", "s", [f"line {i}" for i in range(5)]
     )
@@ -101,7 +93,7 @@ def test_log_reader_pages_with_the_forward_token_and_sees_it_repeat_at_the_end(a
     assert again.next_token == first.next_token
 
 
-def test_log_reader_reports_a_missing_stream(aws: None) -> None:
+def test_log_reader_reports_a_missing_stream(aws: AwsClients) -> None:
     reader = CloudWatchLogReader(AwsClients(region=REGION, profile=None, endpoint_url=None).client("logs"))
 
     with pytest.raises(LogStreamMissing):
@@ -109,7 +101,7 @@ def test_log_reader_reports_a_missing_stream(aws: None) -> None:
 
 
 def test_logs_command_reads_the_default_stream_of_a_moto_build(
-    aws: None, git_repo: GitRepo, capsys: pytest.CaptureFixture[str]
+    aws: AwsClients, git_repo: GitRepo, capsys: pytest.CaptureFixture[str]
 ) -> None:
     create_project()
     started = boto3.client("codebuild", region_name=REGION).start_build(projectName=PROJECT)["build"]

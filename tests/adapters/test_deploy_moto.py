@@ -7,12 +7,11 @@ time are covered by the scripted tests. Faults are injected with a before-send h
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from moto import mock_aws
 
+from releasectl.adapters.aws.clients import AwsClients
 from releasectl.commands.context import Context, RecordingReporter
 from releasectl.commands.deploy import run_deploy, run_rollback
 from releasectl.core.clock import FakeClock
@@ -26,32 +25,23 @@ CLUSTER, SERVICE, REPO = "web", "hello-world", "hello-world"
 LEDGER = [release("1.1.0", 1), release("1.2.0", 2), release("1.3.0", 3)]
 
 
+pytestmark = pytest.mark.usefixtures("fast_retries")  # botocore's own sleeps between retries
+
+
 @pytest.fixture
-def aws() -> Iterator[dict[str, Any]]:
+def deployed(aws: AwsClients) -> dict[str, Any]:
     """A cluster with a two-container service running 1.1.0, and the ECR repository."""
-    import boto3
-
-    with mock_aws():
-        ecs = boto3.client("ecs", region_name="us-east-1")
-        ecr = boto3.client("ecr", region_name="us-east-1")
-        uri = ecr.create_repository(repositoryName=REPO)["repository"]["repositoryUri"]
-        first = create_fargate_service(
-            ecs,
-            cluster=CLUSTER,
-            service=SERVICE,
-            image=f"{uri}@{digest(1)}",
-            tags={"releasectl:version": "1.1.0", "team": "web"},
-            deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": True}},
-        )
-        yield {"ecs": ecs, "ecr": ecr, "uri": uri, "first": first}
-
-
-@pytest.fixture(autouse=True)
-def no_retry_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    # botocore's own sleeps between retries; zero keeps fault tests fast.
-    from botocore.retries.standard import ExponentialBackoff
-
-    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
+    ecs, ecr = aws.client("ecs"), aws.client("ecr")
+    uri = ecr.create_repository(repositoryName=REPO)["repository"]["repositoryUri"]
+    first = create_fargate_service(
+        ecs,
+        cluster=CLUSTER,
+        service=SERVICE,
+        image=f"{uri}@{digest(1)}",
+        tags={"releasectl:version": "1.1.0", "team": "web"},
+        deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": True}},
+    )
+    return {"ecs": ecs, "ecr": ecr, "uri": uri, "first": first}
 
 
 def context(**config: Any) -> Context:
@@ -85,31 +75,30 @@ def rollback_no_wait(ctx: Context, to: str | None) -> Any:
     return run_rollback(ctx, ecs, LEDGER, to=to, timeout=None, wait=False, repository_uri=repository_uri)
 
 
-def service_td(aws: dict[str, Any]) -> str:
-    return str(
-        aws["ecs"].describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]["taskDefinition"]
-    )
+def service_td(deployed: dict[str, Any]) -> str:
+    services = deployed["ecs"].describe_services(cluster=CLUSTER, services=[SERVICE])["services"]
+    return str(services[0]["taskDefinition"])
 
 
-def snapshot(aws: dict[str, Any]) -> Any:
-    ecs = aws["ecs"]
+def snapshot(deployed: dict[str, Any]) -> Any:
+    ecs = deployed["ecs"]
     arns = ecs.list_task_definitions(familyPrefix="hello-world")["taskDefinitionArns"]
     inactive = ecs.list_task_definitions(familyPrefix="hello-world", status="INACTIVE")["taskDefinitionArns"]
-    return arns, inactive, service_td(aws)
+    return arns, inactive, service_td(deployed)
 
 
 # ----------------------------------------------------------------------------- arguments and state
 
 
-def test_deploy_points_the_service_at_a_new_revision_pinned_by_digest(aws: dict[str, Any]) -> None:
+def test_deploy_points_the_service_at_a_new_revision_pinned_by_digest(deployed: dict[str, Any]) -> None:
     result = deploy_no_wait(context())
     assert result.outcome is Outcome.SUCCEEDED
-    new = service_td(aws)
+    new = service_td(deployed)
     assert new.endswith("task-definition/hello-world:2")
     assert result.extra["task_definition"] == new
-    described = aws["ecs"].describe_task_definition(taskDefinition=new, include=["TAGS"])
+    described = deployed["ecs"].describe_task_definition(taskDefinition=new, include=["TAGS"])
     app, sidecar = described["taskDefinition"]["containerDefinitions"]
-    assert app["image"] == f"{aws['uri']}@{digest(2)}"
+    assert app["image"] == f"{deployed['uri']}@{digest(2)}"
     assert sidecar["image"] == task_definition_body()["containerDefinitions"][1]["image"]
     assert {t["key"]: t["value"] for t in described["tags"]} == {
         "team": "web",
@@ -118,49 +107,49 @@ def test_deploy_points_the_service_at_a_new_revision_pinned_by_digest(aws: dict[
     }
 
 
-def test_deploy_copies_the_running_definitions_settings(aws: dict[str, Any]) -> None:
+def test_deploy_copies_the_running_definitions_settings(deployed: dict[str, Any]) -> None:
     deploy_no_wait(context())
-    old = aws["ecs"].describe_task_definition(taskDefinition=aws["first"])["taskDefinition"]
-    new = aws["ecs"].describe_task_definition(taskDefinition=service_td(aws))["taskDefinition"]
+    old = deployed["ecs"].describe_task_definition(taskDefinition=deployed["first"])["taskDefinition"]
+    new = deployed["ecs"].describe_task_definition(taskDefinition=service_td(deployed))["taskDefinition"]
     for key in ("cpu", "memory", "networkMode", "taskRoleArn", "executionRoleArn", "requiresCompatibilities"):
         assert new[key] == old[key]
     assert new["containerDefinitions"][0]["environment"] == old["containerDefinitions"][0]["environment"]
 
 
-def test_rollback_to_reuses_the_active_revision_with_that_digest(aws: dict[str, Any]) -> None:
+def test_rollback_to_reuses_the_active_revision_with_that_digest(deployed: dict[str, Any]) -> None:
     deploy_no_wait(context(), "1.2.0")
     result = rollback_no_wait(context(), "1.1.0")
     assert result.extra["action"] == "reuse"
-    assert service_td(aws) == aws["first"]
-    assert len(aws["ecs"].list_task_definitions(familyPrefix="hello-world")["taskDefinitionArns"]) == 2
+    assert service_td(deployed) == deployed["first"]
+    assert len(deployed["ecs"].list_task_definitions(familyPrefix="hello-world")["taskDefinitionArns"]) == 2
 
 
-def test_rollback_to_a_deregistered_revision_registers_a_fresh_one_instead(aws: dict[str, Any]) -> None:
+def test_rollback_to_a_deregistered_revision_registers_a_fresh_one_instead(deployed: dict[str, Any]) -> None:
     # moto would accept the INACTIVE revision; AWS would not. releasectl must not try.
     deploy_no_wait(context(), "1.2.0")
-    aws["ecs"].deregister_task_definition(taskDefinition=aws["first"])
+    deployed["ecs"].deregister_task_definition(taskDefinition=deployed["first"])
     result = rollback_no_wait(context(), "1.1.0")
     assert result.extra["action"] == "register"
-    now = service_td(aws)
-    assert now != aws["first"]
-    described = aws["ecs"].describe_task_definition(taskDefinition=now)["taskDefinition"]
+    now = service_td(deployed)
+    assert now != deployed["first"]
+    described = deployed["ecs"].describe_task_definition(taskDefinition=now)["taskDefinition"]
     assert described["status"] == "ACTIVE"
-    assert described["containerDefinitions"][0]["image"] == f"{aws['uri']}@{digest(1)}"
+    assert described["containerDefinitions"][0]["image"] == f"{deployed['uri']}@{digest(1)}"
 
 
-def test_missing_service_is_exit_4_and_nothing_changes(aws: dict[str, Any]) -> None:
-    before = snapshot(aws)
+def test_missing_service_is_exit_4_and_nothing_changes(deployed: dict[str, Any]) -> None:
+    before = snapshot(deployed)
     with pytest.raises(EnvironmentProblem) as caught:
         deploy_no_wait(context(ecs_service="nope"))
     assert caught.value.exit_code is ExitCode.ENVIRONMENT
-    assert snapshot(aws) == before
+    assert snapshot(deployed) == before
 
 
-def test_missing_repository_is_exit_4_and_the_service_is_untouched(aws: dict[str, Any]) -> None:
-    before = snapshot(aws)
+def test_missing_repository_is_exit_4_and_the_service_is_untouched(deployed: dict[str, Any]) -> None:
+    before = snapshot(deployed)
     with pytest.raises(EnvironmentProblem, match="does-not-exist"):
         deploy_no_wait(context(ecr_repository="does-not-exist"))
-    assert snapshot(aws) == before
+    assert snapshot(deployed) == before
 
 
 # ----------------------------------------------------------------------------- faults
@@ -180,19 +169,19 @@ def faulty_context(injector: FaultInjector) -> Context:
 @pytest.mark.parametrize("operation", OPERATIONS)
 @pytest.mark.parametrize(("status", "code"), FAULTS)
 def test_transient_faults_are_retried_and_the_deploy_goes_through(
-    aws: dict[str, Any], operation: str, status: int, code: str
+    deployed: dict[str, Any], operation: str, status: int, code: str
 ) -> None:
     injector = FaultInjector(operation, status=status, code=code, times=2)
     result = deploy_no_wait(faulty_context(injector))
     assert result.outcome is Outcome.SUCCEEDED
     assert injector.attempts == 3
-    assert service_td(aws).endswith(":2")
+    assert service_td(deployed).endswith(":2")
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)
 @pytest.mark.parametrize(("status", "code"), FAULTS)
 def test_persistent_faults_surface_as_one_clear_error(
-    aws: dict[str, Any], operation: str, status: int, code: str
+    deployed: dict[str, Any], operation: str, status: int, code: str
 ) -> None:
     injector = FaultInjector(operation, status=status, code=code, times=99)
     with pytest.raises(OperationFailed) as caught:
@@ -202,25 +191,24 @@ def test_persistent_faults_surface_as_one_clear_error(
     assert "\n" not in line
     assert code in line or "throttling" in line
     if operation != "UpdateService":
-        assert service_td(aws) == aws["first"]
+        assert service_td(deployed) == deployed["first"]
 
 
-def test_a_stale_deployment_of_the_same_revision_is_not_taken_for_ours(aws: dict[str, Any]) -> None:
+def test_a_stale_deployment_of_the_same_revision_is_not_taken_for_ours(deployed: dict[str, Any]) -> None:
     # moto keeps the deployment create_service made (of revision 1) and lists no new one, like
     # a service still draining revision 1 when the rollback to it starts: that one is not ours.
-    stale = aws["ecs"].describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]["deployments"][
-        0
-    ]["id"]
+    services = deployed["ecs"].describe_services(cluster=CLUSTER, services=[SERVICE])["services"]
+    stale = services[0]["deployments"][0]["id"]
     deploy_no_wait(context(), "1.2.0")
     result = rollback_no_wait(context(), "1.1.0")
-    assert result.extra["task_definition"] == aws["first"]
+    assert result.extra["task_definition"] == deployed["first"]
     assert result.extra["deployment_id"] != stale
     assert result.extra["deployment_id"] is None
 
 
 @pytest.mark.parametrize(("times", "fails"), [(2, False), (99, True)])
 def test_rollback_listing_revisions_is_retried_then_surfaced(
-    aws: dict[str, Any], times: int, fails: bool
+    deployed: dict[str, Any], times: int, fails: bool
 ) -> None:
     deploy_no_wait(context(), "1.2.0")
     ctx = faulty_context(
@@ -229,7 +217,7 @@ def test_rollback_listing_revisions_is_retried_then_surfaced(
     if fails:
         with pytest.raises(OperationFailed, match="listing ACTIVE revisions"):
             rollback_no_wait(ctx, "1.1.0")
-        assert service_td(aws).endswith(":2")
+        assert service_td(deployed).endswith(":2")
     else:
         assert rollback_no_wait(ctx, "1.1.0").extra["action"] == "reuse"
-        assert service_td(aws) == aws["first"]
+        assert service_td(deployed) == deployed["first"]

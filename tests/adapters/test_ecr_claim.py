@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
-from moto import mock_aws
 
+from releasectl.adapters.aws.clients import AwsClients
 from releasectl.adapters.aws.ecr import RepositoryInfo
 from releasectl.adapters.aws.ecr_tags import ClaimResult, ClaimStatus, claim
 from releasectl.core.errors import EnvironmentProblem, ExitCode, OperationFailed, UsageError
@@ -26,14 +25,6 @@ from tests.support.ecr_fixtures import (
 SHA_A = "a" * 40
 SHA_B = "b" * 40
 PRODUCTION = {"mutability": "IMMUTABLE_WITH_EXCLUSION", "mutable_tags": ["latest"]}
-
-
-@pytest.fixture
-def ecr() -> Iterator[Any]:
-    with mock_aws():
-        client = boto3.client("ecr", region_name="us-east-1")
-        create_repository(client, "app", **PRODUCTION)
-        yield client
 
 
 def pushed(client: Any, build: str = "build") -> Manifest:
@@ -124,32 +115,30 @@ def test_a_claim_interrupted_after_the_version_is_completed_by_the_rerun(ecr: An
     assert {"1.2.0", f"git-{SHA_A}"} <= tags_of(ecr, "app", image.digest)
 
 
-def test_claiming_in_a_repository_whose_release_tags_can_move_is_refused_and_changes_nothing() -> None:
-    with mock_aws():
-        client = boto3.client("ecr", region_name="us-east-1")
-        create_repository(client, "app", mutability="MUTABLE")
-        image = pushed(client)
-        before = snapshot(client, "app")
+def test_claiming_in_a_repository_whose_release_tags_can_move_is_refused_and_changes_nothing(
+    aws: AwsClients,
+) -> None:
+    client = boto3.client("ecr", region_name="us-east-1")
+    create_repository(client, "app", mutability="MUTABLE")
+    image = pushed(client)
+    before = snapshot(client, "app")
 
-        with pytest.raises(EnvironmentProblem) as caught:
-            claim_for(client, image)
+    with pytest.raises(EnvironmentProblem) as caught:
+        claim_for(client, image)
 
-        assert caught.value.exit_code == ExitCode.ENVIRONMENT
-        assert "cannot be atomic" in caught.value.message
-        assert caught.value.hint and "IMMUTABLE_WITH_EXCLUSION" in caught.value.hint
-        assert snapshot(client, "app") == before
+    assert caught.value.exit_code == ExitCode.ENVIRONMENT
+    assert "cannot be atomic" in caught.value.message
+    assert caught.value.hint and "IMMUTABLE_WITH_EXCLUSION" in caught.value.hint
+    assert snapshot(client, "app") == before
 
 
-def test_an_exclusion_filter_that_covers_version_tags_is_refused_too() -> None:
-    with mock_aws():
-        client = boto3.client("ecr", region_name="us-east-1")
-        create_repository(
-            client, "app", mutability="IMMUTABLE_WITH_EXCLUSION", mutable_tags=["latest", "1.*"]
-        )
-        image = pushed(client)
+def test_an_exclusion_filter_that_covers_version_tags_is_refused_too(aws: AwsClients) -> None:
+    client = boto3.client("ecr", region_name="us-east-1")
+    create_repository(client, "app", mutability="IMMUTABLE_WITH_EXCLUSION", mutable_tags=["latest", "1.*"])
+    image = pushed(client)
 
-        with pytest.raises(EnvironmentProblem, match=r"'1\.2\.0' be overwritten"):
-            claim_for(client, image)
+    with pytest.raises(EnvironmentProblem, match=r"'1\.2\.0' be overwritten"):
+        claim_for(client, image)
 
 
 def test_a_malformed_version_is_a_usage_error(ecr: Any) -> None:

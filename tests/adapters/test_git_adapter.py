@@ -12,7 +12,7 @@ from releasectl.commands.context import Context, RecordingReporter
 from releasectl.commands.version import plan_version
 from releasectl.core.config import load_config
 from releasectl.core.errors import Conflict, EnvironmentProblem, ExitCode, OperationFailed
-from tests.conftest import GitRepo
+from tests.support.git import GitRepo
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ import pytest
 
 from releasectl.adapters.git import Git
 from releasectl.core.errors import EnvironmentProblem, ExitCode, UsageError
-from tests.conftest import GitRepo
+from tests.support.git import GitRepo
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCT = ROOT / "releasectl"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from releasectl import __version__
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
 
 
 def test_version_flag_prints_the_package_version() -> None:
@@ -18,7 +18,7 @@ def test_version_flag_prints_the_package_version() -> None:
 
 
 def test_version_flag_is_answered_without_importing_the_cli_framework() -> None:
-    result = run_cli("-c", "pass")  # sanity: the helper runs python -m releasectl
+    result = run_cli("-c", "pass", process=True)  # sanity: the helper runs python -m releasectl
     assert result.code == 2
     import subprocess
     import sys

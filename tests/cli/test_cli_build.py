@@ -1,4 +1,4 @@
-"""`releasectl build` / `logs` through the real CLI in a subprocess, against a moto server."""
+"""`releasectl build` / `logs` through the CLI, against a moto server."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 import boto3
-import pytest
 
-from tests.conftest import GitRepo, run_cli
+from tests.support.cli import run_cli
+from tests.support.git import GitRepo
 from tests.support.moto_fixtures import create_codebuild_project, put_log_lines
 
 PROJECT = "hello-world-release"
@@ -20,13 +20,6 @@ def codebuild(endpoint: str) -> Any:
 
 def create_project(endpoint: str) -> None:
     create_codebuild_project(codebuild(endpoint), PROJECT)
-
-
-@pytest.fixture
-def repo(git_repo: GitRepo) -> GitRepo:
-    git_repo.commit("feat: first")
-    git_repo.commit("fix: second")
-    return git_repo
 
 
 def env_for(endpoint: str, project: str = PROJECT) -> dict[str, str]:

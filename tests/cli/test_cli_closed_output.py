@@ -15,22 +15,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import GitRepo, run_cli
-from tests.support.moto_fixtures import create_fargate_service
-
-
-@pytest.fixture
-def world(moto_endpoint: str, tmp_path: Path) -> dict[str, Any]:
-    """A service in moto and a project configured for it."""
-    import boto3
-
-    ecs = boto3.client("ecs", endpoint_url=moto_endpoint, region_name="us-east-1")
-    image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/hello-world@sha256:" + "ab" * 32
-    create_fargate_service(ecs, cluster="web", service="hello-world", image=image)
-    (tmp_path / "pyproject.toml").write_text(
-        '[tool.releasectl]\necs_cluster = "web"\necs_service = "hello-world"\ncontainer_name = "app"\n'
-    )
-    return {"cwd": tmp_path, "env": {"AWS_ENDPOINT_URL": moto_endpoint}}
+from tests.support.cli import run_cli
+from tests.support.git import GitRepo
+from tests.support.service_world import ServiceWorld
 
 
 def closed_reader(
@@ -55,8 +42,8 @@ def closed_reader(
         os.close(writer)
 
 
-def test_status_with_its_reader_gone_exits_0_and_says_nothing(world: dict[str, Any]) -> None:
-    proc = closed_reader("status", cwd=world["cwd"], env=world["env"])
+def test_status_with_its_reader_gone_exits_0_and_says_nothing(service_world: ServiceWorld) -> None:
+    proc = closed_reader("status", cwd=service_world.cwd, env=service_world.env)
     assert proc.returncode == 0
     assert proc.stderr == ""
 
@@ -96,12 +83,12 @@ def test_errors_keep_their_exit_code_when_stdout_and_stderr_are_gone(
     assert proc.returncode == 2
 
 
-def test_a_reader_that_stops_after_one_line_gets_that_line(world: dict[str, Any]) -> None:
+def test_a_reader_that_stops_after_one_line_gets_that_line(service_world: ServiceWorld) -> None:
     # The real `| head -1`: head reads a line and exits while status may still be writing.
     proc = subprocess.Popen(
         [sys.executable, "-m", "releasectl", "status"],
-        cwd=world["cwd"],
-        env={**os.environ, **world["env"]},
+        cwd=service_world.cwd,
+        env={**os.environ, **service_world.env},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -1,4 +1,4 @@
-"""`releasectl releases` and `releasectl promote` as a user runs them, against a moto server."""
+"""`releasectl releases` and `releasectl promote` through the CLI, against moto in this process."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.conftest import CliResult, run_cli
-from tests.support.ecr_fixtures import OCI_INDEX, create_repository, push_image, snapshot, tags_of
+from releasectl.adapters.aws.clients import AwsClients
+from tests.support.cli import CliResult, run_cli
+from tests.support.ecr_fixtures import OCI_INDEX, push_image, snapshot, tags_of
 
 SHA_1 = "1" * 40
 SHA_2 = "2" * 40
@@ -23,13 +24,6 @@ def workdir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def ecr(moto_endpoint: str) -> Any:
-    client = boto3.client("ecr", region_name="us-east-1", endpoint_url=moto_endpoint)
-    create_repository(client, "app", mutability="IMMUTABLE_WITH_EXCLUSION", mutable_tags=["latest"])
-    return client
-
-
-@pytest.fixture
 def released(ecr: Any) -> dict[str, str]:
     """Two releases, `latest` on the older one."""
     return {
@@ -38,20 +32,18 @@ def released(ecr: Any) -> dict[str, str]:
     }
 
 
-def cli(
-    moto_endpoint: str, workdir: Path, *args: str, repository: str = "app", cluster: str | None = None
-) -> CliResult:
-    """The CLI on the moto server; with `cluster`, deployments are read from its service `app`."""
-    env = {"AWS_ENDPOINT_URL": moto_endpoint, "RELEASECTL_ECR_REPOSITORY": repository}
+def cli(workdir: Path, *args: str, repository: str = "app", cluster: str | None = None) -> CliResult:
+    """The CLI on moto; with `cluster`, deployments are read from its service `app`."""
+    env = {"RELEASECTL_ECR_REPOSITORY": repository}
     if cluster is not None:
         env |= {"RELEASECTL_ECS_CLUSTER": cluster, "RELEASECTL_ECS_SERVICE": "app"}
     return run_cli(*args, cwd=workdir, env=env)
 
 
 def test_releases_json_lists_the_ledger_newest_first(
-    moto_endpoint: str, workdir: Path, released: dict[str, str]
+    aws: AwsClients, workdir: Path, released: dict[str, str]
 ) -> None:
-    result = cli(moto_endpoint, workdir, "--json", "releases")
+    result = cli(workdir, "--json", "releases")
 
     assert result.code == 0, result.stderr
     rows = json.loads(result.stdout)["releases"]
@@ -65,10 +57,8 @@ def test_releases_json_lists_the_ledger_newest_first(
     assert "latest" in rows[1]["tags"]
 
 
-def test_releases_prints_a_table_for_people(
-    moto_endpoint: str, workdir: Path, released: dict[str, str]
-) -> None:
-    result = cli(moto_endpoint, workdir, "releases")
+def test_releases_prints_a_table_for_people(aws: AwsClients, workdir: Path, released: dict[str, str]) -> None:
+    result = cli(workdir, "releases")
 
     assert result.code == 0, result.stderr
     assert "1.2.0" in result.stdout and "1.1.0" in result.stdout
@@ -77,8 +67,8 @@ def test_releases_prints_a_table_for_people(
     assert SHA_2[:8] in result.stdout
 
 
-def test_releases_of_a_missing_repository_is_exit_4_with_one_line(moto_endpoint: str, workdir: Path) -> None:
-    result = cli(moto_endpoint, workdir, "releases", repository="nope")
+def test_releases_of_a_missing_repository_is_exit_4_with_one_line(aws: AwsClients, workdir: Path) -> None:
+    result = cli(workdir, "releases", repository="nope")
 
     assert result.code == 4
     assert "'nope' does not exist" in result.stderr
@@ -87,9 +77,9 @@ def test_releases_of_a_missing_repository_is_exit_4_with_one_line(moto_endpoint:
 
 
 def test_promote_json_moves_latest_and_reports_the_image(
-    moto_endpoint: str, workdir: Path, ecr: Any, released: dict[str, str]
+    aws: AwsClients, workdir: Path, ecr: Any, released: dict[str, str]
 ) -> None:
-    result = cli(moto_endpoint, workdir, "--json", "promote", "1.2.0", "--tag", "latest")
+    result = cli(workdir, "--json", "promote", "1.2.0", "--tag", "latest")
 
     assert result.code == 0, result.stderr
     data = json.loads(result.stdout)
@@ -104,22 +94,22 @@ def test_promote_json_moves_latest_and_reports_the_image(
 
 
 def test_promote_twice_is_a_noop_with_exit_0(
-    moto_endpoint: str, workdir: Path, released: dict[str, str]
+    aws: AwsClients, workdir: Path, released: dict[str, str]
 ) -> None:
-    cli(moto_endpoint, workdir, "promote", "1.2.0", "--tag", "latest")
+    cli(workdir, "promote", "1.2.0", "--tag", "latest")
 
-    again = cli(moto_endpoint, workdir, "--json", "promote", "1.2.0", "--tag", "latest")
+    again = cli(workdir, "--json", "promote", "1.2.0", "--tag", "latest")
 
     assert again.code == 0, again.stderr
     assert json.loads(again.stdout)["outcome"] == "noop"
 
 
 def test_promote_of_an_unknown_version_is_exit_4_and_changes_nothing(
-    moto_endpoint: str, workdir: Path, ecr: Any, released: dict[str, str]
+    aws: AwsClients, workdir: Path, ecr: Any, released: dict[str, str]
 ) -> None:
     before = snapshot(ecr, "app")
 
-    result = cli(moto_endpoint, workdir, "--json", "promote", "9.9.9", "--tag", "latest")
+    result = cli(workdir, "--json", "promote", "9.9.9", "--tag", "latest")
 
     assert result.code == 4
     assert json.loads(result.stdout)["outcome"] == "error"
@@ -135,7 +125,7 @@ def test_promote_of_an_unknown_version_is_exit_4_and_changes_nothing(
     ],
 )
 def test_promote_with_a_bad_argument_is_exit_2_and_changes_nothing(
-    moto_endpoint: str,
+    aws: AwsClients,
     workdir: Path,
     ecr: Any,
     released: dict[str, str],
@@ -145,7 +135,7 @@ def test_promote_with_a_bad_argument_is_exit_2_and_changes_nothing(
 ) -> None:
     before = snapshot(ecr, "app")
 
-    result = cli(moto_endpoint, workdir, "promote", version, "--tag", tag)
+    result = cli(workdir, "promote", version, "--tag", tag)
 
     assert result.code == 2
     if says is not None:
@@ -153,17 +143,17 @@ def test_promote_with_a_bad_argument_is_exit_2_and_changes_nothing(
     assert snapshot(ecr, "app") == before
 
 
-def test_promote_in_a_missing_repository_is_exit_4(moto_endpoint: str, workdir: Path, ecr: Any) -> None:
-    result = cli(moto_endpoint, workdir, "promote", "1.2.0", "--tag", "latest", repository="nope")
+def test_promote_in_a_missing_repository_is_exit_4(aws: AwsClients, workdir: Path, ecr: Any) -> None:
+    result = cli(workdir, "promote", "1.2.0", "--tag", "latest", repository="nope")
 
     assert result.code == 4
     assert "does not exist" in result.stderr
     assert ecr.describe_repositories()["repositories"][0]["repositoryName"] == "app"
 
 
-def _service_with_history(moto_endpoint: str, history: list[tuple[str, str]]) -> None:
+def _service_with_history(history: list[tuple[str, str]]) -> None:
     """An ECS service whose task-definition revisions carry the tags deploys record."""
-    ecs = boto3.client("ecs", region_name="us-east-1", endpoint_url=moto_endpoint)
+    ecs = boto3.client("ecs", region_name="us-east-1")
     ecs.create_cluster(clusterName="web")
     arn = ""
     for version, outcome in history:
@@ -179,11 +169,11 @@ def _service_with_history(moto_endpoint: str, history: list[tuple[str, str]]) ->
 
 
 def test_releases_show_the_outcome_recorded_by_the_latest_deployment_of_each_version(
-    moto_endpoint: str, workdir: Path, released: dict[str, str]
+    aws: AwsClients, workdir: Path, released: dict[str, str]
 ) -> None:
-    _service_with_history(moto_endpoint, [("1.1.0", "succeeded"), ("1.2.0", "rolled_back")])
+    _service_with_history([("1.1.0", "succeeded"), ("1.2.0", "rolled_back")])
 
-    result = cli(moto_endpoint, workdir, "--json", "releases", cluster="web")
+    result = cli(workdir, "--json", "releases", cluster="web")
 
     assert result.code == 0, result.stderr
     outcomes = {r["version"]: r["outcome"] for r in json.loads(result.stdout)["releases"]}
@@ -191,23 +181,23 @@ def test_releases_show_the_outcome_recorded_by_the_latest_deployment_of_each_ver
 
 
 def test_releases_are_still_listed_when_the_ecs_service_is_missing(
-    moto_endpoint: str, workdir: Path, released: dict[str, str]
+    aws: AwsClients, workdir: Path, released: dict[str, str]
 ) -> None:
-    result = cli(moto_endpoint, workdir, "--json", "releases", cluster="nowhere")
+    result = cli(workdir, "--json", "releases", cluster="nowhere")
 
     assert result.code == 0, result.stderr
     assert [r["outcome"] for r in json.loads(result.stdout)["releases"]] == [None, None]
     assert "deployment outcomes not shown" in result.stderr
 
 
-def test_releases_merge_git_tags_with_the_ecr_ledger(moto_endpoint: str, ecr: Any, git_repo: Any) -> None:
+def test_releases_merge_git_tags_with_the_ecr_ledger(aws: AwsClients, ecr: Any, git_repo: Any) -> None:
     first = git_repo.commit("feat: first")
     git_repo.tag("v1.0.0")
     second = git_repo.commit("fix: second")
     git_repo.tag("v1.1.0")
     push_image(ecr, "app", tags=["1.1.0", f"git-{second}"])
 
-    result = cli(moto_endpoint, git_repo.path, "--json", "releases")
+    result = cli(git_repo.path, "--json", "releases")
 
     assert result.code == 0, result.stderr
     rows = {r["version"]: r for r in json.loads(result.stdout)["releases"]}

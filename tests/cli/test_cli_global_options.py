@@ -1,7 +1,7 @@
 """Global options (--region, --profile, --endpoint-url, --json, --config, -v) before or after the command.
 
 Every command is parsed through the real click tree (nothing is invoked), so a command added
-later without them fails here; a few runs in a subprocess show the options reach what they
+later without them fails here; a few runs of the CLI show the options reach what they
 steer: the AWS endpoint, and the form an error takes under --json.
 """
 
@@ -19,7 +19,7 @@ import typer
 from releasectl import __version__
 from releasectl.cli import app as cli
 from releasectl.cli.options import GLOBAL_NAMES, GlobalOptions, record_global_option, walk
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
 from tests.support.moto_fixtures import create_fargate_service
 
 GLOBALS = (
@@ -172,7 +172,7 @@ def test_top_level_help_still_lists_the_global_options() -> None:
         assert name in result.stdout
 
 
-# ----------------------------------------------------------------------------- in a subprocess
+# ----------------------------------------------------------------------------- run
 
 
 def test_json_after_the_command_turns_an_error_into_one_object(tmp_path: Path) -> None:

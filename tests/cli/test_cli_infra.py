@@ -1,7 +1,7 @@
 """`releasectl infra`: input checking, outputs as config or env, and the commands end to end.
 
-Handlers are driven in-process with a hand-built Context; the subprocess tests run the real CLI
-against the moto server once the `infra` commands are registered in releasectl/cli/app.py.
+Handlers are driven with a hand-built Context; the last tests run the CLI against the moto
+server, through the `infra` commands registered in releasectl/cli/app.py.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from releasectl.core.changeset import env_exports, parse_parameter_options, upda
 from releasectl.core.clock import FakeClock
 from releasectl.core.config import Config, load_config
 from releasectl.core.errors import EnvironmentProblem, ExitCode, UsageError
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
 from tests.support.moto_fixtures import infra_context
 
 TEMPLATE = """\

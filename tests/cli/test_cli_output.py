@@ -7,20 +7,30 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from releasectl.cli.render import output_width, write_table, write_view
 from releasectl.commands.status import StatusView
-from tests.conftest import GitRepo, run_cli
-from tests.support.ecr_fixtures import push_image
-from tests.support.moto_fixtures import create_fargate_service
+from tests.support.cli import run_cli
+from tests.support.git import GitRepo
+from tests.support.service_world import ServiceWorld
 
 LONG_MESSAGE = (
     "(service hello-world) has started 2 tasks: (task 0123456789abcdef0123456789abcdef) "
     "(task fedcba9876543210fedcba9876543210)."
+)
+
+
+# ECR with three releases (floating tags on one); the service runs the first by digest.
+pytestmark = pytest.mark.releases(
+    {
+        "1.1.0": ["1.1.0", "git-" + "1" * 40],
+        "1.2.0": ["1.2.0", "git-" + "2" * 40, "latest", "prod", "staging"],
+        "1.10.0-rc.3": ["1.10.0-rc.3", "git-" + "3" * 40],
+    },
+    running="1.1.0",
 )
 
 
@@ -154,48 +164,21 @@ def test_status_prints_whole_values_when_the_width_allows(
     assert f"task def  {data['task_definition']} (last outcome: succeeded)" in out
 
 
-@pytest.fixture
-def world(moto_endpoint: str, tmp_path: Path) -> dict[str, Any]:
-    """ECR with three releases (floating tags on one) and a service running the first by digest."""
-    import boto3
-
-    ecr = boto3.client("ecr", endpoint_url=moto_endpoint, region_name="us-east-1")
-    ecs = boto3.client("ecs", endpoint_url=moto_endpoint, region_name="us-east-1")
-    uri = ecr.create_repository(repositoryName="hello-world")["repository"]["repositoryUri"]
-    digests = [
-        push_image(ecr, "hello-world", tags=["1.1.0", "git-" + "1" * 40]),
-        push_image(ecr, "hello-world", tags=["1.2.0", "git-" + "2" * 40, "latest", "prod", "staging"]),
-        push_image(ecr, "hello-world", tags=["1.10.0-rc.3", "git-" + "3" * 40]),
-    ]
-    create_fargate_service(
-        ecs,
-        cluster="web",
-        service="hello-world",
-        image=f"{uri}@{digests[0]}",
-        tags={"releasectl:version": "1.1.0", "releasectl:outcome": "succeeded"},
-    )
-    (tmp_path / "pyproject.toml").write_text(
-        '[tool.releasectl]\necr_repository = "hello-world"\necs_cluster = "web"\n'
-        'ecs_service = "hello-world"\ncontainer_name = "app"\n'
-    )
-    return {"cwd": tmp_path, "env": {"AWS_ENDPOINT_URL": moto_endpoint}}
-
-
-def at_80(world: dict[str, Any], *args: str) -> Any:
-    result = run_cli(*args, cwd=world["cwd"], env={**world["env"], "COLUMNS": "80"})
+def at_80(service_world: ServiceWorld, *args: str) -> Any:
+    result = service_world.cli(*args, COLUMNS="80")
     assert result.code == 0, result.stderr
     return result
 
 
-def test_status_of_a_real_service_fits_80_columns(world: dict[str, Any]) -> None:
-    data = json.loads(at_80(world, "status", "--json").stdout)
-    out = at_80(world, "status").stdout
+def test_status_of_a_real_service_fits_80_columns(service_world: ServiceWorld) -> None:
+    data = json.loads(at_80(service_world, "status", "--json").stdout)
+    out = at_80(service_world, "status").stdout
     assert widest(out) <= 80
     assert len(table_rows(out)) == len(data["deployments"]) + len(data["events"])
 
 
-def test_releases_fit_80_columns_one_line_each(world: dict[str, Any]) -> None:
-    out = at_80(world, "releases").stdout
+def test_releases_fit_80_columns_one_line_each(service_world: ServiceWorld) -> None:
+    out = at_80(service_world, "releases").stdout
     assert widest(out) <= 80
     rows = table_rows(out)
     assert len(rows) == 3

@@ -1,4 +1,4 @@
-"""`releasectl version` and `releasectl bump` through the real CLI, in a subprocess."""
+"""`releasectl version` and `releasectl bump` through the CLI."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import GitRepo, run_cli
+from tests.support.cli import run_cli
+from tests.support.git import GitRepo
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import GitRepo
+from tests.support.git import GitRepo
 
 FULL = "import sys; from releasectl.cli.app import run; sys.exit(run(sys.argv[1:]))"
 FAST = "import sys; from releasectl.__main__ import main; sys.exit(main(sys.argv[1:]))"

@@ -9,14 +9,8 @@ import pytest
 from releasectl.commands import build as build_cmd
 from releasectl.core.errors import EnvironmentProblem, ExitCode, Interrupted, UsageError
 from releasectl.core.result import Outcome
-from tests.conftest import GitRepo
+from tests.support.git import GitRepo
 from tests.support.scripted_codebuild import BUILD_ID, InterruptingClock, ScriptedBuild, scripted_context
-
-
-@pytest.fixture
-def repo(git_repo: GitRepo) -> GitRepo:
-    git_repo.commit("feat: first")
-    return git_repo
 
 
 def test_starts_the_build_on_the_full_commit_sha(repo: GitRepo) -> None:

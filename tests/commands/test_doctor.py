@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
+from releasectl.adapters.aws.clients import AwsClients
 from releasectl.cli.render import write_view
 from releasectl.commands.context import Context, RecordingReporter
 from releasectl.commands.doctor import DoctorReport, doctor
 from releasectl.core.config import Config
 from releasectl.core.errors import ExitCode
-from tests.conftest import GitRepo, run_cli
+from tests.support.cli import run_cli
+from tests.support.git import GitRepo
 from tests.support.moto_fixtures import create_codebuild_project
 
 REGION = "us-east-1"
@@ -51,25 +51,12 @@ def create_resources(*, endpoint_url: str | None = None, skip: tuple[str, ...] =
         )
 
 
-@pytest.fixture
-def aws() -> Iterator[None]:
-    with mock_aws():
-        yield
-
-
-@pytest.fixture
-def repo(git_repo: GitRepo) -> GitRepo:
-    git_repo.commit("feat: first")
-    git_repo.tag("v0.1.0")
-    return git_repo
-
-
 def run_doctor(cwd: Path, **config: Any) -> DoctorReport:
     settings: dict[str, Any] = {"region": REGION, **NAMES, **config}
     return doctor(Context(config=Config(**settings), cwd=cwd, reporter=RecordingReporter()))
 
 
-def test_everything_present_passes_with_exit_0(aws: None, repo: GitRepo) -> None:
+def test_everything_present_passes_with_exit_0(aws: AwsClients, repo: GitRepo) -> None:
     create_resources()
 
     report = run_doctor(repo.path)
@@ -79,7 +66,7 @@ def test_everything_present_passes_with_exit_0(aws: None, repo: GitRepo) -> None
     assert report.check("ecs service").detail.startswith("hello-world ACTIVE, running 0/1")
 
 
-def test_credentials_show_the_arn_and_account_but_never_secrets(aws: None, repo: GitRepo) -> None:
+def test_credentials_show_the_arn_and_account_but_never_secrets(aws: AwsClients, repo: GitRepo) -> None:
     create_resources()
 
     report = run_doctor(repo.path)
@@ -91,7 +78,7 @@ def test_credentials_show_the_arn_and_account_but_never_secrets(aws: None, repo:
         assert secret not in dumped
 
 
-def test_a_missing_ecs_service_fails_with_a_hint_and_exit_4(aws: None, repo: GitRepo) -> None:
+def test_a_missing_ecs_service_fails_with_a_hint_and_exit_4(aws: AwsClients, repo: GitRepo) -> None:
     create_resources(skip=("service",))
 
     report = run_doctor(repo.path)
@@ -104,7 +91,7 @@ def test_a_missing_ecs_service_fails_with_a_hint_and_exit_4(aws: None, repo: Git
     assert [c.name for c in report.checks if not c.ok] == ["ecs service"]
 
 
-def test_a_missing_cluster_fails_both_cluster_and_service(aws: None, repo: GitRepo) -> None:
+def test_a_missing_cluster_fails_both_cluster_and_service(aws: AwsClients, repo: GitRepo) -> None:
     create_resources(skip=("cluster",))
 
     report = run_doctor(repo.path)
@@ -112,7 +99,7 @@ def test_a_missing_cluster_fails_both_cluster_and_service(aws: None, repo: GitRe
     assert [c.name for c in report.checks if not c.ok] == ["ecs cluster", "ecs service"]
 
 
-def test_a_missing_cache_repository_is_only_a_warning(aws: None, repo: GitRepo) -> None:
+def test_a_missing_cache_repository_is_only_a_warning(aws: AwsClients, repo: GitRepo) -> None:
     create_resources(skip=("cache",))
 
     report = run_doctor(repo.path)
@@ -122,7 +109,7 @@ def test_a_missing_cache_repository_is_only_a_warning(aws: None, repo: GitRepo) 
     assert report.exit_code == ExitCode.OK
 
 
-def test_unset_config_keys_are_named_as_not_configured(aws: None, repo: GitRepo) -> None:
+def test_unset_config_keys_are_named_as_not_configured(aws: AwsClients, repo: GitRepo) -> None:
     create_resources()
 
     report = run_doctor(repo.path, ecs_service=None, codebuild_project=None)
@@ -154,7 +141,7 @@ def test_no_credentials_fails_and_skips_the_resource_checks(
 
 
 def test_a_shallow_clone_fails_with_the_command_that_fixes_it(
-    aws: None, repo: GitRepo, tmp_path: Path
+    aws: AwsClients, repo: GitRepo, tmp_path: Path
 ) -> None:
     create_resources()
     repo.commit("fix: second")
@@ -168,7 +155,7 @@ def test_a_shallow_clone_fails_with_the_command_that_fixes_it(
     assert history.hint == "git fetch --unshallow --tags"
 
 
-def test_outside_a_git_repository_the_git_check_fails(aws: None, tmp_path: Path) -> None:
+def test_outside_a_git_repository_the_git_check_fails(aws: AwsClients, tmp_path: Path) -> None:
     create_resources()
 
     report = run_doctor(tmp_path)
@@ -177,7 +164,7 @@ def test_outside_a_git_repository_the_git_check_fails(aws: None, tmp_path: Path)
     assert report.exit_code == ExitCode.ENVIRONMENT
 
 
-def test_a_dirty_worktree_and_missing_tags_do_not_fail(aws: None, git_repo: GitRepo) -> None:
+def test_a_dirty_worktree_and_missing_tags_do_not_fail(aws: AwsClients, git_repo: GitRepo) -> None:
     create_resources()
     git_repo.commit("feat: first")
     (git_repo.path / "scratch.txt").write_text("wip\n")
@@ -190,7 +177,7 @@ def test_a_dirty_worktree_and_missing_tags_do_not_fail(aws: None, git_repo: GitR
 
 
 def test_human_output_is_one_line_per_check_with_marks_and_hints(
-    aws: None, repo: GitRepo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    aws: AwsClients, repo: GitRepo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("COLUMNS", "250")  # every line fits; narrower, a fix folds (test_cli_output.py)
     create_resources(skip=("service",))

@@ -14,8 +14,9 @@ from releasectl.core.clock import FakeClock
 from releasectl.core.config import Config
 from releasectl.core.errors import EnvironmentProblem, ExitCode, Interrupted, UsageError
 from releasectl.core.result import Outcome
-from tests.conftest import GitRepo, run_cli
 from tests.localbuild.test_buildspec_runner import running
+from tests.support.cli import run_cli
+from tests.support.git import GitRepo
 
 PASSING = """\
 version: 0.2

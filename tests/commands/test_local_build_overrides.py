@@ -8,7 +8,8 @@ import pytest
 from releasectl.commands.local_build import build_overrides, local_build
 from releasectl.core.errors import UsageError
 from tests.commands.test_local_build import commit_buildspec, context, values
-from tests.conftest import GitRepo, run_cli
+from tests.support.cli import run_cli
+from tests.support.git import GitRepo
 
 SHOW_VARIABLES = """\
 version: 0.2

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
-from moto import mock_aws
 
+from releasectl.adapters.aws.clients import AwsClients
 from releasectl.adapters.aws.ecr_tags import retag
 from releasectl.commands.context import Context, RecordingReporter
 from releasectl.commands.releases import promote
 from releasectl.core.clock import FakeClock
-from releasectl.core.config import DEFAULT_FLOATING_TAGS, Config
+from releasectl.core.config import Config
 from releasectl.core.errors import Conflict, EnvironmentProblem, ExitCode, OperationFailed, UsageError
 from releasectl.core.result import Outcome
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
 from tests.support.ecr_fixtures import (
     DOCKER_MANIFEST,
     DOCKER_MANIFEST_LIST,
@@ -34,25 +33,13 @@ REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 
 
 @pytest.fixture
-def ctx() -> Iterator[Context]:
-    with mock_aws():
-        context = Context(
-            config=Config(region="us-east-1", ecr_repository="app"),
-            reporter=RecordingReporter(),
-            clock=FakeClock(),
-        )
-        create_repository(
-            context.aws.client("ecr"),
-            "app",
-            mutability="IMMUTABLE_WITH_EXCLUSION",
-            mutable_tags=list(DEFAULT_FLOATING_TAGS),
-        )
-        yield context
-
-
-@pytest.fixture
-def ecr(ctx: Context) -> Any:
-    return ctx.aws.client("ecr")
+def ctx(ecr: Any) -> Context:
+    """A context on the release repository `app` (the shared `ecr` fixture)."""
+    return Context(
+        config=Config(region="us-east-1", ecr_repository="app"),
+        reporter=RecordingReporter(),
+        clock=FakeClock(),
+    )
 
 
 def calls_of(ctx: Context) -> list[str]:
@@ -208,19 +195,20 @@ def sandbox_release_repository(ctx: Context) -> None:
     create_repositories(ctx.aws, Resources.from_config(config, Path(".")))
 
 
-def test_prod_moves_forward_back_and_forward_again_in_the_sandboxes_release_repository() -> None:
-    with mock_aws():
-        ctx = Context(config=Config(region="us-east-1", ecr_repository="app"), reporter=RecordingReporter())
-        sandbox_release_repository(ctx)
-        ecr = ctx.aws.client("ecr")
-        older = push_image(ecr, "app", tags=["0.1.0"])
-        newer = push_image(ecr, "app", tags=["0.1.1"])
+def test_prod_moves_forward_back_and_forward_again_in_the_sandboxes_release_repository(
+    aws: AwsClients,
+) -> None:
+    ctx = Context(config=Config(region="us-east-1", ecr_repository="app"), reporter=RecordingReporter())
+    sandbox_release_repository(ctx)
+    ecr = ctx.aws.client("ecr")
+    older = push_image(ecr, "app", tags=["0.1.0"])
+    newer = push_image(ecr, "app", tags=["0.1.1"])
 
-        for version, digest in (("0.1.1", newer), ("0.1.0", older), ("0.1.1", newer)):
-            result = promote(ctx, version=version, tag="prod")
-            assert result.exit_code == ExitCode.OK, result.message
-            assert result.outcome is Outcome.SUCCEEDED
-            assert "prod" in tags_of(ecr, "app", digest)
+    for version, digest in (("0.1.1", newer), ("0.1.0", older), ("0.1.1", newer)):
+        result = promote(ctx, version=version, tag="prod")
+        assert result.exit_code == ExitCode.OK, result.message
+        assert result.outcome is Outcome.SUCCEEDED
+        assert "prod" in tags_of(ecr, "app", digest)
 
 
 def test_promote_prod_to_0_1_1_then_0_1_0_then_0_1_1_again_exits_0_each_time(
@@ -240,24 +228,23 @@ def test_promote_prod_to_0_1_1_then_0_1_0_then_0_1_1_again_exits_0_each_time(
         assert "prod" in tags_of(ecr, "app", digests[version])
 
 
-def test_an_immutable_target_tag_on_another_image_is_a_conflict_and_changes_nothing() -> None:
-    with mock_aws():
-        ctx = Context(config=Config(region="us-east-1", ecr_repository="app"), reporter=RecordingReporter())
-        ecr = ctx.aws.client("ecr")
-        create_repository(ecr, "app", mutability="IMMUTABLE")
-        push_image(ecr, "app", tags=["1.1.0", "latest"])
-        push_image(ecr, "app", tags=["1.2.0"])
-        before = snapshot(ecr, "app")
-        calls = calls_of(ctx)
+def test_an_immutable_target_tag_on_another_image_is_a_conflict_and_changes_nothing(aws: AwsClients) -> None:
+    ctx = Context(config=Config(region="us-east-1", ecr_repository="app"), reporter=RecordingReporter())
+    ecr = ctx.aws.client("ecr")
+    create_repository(ecr, "app", mutability="IMMUTABLE")
+    push_image(ecr, "app", tags=["1.1.0", "latest"])
+    push_image(ecr, "app", tags=["1.2.0"])
+    before = snapshot(ecr, "app")
+    calls = calls_of(ctx)
 
-        with pytest.raises(Conflict) as caught:
-            promote(ctx, version="1.2.0", tag="latest")
-        spent = len(calls)
+    with pytest.raises(Conflict) as caught:
+        promote(ctx, version="1.2.0", tag="latest")
+    spent = len(calls)
 
-        assert caught.value.exit_code == ExitCode.CONFLICT
-        assert "immutable" in caught.value.message
-        assert spent <= 3
-        assert snapshot(ecr, "app") == before
+    assert caught.value.exit_code == ExitCode.CONFLICT
+    assert "immutable" in caught.value.message
+    assert spent <= 3
+    assert snapshot(ecr, "app") == before
 
 
 def test_promote_in_a_missing_repository_is_exit_4(ctx: Context) -> None:

@@ -14,13 +14,9 @@ import pytest
 
 from releasectl.core.config import load_config
 from releasectl.core.errors import UsageError
-from tests.conftest import GitRepo, run_cli
-from tests.support.release_world import World, bare_remote, make_world, remote_tags, result_of
-
-
-@pytest.fixture
-def world(moto_endpoint: str, git_repo: GitRepo, tmp_path: Path) -> World:
-    return make_world(moto_endpoint, git_repo, tmp_path)
+from tests.support.cli import run_cli
+from tests.support.git import GitRepo
+from tests.support.release_world import World, bare_remote, remote_tags, result_of
 
 
 def test_release_pushes_the_tag_to_the_remote_git_tag_remote_names_and_says_where(
@@ -32,7 +28,7 @@ def test_release_pushes_the_tag_to_the_remote_git_tag_remote_names_and_says_wher
 
     proc = world.cli("release", "--no-deploy", env={"RELEASECTL_GIT_TAG_REMOTE": "mirror"})
 
-    assert proc.returncode == 0, proc.stderr
+    assert proc.code == 0, proc.stderr
     assert (remote_tags(mirror), remote_tags(origin)) == (["v0.1.0"], [])
     assert f"pushed v0.1.0 to mirror ({mirror})" in proc.stderr
     assert result_of(proc)["git_tag"] == {
@@ -51,7 +47,7 @@ def test_release_with_git_tag_remote_none_pushes_nothing_and_says_why(world: Wor
 
     proc = world.cli("release", "--no-deploy", env={"RELEASECTL_GIT_TAG_REMOTE": "none"})
 
-    assert proc.returncode == 0, proc.stderr
+    assert proc.code == 0, proc.stderr
     assert remote_tags(origin) == []
     assert world.repo.git("rev-list", "-n1", "v0.1.0") == world.repo.head()  # the local mirror stays
     assert 'did not push v0.1.0: git_tag_remote is "none" (env RELEASECTL_GIT_TAG_REMOTE)' in proc.stderr
@@ -61,7 +57,7 @@ def test_release_with_git_tag_remote_none_pushes_nothing_and_says_why(world: Wor
 def test_release_in_a_clone_without_the_named_remote_says_it_did_not_push(world: World) -> None:
     proc = world.cli("release", "--no-deploy")
 
-    assert proc.returncode == 0, proc.stderr
+    assert proc.code == 0, proc.stderr
     assert "did not push v0.1.0: this clone has no remote 'origin' (git_tag_remote)" in proc.stderr
 
 

@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, GitRepo
 from tests.support import fake_docker
 from tests.support.ecr_fixtures import create_repository, snapshot
+from tests.support.git import GitRepo
+from tests.support.paths import ROOT
 from tests.support.scripted_ecs import task_definition_body
 
 NAME = "shop"

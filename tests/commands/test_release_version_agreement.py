@@ -9,24 +9,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from releasectl.core.versioning import Decision, next_free
-from tests.conftest import GitRepo
 from tests.support.ecr_fixtures import snapshot
-from tests.support.release_world import REPOSITORY, World, bare_remote, make_world, result_of
-
-
-@pytest.fixture
-def world(moto_endpoint: str, git_repo: GitRepo, tmp_path: Path) -> World:
-    return make_world(moto_endpoint, git_repo, tmp_path)
+from tests.support.release_world import REPOSITORY, World, bare_remote, result_of
 
 
 def released_on_a_branch(world: World) -> str:
     """0.1.0 released on main's first commit, then 0.2.0 on a sibling branch; back on main.
     Returns the sibling commit."""
     repo = world.repo
-    assert world.cli("release", "--no-deploy").returncode == 0
+    assert world.cli("release", "--no-deploy").code == 0
     repo.git("checkout", "-q", "-b", "other")
     sibling = repo.commit("feat: elsewhere", filename="other.txt")
     assert result_of(world.cli("release", "--no-deploy"))["version"] == "0.2.0"
@@ -44,7 +36,7 @@ def test_version_and_release_report_the_same_version_and_note_when_another_branc
     asked = world.cli("version")
     released = world.cli("release", "--no-deploy")
 
-    assert (asked.returncode, released.returncode) == (0, 0), asked.stderr + released.stderr
+    assert (asked.code, released.code) == (0, 0), asked.stderr + released.stderr
     answer, result = result_of(asked), result_of(released)
     assert (answer["next"], answer["rule"], answer["skipped"]) == ("0.3.0", note, ["0.2.0"])
     assert (result["version"], result["rule"]) == ("0.3.0", note)
@@ -61,7 +53,7 @@ def test_a_release_as_version_another_branch_holds_is_a_conflict_for_version_and
     asked = world.cli("version")
     released = world.cli("release", "--no-deploy")
 
-    assert (asked.returncode, released.returncode) == (5, 5), asked.stderr + released.stderr
+    assert (asked.code, released.code) == (5, 5), asked.stderr + released.stderr
     for proc in (asked, released):
         assert "Release-As footer asks for" in json.loads(proc.stdout)["message"]
     assert snapshot(world.ecr, REPOSITORY) == before
@@ -88,7 +80,7 @@ def test_a_release_of_a_commit_no_remote_branch_holds_is_exit_4_and_builds_nothi
 
     proc = world.cli("release", "--no-deploy")
 
-    assert proc.returncode == 4, proc.stderr
+    assert proc.code == 4, proc.stderr
     message = json.loads(proc.stdout)["message"]
     assert f"commit {local[:12]} is on no branch of remote origin" in message
     assert (world.builds(), world.tags()) == ([], set())
@@ -99,7 +91,7 @@ def test_allow_unpushed_releases_a_commit_no_remote_branch_holds(world: World, t
 
     proc = world.cli("release", "--no-deploy", "--allow-unpushed")
 
-    assert proc.returncode == 0, proc.stderr
+    assert proc.code == 0, proc.stderr
     assert result_of(proc)["version"] == "0.1.0"
 
 
@@ -109,11 +101,11 @@ def test_a_commit_pushed_to_any_branch_of_a_remote_is_released(world: World, tmp
 
     proc = world.cli("release", "--no-deploy")
 
-    assert proc.returncode == 0, proc.stderr
+    assert proc.code == 0, proc.stderr
 
 
 def test_a_clone_without_remotes_has_nothing_to_check(world: World) -> None:
-    assert world.cli("release", "--no-deploy").returncode == 0
+    assert world.cli("release", "--no-deploy").code == 0
 
 
 def test_inside_codebuild_a_detached_checkout_on_no_remote_branch_is_released(
@@ -126,5 +118,5 @@ def test_inside_codebuild_a_detached_checkout_on_no_remote_branch_is_released(
 
     proc = world.cli("release", "--no-deploy", env=codebuild)
 
-    assert proc.returncode == 0, proc.stderr
+    assert proc.code == 0, proc.stderr
     assert result_of(proc)["commit"] == head

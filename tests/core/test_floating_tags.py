@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from moto import mock_aws
 
+from releasectl.adapters.aws.clients import AwsClients
 from releasectl.core.config import load_config
 from releasectl.core.errors import ExitCode, UsageError
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
 
 
 def write_pyproject(tmp_path: Path, body: str) -> None:
@@ -69,8 +69,9 @@ def test_a_version_like_floating_tag_in_the_config_makes_promote_exit_2(tmp_path
     assert "floating_tags" in result.stderr and "1.0.0" in result.stderr
 
 
-def test_the_sandbox_release_repository_excludes_exactly_the_configured_floating_tags(tmp_path: Path) -> None:
-    from releasectl.adapters.aws.clients import AwsClients
+def test_the_sandbox_release_repository_excludes_exactly_the_configured_floating_tags(
+    tmp_path: Path, aws: AwsClients
+) -> None:
     from releasectl_sandbox.provision import Resources, create_repositories
 
     config = load_config(
@@ -85,10 +86,9 @@ def test_the_sandbox_release_repository_excludes_exactly_the_configured_floating
         },
         cwd=tmp_path,
     )
-    with mock_aws():
-        clients = AwsClients.from_config(config)
-        create_repositories(clients, Resources.from_config(config, Path(".")))
-        [repository] = clients.client("ecr").describe_repositories(repositoryNames=["app"])["repositories"]
+    clients = AwsClients.from_config(config)
+    create_repositories(clients, Resources.from_config(config, Path(".")))
+    [repository] = clients.client("ecr").describe_repositories(repositoryNames=["app"])["repositories"]
     assert repository["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
     assert repository["imageTagMutabilityExclusionFilters"] == [
         {"filterType": "WILDCARD", "filter": "latest"},

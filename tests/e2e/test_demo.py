@@ -28,8 +28,9 @@ from typing import Any
 import pytest
 
 from releasectl_sandbox.state import processes_with_marker
-from tests.conftest import ROOT
-from tests.support.aws_state import start_to_interrupt
+from tests.support.cli import start_to_interrupt
+from tests.support.git import git
+from tests.support.paths import ROOT
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Demo User",
@@ -49,19 +50,6 @@ def user_env() -> dict[str, str]:
         if not k.startswith(("AWS_", "RELEASECTL_", "CODEBUILD_", "GIT_")) and k != "CI"
     }
     return {**env, **GIT_ENV, "GIT_CONFIG_GLOBAL": os.devnull, "COLUMNS": "80"}
-
-
-def git(repo: Path, *args: str) -> str:
-    proc = subprocess.run(
-        ["git", *args],
-        cwd=repo,
-        env={**user_env(), "GIT_OPTIONAL_LOCKS": "0"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert proc.returncode == 0, f"git {' '.join(args)}: {proc.stderr}"
-    return proc.stdout
 
 
 def make_checkout(target: Path) -> Path:

@@ -14,14 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.aws_state import (
-    client,
-    ledger_problems,
-    run_cli_here,
-    service_images,
-    snapshot,
-    start_cli,
-)
+from tests.support.aws_state import client, ledger_problems, service_images, snapshot
+from tests.support.cli import run_cli, start_cli
 from tests.support.ecr_fixtures import push_image
 from tests.support.flows import (
     APP,
@@ -30,12 +24,12 @@ from tests.support.flows import (
     SHOP,
     commit,
     docker_env,
-    git,
     ledger_config,
     ledger_world,
     release_world,
     source_repo,
 )
+from tests.support.git import git
 
 RACERS = 8
 # Each lost claim means another racer took that version, so with N racing at once the last one
@@ -100,7 +94,7 @@ def released_base(aws_endpoint: str, tmp_path: Path) -> dict[str, Any]:
     release_world(aws_endpoint)
     origin = source_repo(tmp_path / "origin")
     env = docker_env(tmp_path / "bin", tmp_path / "docker-base", aws_endpoint)
-    first = run_cli_here("release", "--no-deploy", cwd=origin, env={**env, "AWS_ENDPOINT_URL": aws_endpoint})
+    first = run_cli("release", "--no-deploy", cwd=origin, env={**env, "AWS_ENDPOINT_URL": aws_endpoint})
     assert first.code == 0, first.stderr
     return {"origin": origin, "base": git(origin, "rev-parse", "HEAD")}
 
@@ -175,7 +169,7 @@ def test_a_rollback_racing_a_deploy_ends_in_a_state_one_of_them_intended_and_bot
     )
     workdir = ledger_config(tmp_path / "ledger")
     env = {"AWS_ENDPOINT_URL": aws_endpoint}
-    assert run_cli_here("deploy", "1.2.0", "--no-wait", cwd=workdir, env=env).code == 0
+    assert run_cli("deploy", "1.2.0", "--no-wait", cwd=workdir, env=env).code == 0
 
     results = finish(
         [

@@ -9,7 +9,7 @@ import pytest
 
 from releasectl.core.errors import ExitCode, UsageError
 from releasectl.localbuild.buildspec import PHASE_NAMES, Buildspec, parse_buildspec
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|CREDENTIAL|PRIVATE|ACCESS_KEY", re.IGNORECASE)
 SECRET_VALUE = re.compile(r"AKIA[0-9A-Z]{16}|ASIA[0-9A-Z]{16}|[A-Za-z0-9/+=]{40}")

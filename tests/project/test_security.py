@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.support.aws_state import client, run_cli_here
+from tests.support.aws_state import client
+from tests.support.cli import CliResult, run_cli
 from tests.support.faultproxy import FaultProxy, Request
 from tests.support.flows import (
     APP,
@@ -31,6 +31,7 @@ from tests.support.flows import (
     release_world,
     source_repo,
 )
+from tests.support.paths import ROOT
 
 BASELINE = ROOT / ".secrets.baseline"
 # Every value or line detect-secrets is told to pass over, and why it is no secret. A new
@@ -89,7 +90,7 @@ def test_the_git_history_holds_no_secrets(tmp_path: Path) -> None:
 
     scanned = detect_secrets(*args, "history.diff", cwd=tmp_path)
 
-    assert scanned.returncode == 0, scanned.stderr
+    assert scanned.code == 0, scanned.stderr
     found = json.loads(scanned.stdout)["results"]
     assert found == {}, [(s["type"], s["line_number"]) for s in found.get("history.diff", [])]
 
@@ -140,18 +141,9 @@ def ecr_token_stub(password: str) -> Any:
     return stub
 
 
-def run_verbose(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    import os
-
-    return subprocess.run(
-        [sys.executable, "-m", "releasectl", "-v", *args],
-        cwd=cwd,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+def run_verbose(args: list[str], cwd: Path, env: dict[str, str]) -> CliResult:
+    """With -v, in a process of its own: what a terminal would show, logging set up as a user's is."""
+    return run_cli("-v", *args, cwd=cwd, env=env, process=True)
 
 
 def test_the_cli_never_prints_credentials_or_the_ecr_login_token_even_with_v(
@@ -166,7 +158,7 @@ def test_the_cli_never_prints_credentials_or_the_ecr_login_token_even_with_v(
         "AWS_SESSION_TOKEN": values["session_token"],
         "AWS_SECURITY_TOKEN": values["session_token"],
     }
-    outputs: dict[str, subprocess.CompletedProcess[str]] = {}
+    outputs: dict[str, CliResult] = {}
     with FaultProxy(aws_endpoint, stub=ecr_token_stub(values["ecr_password"])) as proxy:
         env = {**docker_env(tmp_path / "bin", tmp_path / "docker", aws_endpoint), **credentials}
         env["AWS_ENDPOINT_URL"] = proxy.url
@@ -184,11 +176,11 @@ def test_the_cli_never_prints_credentials_or_the_ecr_login_token_even_with_v(
         outputs["unknown-version"] = run_verbose(["deploy", "9.9.9"], repo, env)
         tokens_served = sum(1 for seen in proxy.log if seen.operation == "GetAuthorizationToken")
 
-    assert outputs["release"].returncode == 0, outputs["release"].stderr
-    assert outputs["deploy"].returncode == 0, outputs["deploy"].stderr
-    assert outputs["login-refused"].returncode == 4, outputs["login-refused"].stderr
+    assert outputs["release"].code == 0, outputs["release"].stderr
+    assert outputs["deploy"].code == 0, outputs["deploy"].stderr
+    assert outputs["login-refused"].code == 4, outputs["login-refused"].stderr
     assert "<redacted>" in outputs["login-refused"].stderr  # the echo was there, and scrubbed
-    assert outputs["unknown-version"].returncode == 4
+    assert outputs["unknown-version"].code == 4
     assert tokens_served == 2  # both releases logged in with the canary token
     assert {name: leaked(values, ran.stdout, ran.stderr) for name, ran in outputs.items()} == {
         name: [] for name in outputs
@@ -213,7 +205,7 @@ def test_a_deploy_keeps_the_container_read_only_and_non_root(aws_endpoint: str, 
     hardened = ecs.register_task_definition(**body)["taskDefinition"]["taskDefinitionArn"]
     ecs.update_service(cluster=CLUSTER, service=SERVICE, taskDefinition=hardened)
 
-    ran = run_cli_here(
+    ran = run_cli(
         "--json",
         "deploy",
         "1.2.0",

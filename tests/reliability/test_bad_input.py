@@ -18,17 +18,10 @@ from typing import Any
 
 import pytest
 
-from tests.support.aws_state import Ran, client, one_line_error, reset, run_cli_here, snapshot
-from tests.support.flows import (
-    APP,
-    CLUSTER,
-    PROJECT,
-    SERVICE,
-    build_world,
-    commit,
-    git,
-    ledger_world,
-)
+from tests.support.aws_state import client, reset, snapshot
+from tests.support.cli import CliResult, one_line_error, run_cli
+from tests.support.flows import APP, CLUSTER, PROJECT, SERVICE, build_world, commit, ledger_world
+from tests.support.git import git
 
 FULL_CONFIG = (
     f'[tool.releasectl]\necr_repository = "{APP}"\necs_cluster = "{CLUSTER}"\n'
@@ -287,7 +280,7 @@ _world: dict[str, Any] = {}
 
 
 @pytest.fixture
-def world(moto_server: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def aws_world(moto_server: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Releases 1.1.0/1.2.0, a service running 1.1.0, a CodeBuild project, and a clean project
     checkout configured for all of them.
 
@@ -330,31 +323,31 @@ def closed_port() -> str:
     return f"http://127.0.0.1:{port}"  # nothing listens there once the probe is closed
 
 
-def run_row(row: Row, world: dict[str, Any]) -> Ran:
-    project: Path = world["project"]
+def run_row(row: Row, aws_world: dict[str, Any]) -> CliResult:
+    project: Path = aws_world["project"]
     if row.project is not None:
         row.project(project)
-    env: dict[str, str | None] = {"AWS_ENDPOINT_URL": world["endpoint"], **row.env}
+    env: dict[str, str | None] = {"AWS_ENDPOINT_URL": aws_world["endpoint"], **row.env}
     if env.get("AWS_ENDPOINT_URL") == "CLOSED":
         env["AWS_ENDPOINT_URL"] = closed_port()
     if any(name in row.env for name in NO_CREDENTIALS):
         empty = project.parent / "empty"
         empty.write_text("")
         env.update({"AWS_SHARED_CREDENTIALS_FILE": str(empty), "AWS_CONFIG_FILE": str(empty)})
-    return run_cli_here(*row.args, cwd=project, env=env)
+    return run_cli(*row.args, cwd=project, env=env)
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[row.id for row in ROWS])
 def test_bad_input_is_one_line_the_documented_exit_code_and_no_change(
-    row: Row, world: dict[str, Any]
+    row: Row, aws_world: dict[str, Any]
 ) -> None:
-    before = world["before"]
+    before = aws_world["before"]
     started = time.monotonic()
 
-    ran = run_row(row, world)
+    ran = run_row(row, aws_world)
 
     elapsed = time.monotonic() - started
-    after = snapshot(world["endpoint"])
+    after = snapshot(aws_world["endpoint"])
     if after != before:
         _world.pop("marker", None)  # the next row builds a fresh world
     assert ran.code == row.code, ran.stderr
@@ -365,54 +358,54 @@ def test_bad_input_is_one_line_the_documented_exit_code_and_no_change(
 
 
 def test_a_shallow_clone_fails_closed_for_every_command_that_computes_a_version(
-    world: dict[str, Any], tmp_path: Path
+    aws_world: dict[str, Any], tmp_path: Path
 ) -> None:
     shallow = tmp_path / "shallow"
-    commit(world["project"], "fix: second")
-    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{world['project']}", str(shallow))
-    before = snapshot(world["endpoint"])
+    commit(aws_world["project"], "fix: second")
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{aws_world['project']}", str(shallow))
+    before = snapshot(aws_world["endpoint"])
 
     for args in (("version",), ("bump", "--dry-run"), ("release", "--no-deploy")):
-        ran = run_cli_here(*args, cwd=shallow, env={"AWS_ENDPOINT_URL": world["endpoint"]})
+        ran = run_cli(*args, cwd=shallow, env={"AWS_ENDPOINT_URL": aws_world["endpoint"]})
         assert ran.code == 4, (args, ran.stderr)
         assert one_line_error(ran), ran.stderr
         assert "git fetch --unshallow --tags" in ran.stderr
 
-    assert snapshot(world["endpoint"]) == before
+    assert snapshot(aws_world["endpoint"]) == before
 
 
 def test_outside_a_git_repository_the_versioning_commands_are_exit_4(
-    world: dict[str, Any], tmp_path: Path
+    aws_world: dict[str, Any], tmp_path: Path
 ) -> None:
     bare = tmp_path / "not-a-repo"
     bare.mkdir()
     (bare / "pyproject.toml").write_text(FULL_CONFIG)
     for args in (("version",), ("bump", "--dry-run"), ("release", "--no-deploy"), ("build",)):
-        ran = run_cli_here(*args, cwd=bare, env={"AWS_ENDPOINT_URL": world["endpoint"]})
+        ran = run_cli(*args, cwd=bare, env={"AWS_ENDPOINT_URL": aws_world["endpoint"]})
         assert ran.code == 4, (args, ran.stderr)
         assert one_line_error(ran), ran.stderr
 
 
-def test_an_unreachable_endpoint_fails_within_seconds(world: dict[str, Any]) -> None:
+def test_an_unreachable_endpoint_fails_within_seconds(aws_world: dict[str, Any]) -> None:
     """Connection refused is retried like any connection error; the retries must stay short."""
     started = time.monotonic()
-    ran = run_cli_here("releases", cwd=world["project"], env={"AWS_ENDPOINT_URL": closed_port()})
+    ran = run_cli("releases", cwd=aws_world["project"], env={"AWS_ENDPOINT_URL": closed_port()})
     elapsed = time.monotonic() - started
 
     assert ran.code == 4
     assert elapsed < 5, f"took {elapsed:.1f}s"
 
 
-def test_doctor_without_credentials_reports_the_failure_with_exit_4(world: dict[str, Any]) -> None:
-    empty = world["project"].parent / "empty"
+def test_doctor_without_credentials_reports_the_failure_with_exit_4(aws_world: dict[str, Any]) -> None:
+    empty = aws_world["project"].parent / "empty"
     empty.write_text("")
     env = {
         **NO_CREDENTIALS,
-        "AWS_ENDPOINT_URL": world["endpoint"],
+        "AWS_ENDPOINT_URL": aws_world["endpoint"],
         "AWS_SHARED_CREDENTIALS_FILE": str(empty),
         "AWS_CONFIG_FILE": str(empty),
     }
-    ran = run_cli_here("doctor", cwd=world["project"], env=env)
+    ran = run_cli("doctor", cwd=aws_world["project"], env=env)
     assert ran.code == 4
     assert "Traceback" not in ran.stderr
     assert "credentials" in ran.stdout.lower()

@@ -16,13 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.aws_state import (
-    ledger_problems,
-    normalised,
-    one_line_error,
-    reset,
-    snapshot,
-)
+from tests.support.aws_state import ledger_problems, normalised, reset, snapshot
+from tests.support.cli import one_line_error
 from tests.support.faultproxy import FaultPlan, FaultProxy
 from tests.support.flows import FLOWS, SHOP, GrowingLog, build_world, follow_logs, result_json
 

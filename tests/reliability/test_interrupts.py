@@ -17,17 +17,11 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import GitRepo
-from tests.support.aws_state import (
-    client,
-    ledger_problems,
-    one_line_error,
-    run_cli_here,
-    snapshot,
-    start_to_interrupt,
-)
+from tests.support.aws_state import client, ledger_problems, snapshot
+from tests.support.cli import one_line_error, run_cli, start_to_interrupt
 from tests.support.faultproxy import FaultProxy
 from tests.support.flows import PROJECT, SHOP, docker_env, release_world, source_repo
+from tests.support.git import GitRepo
 from tests.support.moto_fixtures import create_codebuild_project
 
 
@@ -184,7 +178,7 @@ def test_ctrl_c_while_waiting_for_a_rollout_exits_130_naming_the_deployment_ecs_
         'ecs_cluster = "web"\necs_service = "hello-world"\n'
     )
 
-    ran = run_cli_here(*command, cwd=tmp_path)
+    ran = run_cli(*command, cwd=tmp_path)
 
     assert ran.code == 130, ran.stderr
     assert one_line_error(ran), ran.stderr

@@ -14,8 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.aws_state import Ran, run_cli_here
-from tests.support.flows import commit, git, ledger_config, ledger_world
+from tests.support.cli import CliResult, run_cli
+from tests.support.flows import commit, ledger_config, ledger_world
+from tests.support.git import git
 
 DOCUMENTED = {0, 1, 2, 3, 4, 5}
 SETTINGS = settings(
@@ -41,7 +42,7 @@ VERSIONISH = st.one_of(
 )
 
 
-def no_traceback(ran: Ran) -> None:
+def no_traceback(ran: CliResult) -> None:
     assert "Traceback" not in ran.stderr, ran.stderr
     assert "error: internal error" not in ran.stderr, ran.stderr  # releasectl's own "this is a bug"
     assert ran.code in DOCUMENTED, (ran.code, ran.stderr)
@@ -50,7 +51,7 @@ def no_traceback(ran: Ran) -> None:
 
 
 @pytest.fixture
-def world(aws_endpoint: str, tmp_path: Path) -> dict[str, Any]:
+def ledger(aws_endpoint: str, tmp_path: Path) -> dict[str, Any]:
     ledger_world(aws_endpoint)
     return {"cwd": ledger_config(tmp_path / "w"), "env": {"AWS_ENDPOINT_URL": aws_endpoint}}
 
@@ -69,13 +70,13 @@ def test_any_commit_message_versions_without_a_traceback(message: str, tmp_path:
     git(repo, "commit", "-q", "--allow-empty", "--cleanup=verbatim", "-F", ".message")
 
     for args in (("version", "--offline"), ("--json", "bump", "--dry-run", "--offline")):
-        no_traceback(run_cli_here(*args, cwd=repo))
+        no_traceback(run_cli(*args, cwd=repo))
 
 
 @AWS_SETTINGS
 @given(version=VERSIONISH)
 def test_any_version_string_is_refused_or_resolved_without_a_traceback(
-    version: str, world: dict[str, Any]
+    version: str, ledger: dict[str, Any]
 ) -> None:
     for args in (
         ("deploy", version, "--no-wait"),
@@ -83,25 +84,25 @@ def test_any_version_string_is_refused_or_resolved_without_a_traceback(
         ("promote", version, "--tag", "stable"),
         ("bump", version, "--dry-run", "--offline"),
     ):
-        no_traceback(run_cli_here(*args, cwd=world["cwd"], env=world["env"]))
+        no_traceback(run_cli(*args, cwd=ledger["cwd"], env=ledger["env"]))
 
 
 @AWS_SETTINGS
 @given(tag=st.one_of(TEXT, st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,130}", fullmatch=True)))
 def test_any_image_tag_is_refused_or_written_without_a_traceback(
-    tag: str, world: dict[str, Any], fast_retries: None
+    tag: str, ledger: dict[str, Any], fast_retries: None
 ) -> None:
-    no_traceback(run_cli_here("promote", "1.2.0", "--tag", tag, cwd=world["cwd"], env=world["env"]))
+    no_traceback(run_cli("promote", "1.2.0", "--tag", tag, cwd=ledger["cwd"], env=ledger["env"]))
 
 
 @AWS_SETTINGS
 @given(name=st.one_of(TEXT, st.from_regex(r"[a-z0-9][a-z0-9._/-]{0,60}", fullmatch=True)))
 def test_any_repository_name_is_refused_or_looked_up_without_a_traceback(
-    name: str, world: dict[str, Any]
+    name: str, ledger: dict[str, Any]
 ) -> None:
-    env = {**world["env"], "RELEASECTL_ECR_REPOSITORY": name}
+    env = {**ledger["env"], "RELEASECTL_ECR_REPOSITORY": name}
     for args in (("releases",), ("promote", "1.2.0")):
-        no_traceback(run_cli_here(*args, cwd=world["cwd"], env=env))
+        no_traceback(run_cli(*args, cwd=ledger["cwd"], env=env))
 
 
 # Every key but the endpoint (any value there would send requests to whatever host it names).
@@ -131,11 +132,11 @@ FUZZED_KEYS = [
     value=st.one_of(TEXT, st.integers().map(str), st.sampled_from(["0", "-1", "true", "1e9"])),
 )
 def test_any_config_value_from_the_environment_is_refused_or_used_without_a_traceback(
-    key: str, value: str, world: dict[str, Any], fast_retries: None
+    key: str, value: str, ledger: dict[str, Any], fast_retries: None
 ) -> None:
-    env = {**world["env"], f"RELEASECTL_{key.upper()}": value}
+    env = {**ledger["env"], f"RELEASECTL_{key.upper()}": value}
     for args in (("status",), ("deploy", "9.9.9", "--no-wait")):
-        no_traceback(run_cli_here(*args, cwd=world["cwd"], env=env))
+        no_traceback(run_cli(*args, cwd=ledger["cwd"], env=env))
 
 
 @SETTINGS
@@ -150,7 +151,7 @@ def test_any_config_value_from_the_environment_is_refused_or_used_without_a_trac
     ),
 )
 def test_any_config_file_value_is_refused_or_used_without_a_traceback(
-    key: str, value: Any, world: dict[str, Any]
+    key: str, value: Any, ledger: dict[str, Any]
 ) -> None:
     import json
 
@@ -160,6 +161,6 @@ def test_any_config_file_value_is_refused_or_used_without_a_traceback(
         literal = "inf" if value > 0 else "-inf"
     else:
         literal = json.dumps(value).replace("true", "true").replace("false", "false")
-    config = world["cwd"] / "fuzzed.toml"
+    config = ledger["cwd"] / "fuzzed.toml"
     config.write_text(f"[tool.releasectl]\n{key} = {literal}\n")
-    no_traceback(run_cli_here("--config", str(config), "status", cwd=world["cwd"], env=world["env"]))
+    no_traceback(run_cli("--config", str(config), "status", cwd=ledger["cwd"], env=ledger["env"]))

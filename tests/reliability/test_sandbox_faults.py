@@ -19,11 +19,13 @@ from typing import Any
 
 import pytest
 
-from tests.support.aws_state import Ran, client, ledger_problems, one_line_error, snapshot, start_cli
+from tests.support.aws_state import client, ledger_problems, snapshot
+from tests.support.cli import CliResult, one_line_error, start_cli
 from tests.support.ecr_fixtures import create_repository
 from tests.support.faultproxy import FaultPlan, FaultProxy
 from tests.support.flows import result_json
-from tests.support.sandbox_projects import CONFIG, get, git, init_repo, service_files
+from tests.support.git import git
+from tests.support.sandbox_projects import CONFIG, get, init_repo, service_files
 from tests.support.sandbox_world import (
     BUILD_LINES,
     DEPLOY_TIMEOUT,
@@ -51,7 +53,7 @@ SOAK_HEAVY_SEEDS = list(range(400, 420))
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def sandboxed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     with sandbox_world(tmp_path_factory.mktemp("sandbox-faults")) as running:
         yield running
 
@@ -74,28 +76,28 @@ def rollback_pair(seed: int) -> tuple[str, str]:
     return ROLLBACKS[seed % len(ROLLBACKS)]
 
 
-def assert_runs(world: World, version: str, result: dict[str, Any]) -> None:
+def assert_runs(sandboxed: World, version: str, result: dict[str, Any]) -> None:
     """The service runs `version` by digest through the deployment the command reported:
     PRIMARY and COMPLETED, every task on that digest, the load balancer answering it."""
-    service = service_now(world.endpoint)
+    service = service_now(sandboxed.endpoint)
     primary = next(d for d in service["deployments"] if d["status"] == "PRIMARY")
     assert (primary["id"], primary["rolloutState"]) == (result["deployment_id"], "COMPLETED")
     assert primary["taskDefinition"] == service["taskDefinition"] == result["task_definition"]
-    assert digest_of(world.endpoint, service["taskDefinition"]) == world.digests[version]
-    assert service["runningCount"] == service["desiredCount"] == world.sandbox.desired_count
-    assert running_digests(world.endpoint) == {world.digests[version]}
-    assert get(world.sandbox.alb_url) == hello(version)
-    assert ledger_problems(snapshot(world.endpoint)) == []
+    assert digest_of(sandboxed.endpoint, service["taskDefinition"]) == sandboxed.digests[version]
+    assert service["runningCount"] == service["desiredCount"] == sandboxed.sandbox.desired_count
+    assert running_digests(sandboxed.endpoint) == {sandboxed.digests[version]}
+    assert get(sandboxed.sandbox.alb_url) == hello(version)
+    assert ledger_problems(snapshot(sandboxed.endpoint)) == []
 
 
-def watching(world: World) -> Watcher:
-    return Watcher(world.endpoint, world.sandbox.alb_url)
+def watching(sandboxed: World) -> Watcher:
+    return Watcher(sandboxed.endpoint, sandboxed.sandbox.alb_url)
 
 
-def assert_only_releases(world: World, watcher: Watcher, versions: set[str]) -> None:
+def assert_only_releases(sandboxed: World, watcher: Watcher, versions: set[str]) -> None:
     """While the command ran, the service pointed only at these releases' digests, and the
     load balancer answered every request with one of them."""
-    allowed = {world.digests[v] for v in versions}
+    allowed = {sandboxed.digests[v] for v in versions}
     assert set(watcher.digests()) <= allowed, watcher.task_definitions
     assert watcher.answers
     assert set(watcher.answers) <= {hello(v) for v in versions}, set(watcher.answers)
@@ -104,36 +106,36 @@ def assert_only_releases(world: World, watcher: Watcher, versions: set[str]) -> 
 # ----------------------------------------------------------------------------- deploy and rollback
 
 
-def check_deploy(world: World, seed: int) -> dict[str, int]:
+def check_deploy(sandboxed: World, seed: int) -> dict[str, int]:
     before, target = deploy_pair(seed)
-    world.deploy_directly(before)
+    sandboxed.deploy_directly(before)
 
     with (
-        FaultProxy(world.endpoint, faults(seed)) as proxy,
-        watching(world) as w,
+        FaultProxy(sandboxed.endpoint, faults(seed)) as proxy,
+        watching(sandboxed) as w,
     ):
-        ran = world.run("deploy", target, "--timeout", DEPLOY_TIMEOUT, api_endpoint=proxy.url)
+        ran = sandboxed.run("deploy", target, "--timeout", DEPLOY_TIMEOUT, api_endpoint=proxy.url)
 
     assert ran.code == 0, f"{dict(proxy.injected)}: {ran.stderr}"
     result = result_json(ran)
     assert (result["outcome"], result["version"]) == ("succeeded", target)
-    assert result["image"]["digest"] == world.digests[target]
+    assert result["image"]["digest"] == sandboxed.digests[target]
     assert result["verified"] is True
-    assert_runs(world, target, result)
-    assert_only_releases(world, w, {before, target})
+    assert_runs(sandboxed, target, result)
+    assert_only_releases(sandboxed, w, {before, target})
     return dict(proxy.injected)
 
 
-def check_rollback(world: World, seed: int) -> dict[str, int]:
+def check_rollback(sandboxed: World, seed: int) -> dict[str, int]:
     running, target = rollback_pair(seed)
-    world.deploy_directly(target)  # a rollback goes back to a version this service ran
-    world.deploy_directly(running)
+    sandboxed.deploy_directly(target)  # a rollback goes back to a version this service ran
+    sandboxed.deploy_directly(running)
 
     with (
-        FaultProxy(world.endpoint, faults(seed)) as proxy,
-        watching(world) as w,
+        FaultProxy(sandboxed.endpoint, faults(seed)) as proxy,
+        watching(sandboxed) as w,
     ):
-        ran = world.run("rollback", "--to", target, "--timeout", DEPLOY_TIMEOUT, api_endpoint=proxy.url)
+        ran = sandboxed.run("rollback", "--to", target, "--timeout", DEPLOY_TIMEOUT, api_endpoint=proxy.url)
 
     assert ran.code == 0, f"{dict(proxy.injected)}: {ran.stderr}"
     result = result_json(ran)
@@ -142,105 +144,105 @@ def check_rollback(world: World, seed: int) -> dict[str, int]:
         target,
         running,
     )
-    assert result["image"]["digest"] == world.digests[target]
-    assert_runs(world, target, result)
-    assert_only_releases(world, w, {running, target})
+    assert result["image"]["digest"] == sandboxed.digests[target]
+    assert_runs(sandboxed, target, result)
+    assert_only_releases(sandboxed, w, {running, target})
     return dict(proxy.injected)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_deploy_with_waiting_through_faults_ends_primary_completed_on_the_released_digest(
-    world: World, seed: int, fast_retries: None
+    sandboxed: World, seed: int, fast_retries: None
 ) -> None:
-    injected = check_deploy(world, seed)
+    injected = check_deploy(sandboxed, seed)
     assert sum(injected.values()) > 0
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_rollback_with_waiting_through_faults_ends_primary_completed_on_the_target_release(
-    world: World, seed: int, fast_retries: None
+    sandboxed: World, seed: int, fast_retries: None
 ) -> None:
-    injected = check_rollback(world, seed)
+    injected = check_rollback(sandboxed, seed)
     assert sum(injected.values()) > 0
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", SOAK_SEEDS)
-def test_soak_deploy_with_waiting_through_faults(world: World, seed: int, fast_retries: None) -> None:
-    check_deploy(world, seed)
+def test_soak_deploy_with_waiting_through_faults(sandboxed: World, seed: int, fast_retries: None) -> None:
+    check_deploy(sandboxed, seed)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", SOAK_SEEDS)
-def test_soak_rollback_with_waiting_through_faults(world: World, seed: int, fast_retries: None) -> None:
-    check_rollback(world, seed)
+def test_soak_rollback_with_waiting_through_faults(sandboxed: World, seed: int, fast_retries: None) -> None:
+    check_rollback(sandboxed, seed)
 
 
 def test_a_release_that_never_turns_healthy_deployed_through_faults_is_reported_rolled_back(
-    world: World, fast_retries: None
+    sandboxed: World, fast_retries: None
 ) -> None:
-    running = str(service_now(world.endpoint)["taskDefinition"])
-    before = world.version_of(digest_of(world.endpoint, running))
+    running = str(service_now(sandboxed.endpoint)["taskDefinition"])
+    before = sandboxed.version_of(digest_of(sandboxed.endpoint, running))
 
-    with FaultProxy(world.endpoint, faults(7)) as proxy, watching(world) as w:
-        ran = world.run("deploy", UNHEALTHY, "--timeout", DEPLOY_TIMEOUT, api_endpoint=proxy.url)
-        world.settle()
+    with FaultProxy(sandboxed.endpoint, faults(7)) as proxy, watching(sandboxed) as w:
+        ran = sandboxed.run("deploy", UNHEALTHY, "--timeout", DEPLOY_TIMEOUT, api_endpoint=proxy.url)
+        sandboxed.settle()
 
     assert ran.code == 1, f"{dict(proxy.injected)}: {ran.stderr}"
     result = result_json(ran)
     assert (result["outcome"], result["version"]) == ("rolled_back", UNHEALTHY)
-    service = service_now(world.endpoint)
+    service = service_now(sandboxed.endpoint)
     assert service["taskDefinition"] == running
     assert [(d["status"], d["rolloutState"]) for d in service["deployments"]] == [("PRIMARY", "COMPLETED")]
-    assert running_digests(world.endpoint) == {world.digests[before]}
+    assert running_digests(sandboxed.endpoint) == {sandboxed.digests[before]}
     # The unhealthy tasks never got traffic: every answer came from the release that stayed.
     assert set(w.answers) == {hello(before)}
-    assert ledger_problems(snapshot(world.endpoint)) == []
+    assert ledger_problems(snapshot(sandboxed.endpoint)) == []
 
 
-def check_heavy(world: World, command: str, seed: int) -> None:
+def check_heavy(sandboxed: World, command: str, seed: int) -> None:
     """Through 50% faults and 2 attempts a call: success, or one line, exit 1 (exit 4 only when
     nothing was changed), and the service never on anything but the two releases involved."""
     before, target = rollback_pair(seed) if command == "rollback" else deploy_pair(seed)
     if command == "rollback":
-        world.deploy_directly(target)  # a rollback goes back to a version this service ran
-    world.deploy_directly(before)
-    running = str(service_now(world.endpoint)["taskDefinition"])
+        sandboxed.deploy_directly(target)  # a rollback goes back to a version this service ran
+    sandboxed.deploy_directly(before)
+    running = str(service_now(sandboxed.endpoint)["taskDefinition"])
     args = ("rollback", "--to", target) if command == "rollback" else ("deploy", target)
 
     plan = faults(seed, rate=0.5, reset_after_rate=0.1)
-    with FaultProxy(world.endpoint, plan) as proxy, watching(world) as w:
-        ran = world.run(*args, "--timeout", DEPLOY_TIMEOUT, api_endpoint=proxy.url, attempts="2")
+    with FaultProxy(sandboxed.endpoint, plan) as proxy, watching(sandboxed) as w:
+        ran = sandboxed.run(*args, "--timeout", DEPLOY_TIMEOUT, api_endpoint=proxy.url, attempts="2")
         # A deployment started before a poll failed goes on in ECS: let it end before judging.
-        world.settle()
+        sandboxed.settle()
 
-    assert_only_releases(world, w, {before, target})
-    assert ledger_problems(snapshot(world.endpoint)) == []
+    assert_only_releases(sandboxed, w, {before, target})
+    assert ledger_problems(snapshot(sandboxed.endpoint)) == []
     if ran.code == 0:
-        assert_runs(world, target, result_json(ran))
+        assert_runs(sandboxed, target, result_json(ran))
         return
     assert ran.code in (1, 4), f"{dict(proxy.injected)}: {ran.stderr}"
     assert one_line_error(ran), ran.stderr
     assert result_json(ran)["outcome"] == "error"
     if ran.code == 4:
-        assert service_now(world.endpoint)["taskDefinition"] == running  # exit 4: nothing changed
+        assert service_now(sandboxed.endpoint)["taskDefinition"] == running  # exit 4: nothing changed
 
 
 @pytest.mark.parametrize("seed", HEAVY_SEEDS)
 @pytest.mark.parametrize("command", ["deploy", "rollback"])
 def test_a_deploy_or_rollback_broken_by_heavy_faults_fails_in_one_line_on_a_release(
-    world: World, command: str, seed: int, fast_retries: None
+    sandboxed: World, command: str, seed: int, fast_retries: None
 ) -> None:
-    check_heavy(world, command, seed)
+    check_heavy(sandboxed, command, seed)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", SOAK_HEAVY_SEEDS)
 @pytest.mark.parametrize("command", ["deploy", "rollback"])
 def test_soak_a_deploy_or_rollback_broken_by_heavy_faults(
-    world: World, command: str, seed: int, fast_retries: None
+    sandboxed: World, command: str, seed: int, fast_retries: None
 ) -> None:
-    check_heavy(world, command, seed)
+    check_heavy(sandboxed, command, seed)
 
 
 # ----------------------------------------------------------------------------- builds and their logs
@@ -271,16 +273,16 @@ def builds_of(endpoint: str, commit: str) -> list[str]:
     return [b["id"] for b in builds if b.get("sourceVersion") == commit]
 
 
-def check_build(world: World, seed: int, commit: str) -> tuple[Ran, dict[str, Any], list[str]]:
+def check_build(sandboxed: World, seed: int, commit: str) -> tuple[CliResult, dict[str, Any], list[str]]:
     """`releasectl build --ref COMMIT` (start and follow) through faults; what it printed of the
     log is exactly the stream, every line once, in order."""
-    earlier = builds_of(world.endpoint, commit)
-    with FaultProxy(world.endpoint, faults(seed)) as proxy:
-        ran = world.run("build", "--ref", commit, api_endpoint=proxy.url)
+    earlier = builds_of(sandboxed.endpoint, commit)
+    with FaultProxy(sandboxed.endpoint, faults(seed)) as proxy:
+        ran = sandboxed.run("build", "--ref", commit, api_endpoint=proxy.url)
 
     result = result_json(ran)
     assert result.get("build_id"), f"{dict(proxy.injected)}: {ran.stderr}"
-    stream = stream_lines(world.endpoint, result["build_id"])
+    stream = stream_lines(sandboxed.endpoint, result["build_id"])
     printed = ran.stderr.splitlines()
     in_stream = set(stream)
     assert [line for line in printed if line in in_stream] == stream
@@ -288,24 +290,24 @@ def check_build(world: World, seed: int, commit: str) -> tuple[Ran, dict[str, An
     assert numbered == [f"numbered line {n} of {BUILD_LINES}" for n in range(1, BUILD_LINES + 1)]
     assert result["log_lines"] == len(stream)
     # One build for one command, whatever answers were lost on the way (the idempotency token).
-    assert [b for b in builds_of(world.endpoint, commit) if b not in earlier] == [result["build_id"]]
+    assert [b for b in builds_of(sandboxed.endpoint, commit) if b not in earlier] == [result["build_id"]]
     return ran, result, stream
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_build_followed_through_faults_shows_every_line_exactly_once_in_order_and_exits_0(
-    world: World, seed: int, fast_retries: None
+    sandboxed: World, seed: int, fast_retries: None
 ) -> None:
-    ran, result, _ = check_build(world, seed, world.good_commit)
+    ran, result, _ = check_build(sandboxed, seed, sandboxed.good_commit)
 
     assert ran.code == 0, ran.stderr
     assert (result["outcome"], result["status"]) == ("succeeded", "SUCCEEDED")
 
 
 def test_a_failing_build_followed_through_faults_shows_every_line_and_exits_1(
-    world: World, fast_retries: None
+    sandboxed: World, fast_retries: None
 ) -> None:
-    ran, result, stream = check_build(world, 11, world.failing_commit)
+    ran, result, stream = check_build(sandboxed, 11, sandboxed.failing_commit)
 
     assert ran.code == 1, ran.stderr
     assert (result["outcome"], result["status"]) == ("failed", "FAILED")
@@ -315,50 +317,50 @@ def test_a_failing_build_followed_through_faults_shows_every_line_and_exits_1(
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", SOAK_SEEDS)
-def test_soak_build_followed_through_faults(world: World, seed: int, fast_retries: None) -> None:
-    ran, _, _ = check_build(world, seed, world.good_commit)
+def test_soak_build_followed_through_faults(sandboxed: World, seed: int, fast_retries: None) -> None:
+    ran, _, _ = check_build(sandboxed, seed, sandboxed.good_commit)
     assert ran.code == 0, ran.stderr
 
 
 def test_a_start_build_whose_answer_was_lost_starts_one_build_not_two(
-    world: World, fast_retries: None
+    sandboxed: World, fast_retries: None
 ) -> None:
     """The retry carries the same idempotency token, and CodeBuild answers it with the build the
     lost request started."""
     first = iter(["reset_after"])
     plan = FaultPlan(forced=lambda r: next(first, "") if r.operation == "StartBuild" else "")
-    earlier = builds_of(world.endpoint, world.good_commit)
+    earlier = builds_of(sandboxed.endpoint, sandboxed.good_commit)
 
-    with FaultProxy(world.endpoint, plan) as proxy:
-        ran = world.run("build", "--ref", world.good_commit, "--no-follow", api_endpoint=proxy.url)
+    with FaultProxy(sandboxed.endpoint, plan) as proxy:
+        ran = sandboxed.run("build", "--ref", sandboxed.good_commit, "--no-follow", api_endpoint=proxy.url)
 
     assert proxy.injected == {"reset_after": 1}
     assert ran.code == 0, ran.stderr
-    started = [b for b in builds_of(world.endpoint, world.good_commit) if b not in earlier]
+    started = [b for b in builds_of(sandboxed.endpoint, sandboxed.good_commit) if b not in earlier]
     assert started == [result_json(ran)["build_id"]]
 
 
 # ----------------------------------------------------------------------------- races
 
 
-def check_rollback_racing_a_deploy(world: World, seed: int, tmp_path: Path) -> None:
+def check_rollback_racing_a_deploy(sandboxed: World, seed: int, tmp_path: Path) -> None:
     old, current, new = HEALTHY
-    world.deploy_directly(old)
-    world.deploy_directly(current)
-    env = {**world.env(attempts="8"), **fast_retry_path(tmp_path / "site")}
+    sandboxed.deploy_directly(old)
+    sandboxed.deploy_directly(current)
+    env = {**sandboxed.env(attempts="8"), **fast_retry_path(tmp_path / "site")}
 
     with (
-        FaultProxy(world.endpoint, faults(seed)) as proxy,
-        watching(world) as w,
+        FaultProxy(sandboxed.endpoint, faults(seed)) as proxy,
+        watching(sandboxed) as w,
     ):
         env["AWS_ENDPOINT_URL"] = proxy.url
         deploy, rollback = finish(
             [
-                start_cli(["deploy", new, "--timeout", DEPLOY_TIMEOUT], world.project, env),
-                start_cli(["rollback", "--to", old, "--timeout", DEPLOY_TIMEOUT], world.project, env),
+                start_cli(["deploy", new, "--timeout", DEPLOY_TIMEOUT], sandboxed.project, env),
+                start_cli(["rollback", "--to", old, "--timeout", DEPLOY_TIMEOUT], sandboxed.project, env),
             ]
         )
-        world.settle()
+        sandboxed.settle()
 
     racers = {"deploy": deploy, "rollback": rollback}
     for name, racer in racers.items():
@@ -369,10 +371,10 @@ def check_rollback_racing_a_deploy(world: World, seed: int, tmp_path: Path) -> N
     winners = [r for r in (deploy, rollback) if r.code == 0]
     assert winners, "neither reported success"
 
-    service = service_now(world.endpoint)
+    service = service_now(sandboxed.endpoint)
     primary = next(d for d in service["deployments"] if d["status"] == "PRIMARY")
     (final,) = [r for r in winners if r.result["deployment_id"] == primary["id"]]
-    assert_runs(world, final.result["version"], final.result)
+    assert_runs(sandboxed, final.result["version"], final.result)
     events = [e["message"] for e in service["events"]]
     for racer, other in ((deploy, rollback), (rollback, deploy)):
         ours = racer.result["deployment_id"]
@@ -383,34 +385,39 @@ def check_rollback_racing_a_deploy(world: World, seed: int, tmp_path: Path) -> N
         elif racer is not final:
             # Both succeeded: this one completed before the other replaced it.
             assert f"(service {SERVICE}) (deployment {ours}) deployment completed." in events
-    assert_only_releases(world, w, {old, current, new})
+    assert_only_releases(sandboxed, w, {old, current, new})
 
 
 def test_a_rollback_racing_a_deploy_through_faults_ends_where_one_intended_and_both_tell_the_truth(
-    world: World, tmp_path: Path
+    sandboxed: World, tmp_path: Path
 ) -> None:
-    check_rollback_racing_a_deploy(world, 21, tmp_path)
+    check_rollback_racing_a_deploy(sandboxed, 21, tmp_path)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(500, 510))
-def test_soak_a_rollback_racing_a_deploy_through_faults(world: World, seed: int, tmp_path: Path) -> None:
-    check_rollback_racing_a_deploy(world, seed, tmp_path)
+def test_soak_a_rollback_racing_a_deploy_through_faults(sandboxed: World, seed: int, tmp_path: Path) -> None:
+    check_rollback_racing_a_deploy(sandboxed, seed, tmp_path)
 
 
-def race_repository(world: World, prefix: str) -> str:
+def race_repository(sandboxed: World, prefix: str) -> str:
     """A release repository of its own, made like the sandbox's (immutable except `latest`)."""
     name = f"{prefix}-{uuid.uuid4().hex[:8]}"
     create_repository(
-        client(world.endpoint, "ecr"), name, mutability="IMMUTABLE_WITH_EXCLUSION", mutable_tags=["latest"]
+        client(sandboxed.endpoint, "ecr"),
+        name,
+        mutability="IMMUTABLE_WITH_EXCLUSION",
+        mutable_tags=["latest"],
     )
     return name
 
 
-def release_all(world: World, clones: list[Path], repository: str, seed: int, site: Path) -> list[Finished]:
+def release_all(
+    sandboxed: World, clones: list[Path], repository: str, seed: int, site: Path
+) -> list[Finished]:
     """`releasectl release --no-deploy --builder sandbox` in every clone at once, through faults."""
-    env = {**world.env(attempts="8"), "RELEASECTL_ECR_REPOSITORY": repository, **fast_retry_path(site)}
-    with FaultProxy(world.endpoint, faults(seed)) as proxy:
+    env = {**sandboxed.env(attempts="8"), "RELEASECTL_ECR_REPOSITORY": repository, **fast_retry_path(site)}
+    with FaultProxy(sandboxed.endpoint, faults(seed)) as proxy:
         env["AWS_ENDPOINT_URL"] = proxy.url
         return finish(
             # The racers' own commits are in their clones only: released as pipelines would once pushed.
@@ -431,27 +438,27 @@ def origin_with_clones(root: Path, count: int) -> tuple[Path, list[Path]]:
 
 
 def test_two_sandbox_builder_releases_of_one_commit_at_once_through_faults_claim_one_version(
-    world: World, tmp_path: Path
+    sandboxed: World, tmp_path: Path
 ) -> None:
-    repository = race_repository(world, "race-one-commit")
+    repository = race_repository(sandboxed, "race-one-commit")
     origin, clones = origin_with_clones(tmp_path, 2)
     sha = git(origin, "rev-parse", "HEAD")
 
-    results = release_all(world, clones, repository, 31, tmp_path / "site")
+    results = release_all(sandboxed, clones, repository, 31, tmp_path / "site")
 
     assert [r.code for r in results] == [0, 0], [r.stderr for r in results]
     assert {r.result["version"] for r in results} == {"0.1.0"}
     assert {r.result["outcome"] for r in results} <= {"succeeded", "noop"}
     (digest,) = {r.result["image"]["digest"] for r in results}
-    images = snapshot(world.endpoint)["ecr"][repository]["images"]
+    images = snapshot(sandboxed.endpoint)["ecr"][repository]["images"]
     assert images == {digest: ("0.1.0", f"git-{sha}")}
-    assert ledger_problems(snapshot(world.endpoint)) == []
+    assert ledger_problems(snapshot(sandboxed.endpoint)) == []
 
 
 def test_sandbox_builder_releases_of_three_commits_at_once_through_faults_claim_three_versions(
-    world: World, tmp_path: Path
+    sandboxed: World, tmp_path: Path
 ) -> None:
-    repository = race_repository(world, "race-three-commits")
+    repository = race_repository(sandboxed, "race-three-commits")
     _, clones = origin_with_clones(tmp_path, 3)
     shas = []
     for n, clone in enumerate(clones):
@@ -460,20 +467,20 @@ def test_sandbox_builder_releases_of_three_commits_at_once_through_faults_claim_
         git(clone, "commit", "-q", "-m", f"fix: change {n}")
         shas.append(git(clone, "rev-parse", "HEAD"))
 
-    results = release_all(world, clones, repository, 41, tmp_path / "site")
+    results = release_all(sandboxed, clones, repository, 41, tmp_path / "site")
 
     assert [r.code for r in results] == [0, 0, 0], [r.stderr for r in results]
     versions = [r.result["version"] for r in results]
     assert sorted(versions) == ["0.1.0", "0.1.1", "0.1.2"]
-    images = snapshot(world.endpoint)["ecr"][repository]["images"]
-    ecr = client(world.endpoint, "ecr")
+    images = snapshot(sandboxed.endpoint)["ecr"][repository]["images"]
+    ecr = client(sandboxed.endpoint, "ecr")
     for sha, racer in zip(shas, results, strict=True):
         digest, version = racer.result["image"]["digest"], racer.result["version"]
         assert images[digest] == tuple(sorted((version, f"git-{sha}")))
         # The image under each version is the one built from that racer's own commit.
         manifest = ecr.batch_get_image(repositoryName=repository, imageIds=[{"imageTag": version}])
         config_digest = json.loads(manifest["images"][0]["imageManifest"])["config"]["digest"]
-        labels = json.loads(world.sandbox.state.blobs.get(config_digest))["config"]["Labels"]
+        labels = json.loads(sandboxed.sandbox.state.blobs.get(config_digest))["config"]["Labels"]
         assert labels["org.opencontainers.image.revision"] == sha
         assert labels["org.opencontainers.image.version"] == version
-    assert ledger_problems(snapshot(world.endpoint)) == []
+    assert ledger_problems(snapshot(sandboxed.endpoint)) == []

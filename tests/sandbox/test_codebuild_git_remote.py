@@ -22,8 +22,9 @@ from releasectl_sandbox.sandbox import Sandbox
 from releasectl_sandbox.state import read_env_file
 from tests.sandbox.test_codebuild_sim import finished, log_lines
 from tests.support.ecr_fixtures import create_repository
+from tests.support.git import git
 from tests.support.release_world import remote_tags
-from tests.support.sandbox_projects import CONFIG, git, init_repo, project_config, service_files, wait_for
+from tests.support.sandbox_projects import CONFIG, init_repo, project_config, service_files, wait_for
 
 PROJECT = "hello-world-release"
 BUILDSPEC = """\

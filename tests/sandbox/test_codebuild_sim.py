@@ -11,8 +11,9 @@ import pytest
 
 from releasectl_sandbox.sandbox import Sandbox
 from releasectl_sandbox.state import processes_with_marker
-from tests.conftest import run_cli
-from tests.support.sandbox_projects import CONFIG, git, init_repo, project_config, wait_for
+from tests.support.cli import run_cli
+from tests.support.git import git
+from tests.support.sandbox_projects import CONFIG, init_repo, project_config, wait_for
 
 PROJECT = "hello-world-release"
 BUILDSPEC = """\
@@ -37,7 +38,7 @@ phases:
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def build_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return init_repo(
         tmp_path_factory.mktemp("codebuild") / "repo",
         {"pyproject.toml": CONFIG, "buildspec.yml": BUILDSPEC, "content.txt": "first\n"},
@@ -45,10 +46,13 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def sandbox(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+def sandbox(build_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     state = tmp_path_factory.mktemp("codebuild-state")
     with Sandbox(
-        repo, config=project_config(repo), state_dir=state / "sandbox", env_file=state / "env"
+        build_project,
+        config=project_config(build_project),
+        state_dir=state / "sandbox",
+        env_file=state / "env",
     ) as running:
         yield running
 
@@ -81,9 +85,9 @@ def phase(build: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def test_a_build_runs_the_buildspec_and_succeeds_with_its_log_in_cloudwatch(
-    sandbox: Sandbox, codebuild: Any, repo: Path
+    sandbox: Sandbox, codebuild: Any, build_project: Path
 ) -> None:
-    commit = git(repo, "rev-parse", "HEAD")
+    commit = git(build_project, "rev-parse", "HEAD")
     build = finished(
         codebuild, codebuild.start_build(projectName=PROJECT, sourceVersion=commit)["build"]["id"]
     )
@@ -115,16 +119,18 @@ def test_exported_variables_are_recorded_on_the_build(codebuild: Any) -> None:
     assert build["exportedEnvironmentVariables"] == [{"name": "BUILT_FROM", "value": "first"}]
 
 
-def test_a_build_checks_out_the_requested_commit_not_the_branch_tip(codebuild: Any, repo: Path) -> None:
-    first = git(repo, "rev-parse", "HEAD")
-    (repo / "content.txt").write_text("second\n")
-    git(repo, "commit", "-q", "-am", "fix: second")
+def test_a_build_checks_out_the_requested_commit_not_the_branch_tip(
+    codebuild: Any, build_project: Path
+) -> None:
+    first = git(build_project, "rev-parse", "HEAD")
+    (build_project / "content.txt").write_text("second\n")
+    git(build_project, "commit", "-q", "-am", "fix: second")
     try:
         build = finished(
             codebuild, codebuild.start_build(projectName=PROJECT, sourceVersion=first)["build"]["id"]
         )
     finally:
-        git(repo, "reset", "-q", "--hard", first)
+        git(build_project, "reset", "-q", "--hard", first)
     assert build["exportedEnvironmentVariables"] == [{"name": "BUILT_FROM", "value": "first"}]
 
 
@@ -203,14 +209,16 @@ def test_an_unknown_source_version_fails_the_build_in_download_source(codebuild:
     assert "no-such-branch" in download["contexts"][0]["message"]
 
 
-def test_releasectl_build_of_a_failing_commit_exits_1_showing_the_log(sandbox: Sandbox, repo: Path) -> None:
-    base = git(repo, "rev-parse", "HEAD")
-    (repo / "fail.txt").write_text("fail\n")
-    git(repo, "add", "fail.txt")
-    git(repo, "commit", "-q", "-m", "fix: breaks the build")
-    failing = git(repo, "rev-parse", "HEAD")
-    git(repo, "reset", "-q", "--hard", base)  # the commit stays reachable by its sha
-    result = run_cli("--json", "build", "--ref", failing, cwd=repo, env=sandbox.env, timeout=90)
+def test_releasectl_build_of_a_failing_commit_exits_1_showing_the_log(
+    sandbox: Sandbox, build_project: Path
+) -> None:
+    base = git(build_project, "rev-parse", "HEAD")
+    (build_project / "fail.txt").write_text("fail\n")
+    git(build_project, "add", "fail.txt")
+    git(build_project, "commit", "-q", "-m", "fix: breaks the build")
+    failing = git(build_project, "rev-parse", "HEAD")
+    git(build_project, "reset", "-q", "--hard", base)  # the commit stays reachable by its sha
+    result = run_cli("--json", "build", "--ref", failing, cwd=build_project, env=sandbox.env, timeout=90)
     assert result.code == 1, result.stderr
     assert "failing on purpose" in result.stderr
     assert "Error while executing command" in result.stderr
@@ -218,9 +226,9 @@ def test_releasectl_build_of_a_failing_commit_exits_1_showing_the_log(sandbox: S
 
 
 def test_releasectl_build_of_a_good_commit_exits_0_with_exported_variables(
-    sandbox: Sandbox, repo: Path
+    sandbox: Sandbox, build_project: Path
 ) -> None:
-    result = run_cli("build", cwd=repo, env=sandbox.env, timeout=90)
+    result = run_cli("build", cwd=build_project, env=sandbox.env, timeout=90)
     assert result.code == 0, result.stderr
     assert "content is first" in result.stderr
     assert "BUILT_FROM=first" in result.stderr

@@ -17,7 +17,7 @@ import pytest
 
 from releasectl_sandbox.images import BuiltImage, build_image, push
 from releasectl_sandbox.sandbox import Sandbox
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
 from tests.support.sandbox_projects import (
     CONFIG,
     copy_context,

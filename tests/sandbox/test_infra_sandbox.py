@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from releasectl_sandbox.sandbox import Sandbox
-from tests.conftest import ROOT, run_cli
+from tests.support.cli import run_cli
+from tests.support.paths import ROOT
 from tests.support.sandbox_projects import CONFIG, init_repo, project_config, service_files
 
 TEMPLATE = str(ROOT / "infra" / "releasectl.yaml")

@@ -54,7 +54,7 @@ def up(project: Path) -> Iterator[SandboxProcess]:
         process.stop()
 
 
-def aws(up: SandboxProcess, service: str) -> Any:
+def api(up: SandboxProcess, service: str) -> Any:
     env = up.env
     return boto3.client(
         service,
@@ -75,7 +75,7 @@ def test_the_env_file_holds_what_to_export(up: SandboxProcess, project: Path) ->
 
 
 def test_the_release_repository_is_immutable_except_the_floating_tags(up: SandboxProcess) -> None:
-    ecr = aws(up, "ecr")
+    ecr = api(up, "ecr")
     release = ecr.describe_repositories(repositoryNames=["hello-world"])["repositories"][0]
     assert release["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
     assert release["imageTagMutabilityExclusionFilters"] == [
@@ -86,17 +86,17 @@ def test_the_release_repository_is_immutable_except_the_floating_tags(up: Sandbo
 
 
 def test_the_codebuild_project_builds_this_repository(up: SandboxProcess, project: Path) -> None:
-    found = aws(up, "codebuild").batch_get_projects(names=["hello-world-release"])["projects"][0]
+    found = api(up, "codebuild").batch_get_projects(names=["hello-world-release"])["projects"][0]
     assert found["source"]["location"] == str(project)
     variables = {v["name"]: v["value"] for v in found["environment"]["environmentVariables"]}
     assert variables["RELEASECTL_ECS_SERVICE"] == "hello-world"
     assert variables["UNIT_TESTS"] == "tests/test_fast.py"  # --build-env: overrides the buildspec's value
-    groups = aws(up, "logs").describe_log_groups()["logGroups"]
+    groups = api(up, "logs").describe_log_groups()["logGroups"]
     assert {"/aws/codebuild/hello-world-release", "/ecs/hello-world"} <= {g["logGroupName"] for g in groups}
 
 
 def test_the_service_runs_two_tasks_and_the_alb_answers(up: SandboxProcess) -> None:
-    found = aws(up, "ecs").describe_services(cluster="hello-world", services=["hello-world"])["services"][0]
+    found = api(up, "ecs").describe_services(cluster="hello-world", services=["hello-world"])["services"][0]
     assert (found["desiredCount"], found["runningCount"]) == (2, 2)
     assert get(up.alb_url) == (200, "Hello from CI/CD! (version 0.0.0-dev)\n")
 
@@ -105,7 +105,7 @@ def test_sigterm_stops_the_sandbox_and_every_process_it_started(up: SandboxProce
     state = StateDir(project / ".releasectl" / "sandbox")
     info = state.read_info()
     assert info is not None
-    build = aws(up, "codebuild").start_build(projectName="hello-world-release")["build"]["id"]
+    build = api(up, "codebuild").start_build(projectName="hello-world-release")["build"]["id"]
     wait_for(lambda: len(processes_with_marker(info["marker"])) >= 3, 15, "two tasks and a build running")
     started = state.recorded_pids()
     assert started
@@ -217,7 +217,7 @@ def test_a_second_sandbox_up_in_the_same_project_refuses_and_leaves_the_first_ru
         assert env_file.read_text() == written
         assert get(first.alb_url)[0] == 200
         assert (
-            aws(first, "ecs").describe_services(cluster="hello-world", services=["hello-world"])["services"][
+            api(first, "ecs").describe_services(cluster="hello-world", services=["hello-world"])["services"][
                 0
             ]["runningCount"]
             == 2

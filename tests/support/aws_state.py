@@ -1,5 +1,4 @@
-"""What the reliability suite checks with: AWS state snapshots, ledger invariants, and a fast
-in-process CLI runner.
+"""What the reliability suite checks with: AWS state snapshots and ledger invariants.
 
 Everything reads AWS through plain boto3 on an endpoint URL, so the same checks run against a
 moto server today and against the sandbox's endpoint (docs/design.md §8) unchanged.
@@ -7,18 +6,10 @@ moto server today and against the sandbox's endpoint (docs/design.md §8) unchan
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import io
-import os
 import re
-import signal
-import subprocess
-import sys
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 RELEASE_TAG = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-rc\.(0|[1-9][0-9]*))?$")
@@ -170,123 +161,3 @@ def ledger_problems(state: Mapping[str, Any], floating: tuple[str, ...] = ("late
             if repo_part.rsplit("/", 1)[-1] in uris and digest and digest not in released:
                 problems.append(f"{service}: container {container} runs {image}, which is no release")
     return problems
-
-
-# ----------------------------------------------------------------------------- the CLI in-process
-
-
-@dataclass
-class Ran:
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def error_lines(self) -> list[str]:
-        return [line for line in self.stderr.splitlines() if line.startswith("error:")]
-
-
-@contextlib.contextmanager
-def _environment(env: Mapping[str, str | None]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in env}
-    try:
-        for name, value in env.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-_shared_models: dict[tuple[str, ...], Any] = {}
-
-
-def share_botocore_models() -> None:
-    """Every CLI run makes a new boto3 session, and each session loads and parses the same
-    service models again (~half of a short run's CPU). botocore already hands one parsed model
-    to every client of a session; this hands it to every session of this test process."""
-    from botocore.loaders import Loader
-
-    if getattr(Loader, "_models_shared", False):
-        return
-    load_service_model, load_data = Loader.load_service_model, Loader.load_data
-
-    def shared_service_model(self: Any, service_name: str, type_name: str, api_version: Any = None) -> Any:
-        key = ("service", service_name, type_name, str(api_version))
-        if key not in _shared_models:
-            _shared_models[key] = load_service_model(self, service_name, type_name, api_version)
-        return _shared_models[key]
-
-    def shared_data(self: Any, name: str) -> Any:
-        key = ("data", name)
-        if key not in _shared_models:
-            _shared_models[key] = load_data(self, name)
-        return _shared_models[key]
-
-    Loader.load_service_model = shared_service_model  # type: ignore[method-assign]
-    Loader.load_data = shared_data  # type: ignore[method-assign]
-    Loader._models_shared = True  # type: ignore[attr-defined]
-
-
-def run_cli_here(*args: str, cwd: Path, env: Mapping[str, str | None] | None = None) -> Ran:
-    """`releasectl ARGS` through releasectl.cli.app.run in this process, stdio captured.
-
-    The same code path as `python -m releasectl` after argument parsing, without a new
-    interpreter and a fresh boto3 import per call (~0.5 s each): what makes property tests
-    with hundreds of examples affordable. `None` in env unsets a variable.
-    """
-    from releasectl.cli.app import run
-
-    share_botocore_models()
-    out, err = io.StringIO(), io.StringIO()
-    previous = Path.cwd()
-    try:
-        os.chdir(cwd)
-        with _environment(env or {}), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = run(list(args))
-    finally:
-        os.chdir(previous)
-    return Ran(code, out.getvalue(), err.getvalue())
-
-
-def one_line_error(ran: Ran) -> bool:
-    """The error contract: exactly one `error:` line on stderr and no traceback."""
-    return len(ran.error_lines) == 1 and "Traceback" not in ran.stderr
-
-
-def python() -> str:
-    return sys.executable
-
-
-def start_cli(args: Sequence[str], cwd: Path, env: Mapping[str, str]) -> subprocess.Popen[str]:
-    """`python -m releasectl --json ARGS` in its own interpreter, as an operator or a pipeline runs it."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "releasectl", "--json", *args],
-        cwd=cwd,
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def default_signal_dispositions() -> None:
-    """preexec_fn for a child a test will interrupt: SIGINT and SIGTERM as a terminal gives them.
-
-    A child inherits ignored signals through exec. A suite started in the background
-    (`nohup make test &`, or any `cmd &` of a shell without job control) runs with SIGINT
-    ignored, and so would every child, which then never sees the Ctrl-C the test sends.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-def start_to_interrupt(argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[str]:
-    """subprocess.Popen(argv, text=True, **kwargs) for a child the test will send signals to."""
-    return subprocess.Popen(list(argv), text=True, preexec_fn=default_signal_dispositions, **kwargs)

@@ -12,18 +12,19 @@ import contextlib
 import io
 import json
 import os
-import subprocess
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import ROOT
 from tests.support import fake_docker
-from tests.support.aws_state import Ran, client, run_cli_here
+from tests.support.aws_state import client
+from tests.support.cli import CliResult, run_cli
 from tests.support.ecr_fixtures import create_repository, push_image
+from tests.support.git import git
 from tests.support.moto_fixtures import create_codebuild_project
+from tests.support.paths import ROOT
 from tests.support.scripted_ecs import task_definition_body
 
 SHOP = "shop"  # the release flow's repository: IMMUTABLE (see release_world)
@@ -34,24 +35,10 @@ RELEASED = {"1.1.0": "1" * 40, "1.2.0": "2" * 40}
 LOG_LINES = 120
 LOG_BATCH = 8
 GIT_DATE = "2025-03-01T12:00:00+00:00"
+FIXED_DATES = {"GIT_AUTHOR_DATE": GIT_DATE, "GIT_COMMITTER_DATE": GIT_DATE}  # commits with reproducible ids
 
 
 # ----------------------------------------------------------------------------- git
-
-
-def git(cwd: Path, *args: str, env: Mapping[str, str] | None = None) -> str:
-    fixed = {"GIT_AUTHOR_DATE": GIT_DATE, "GIT_COMMITTER_DATE": GIT_DATE}
-    proc = subprocess.run(
-        ["git", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, **fixed, **(env or {})},
-    )
-    if proc.returncode != 0:
-        raise AssertionError(f"git {' '.join(args)} failed: {proc.stderr}")
-    return proc.stdout.strip()
 
 
 def commit(cwd: Path, message: str, filename: str = "change.txt") -> str:
@@ -60,7 +47,7 @@ def commit(cwd: Path, message: str, filename: str = "change.txt") -> str:
     with target.open("a") as handle:
         handle.write(message.splitlines()[0] + "\n")
     git(cwd, "add", filename)
-    git(cwd, "commit", "-q", "-m", message)
+    git(cwd, "commit", "-q", "-m", message, env=FIXED_DATES)
     return git(cwd, "rev-parse", "HEAD")
 
 
@@ -208,7 +195,9 @@ class GrowingLog:
             raise AssertionError("the follower never stopped")
 
 
-def follow_logs(api_endpoint: str, log: GrowingLog, cwd: Path, *, max_attempts: int) -> tuple[Ran, list[str]]:
+def follow_logs(
+    api_endpoint: str, log: GrowingLog, cwd: Path, *, max_attempts: int
+) -> tuple[CliResult, list[str]]:
     """`releasectl logs BUILD_ID --follow` (its handler, on the growing log's fake clock);
     returns the outcome and the lines it printed."""
     from releasectl.commands import build as build_cmd
@@ -225,7 +214,7 @@ def follow_logs(api_endpoint: str, log: GrowingLog, cwd: Path, *, max_attempts: 
             stderr = ""
         except ReleasectlError as exc:
             code, stderr = int(exc.exit_code), f"error: {exc.one_line()}\n"
-    return Ran(code, out.getvalue(), stderr), out.getvalue().splitlines()
+    return CliResult(code, out.getvalue(), stderr), out.getvalue().splitlines()
 
 
 # ----------------------------------------------------------------------------- running flows
@@ -242,10 +231,12 @@ class Flow:
     # unreachable before anything was sent.
     allowed_failures: frozenset[int] = frozenset({1, 4})
 
-    def run(self, api_endpoint: str, world: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Ran:
+    def run(
+        self, api_endpoint: str, world: Mapping[str, Any], env: Mapping[str, str] | None = None
+    ) -> CliResult:
         """The command, in-process, talking to `api_endpoint` (the proxy or the endpoint itself)."""
         merged = {**world["env"], "AWS_ENDPOINT_URL": api_endpoint, **(env or {})}
-        return run_cli_here("--json", *self.args, cwd=world["cwd"], env=merged)
+        return run_cli("--json", *self.args, cwd=world["cwd"], env=merged)
 
 
 def _release_setup(endpoint: str, workdir: Path) -> dict[str, Any]:
@@ -267,7 +258,7 @@ def _ledger_setup(endpoint: str, workdir: Path) -> dict[str, Any]:
 
 def _rollback_setup(endpoint: str, workdir: Path) -> dict[str, Any]:
     world = _ledger_setup(endpoint, workdir)
-    ran = run_cli_here("deploy", "1.2.0", "--no-wait", cwd=world["cwd"], env={"AWS_ENDPOINT_URL": endpoint})
+    ran = run_cli("deploy", "1.2.0", "--no-wait", cwd=world["cwd"], env={"AWS_ENDPOINT_URL": endpoint})
     assert ran.code == 0, ran.stderr
     return world
 
@@ -283,7 +274,7 @@ FLOWS: dict[str, Flow] = {
 }
 
 
-def result_json(ran: Ran) -> dict[str, Any]:
+def result_json(ran: CliResult) -> dict[str, Any]:
     try:
         data = json.loads(ran.stdout)
     except ValueError:

@@ -1,41 +1,36 @@
-"""A repository `releasectl release` can ship against a moto server with a fake `docker`: shared by
-the tests of where release tags go and of how `version` and `release` agree."""
+"""A repository `releasectl release` can ship against a moto server with a fake `docker`, and the
+service it deploys to: the world of the `release` tests (the `world` fixture)."""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import ROOT, GitRepo
 from tests.support import fake_docker
+from tests.support.cli import CliResult, run_cli
 from tests.support.ecr_fixtures import create_repository
+from tests.support.git import GitRepo
+from tests.support.moto_fixtures import create_fargate_service
+from tests.support.paths import ROOT
 
-REPOSITORY = "shop"
+REPOSITORY = CLUSTER = SERVICE = "shop"
 
 
 @dataclass
 class World:
     repo: GitRepo
     ecr: Any
+    ecs: Any
     docker_state: Path
     env: dict[str, str] = field(default_factory=dict)
 
-    def cli(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        """`python -m releasectl --json ARGS` in the repository, as a user runs it."""
-        return subprocess.run(
-            [sys.executable, "-m", "releasectl", "--json", *args],
-            cwd=self.repo.path,
-            env={**os.environ, **self.env, **(env or {})},
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+    def cli(self, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> CliResult:
+        """`releasectl --json ARGS` in the repository (or cwd) against this world."""
+        return run_cli("--json", *args, cwd=cwd or self.repo.path, env={**self.env, **(env or {})})
 
     def builds(self) -> list[list[str]]:
         return [
@@ -49,15 +44,19 @@ class World:
 
 
 def make_world(moto_endpoint: str, repo: GitRepo, tmp_path: Path) -> World:
-    """A repository with one `feat:` commit and an ECR release repository; releases are not deployed."""
+    """A repository with one `feat:` commit, an ECR release repository, and a service running a
+    placeholder image."""
     import boto3
 
     ecr = boto3.client("ecr", endpoint_url=moto_endpoint, region_name="us-east-1")
-    # IMMUTABLE as in tests/commands/test_release.py: moto 5.2 crashes on an untagged push into a
-    # repository with exclusion filters.
+    ecs = boto3.client("ecs", endpoint_url=moto_endpoint, region_name="us-east-1")
+    # IMMUTABLE, not IMMUTABLE_WITH_EXCLUSION as in infra/: moto 5.2 crashes on an untagged
+    # push (what buildx push-by-digest does) into a repository with exclusion filters.
     create_repository(ecr, REPOSITORY, mutability="IMMUTABLE")
+    create_fargate_service(ecs, cluster=CLUSTER, service=SERVICE, image="public.ecr.aws/x/placeholder:1")
     (repo.path / "pyproject.toml").write_text(
-        f'[tool.releasectl]\necr_repository = "{REPOSITORY}"\ncontainer_name = "app"\nbuilder = "docker"\n'
+        f'[tool.releasectl]\necr_repository = "{REPOSITORY}"\necs_cluster = "{CLUSTER}"\n'
+        f'ecs_service = "{SERVICE}"\ncontainer_name = "app"\nbuilder = "docker"\n'
     )
     (repo.path / "Dockerfile").write_text((ROOT / "Dockerfile").read_text())
     repo.git("add", "pyproject.toml", "Dockerfile")
@@ -65,7 +64,7 @@ def make_world(moto_endpoint: str, repo: GitRepo, tmp_path: Path) -> World:
     bin_dir = tmp_path / "bin"
     fake_docker.install(bin_dir, tmp_path / "docker-state")
     env = {"AWS_ENDPOINT_URL": moto_endpoint, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
-    return World(repo=repo, ecr=ecr, docker_state=tmp_path / "docker-state", env=env)
+    return World(repo=repo, ecr=ecr, ecs=ecs, docker_state=tmp_path / "docker-state", env=env)
 
 
 def bare_remote(repo: GitRepo, name: str, path: Path) -> Path:
@@ -82,7 +81,7 @@ def remote_tags(path: Path) -> list[str]:
     return sorted(line.split("refs/tags/")[1] for line in out.stdout.splitlines() if "^{}" not in line)
 
 
-def result_of(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+def result_of(proc: CliResult) -> dict[str, Any]:
     assert proc.stdout.strip(), proc.stderr
     data: dict[str, Any] = json.loads(proc.stdout)
     return data

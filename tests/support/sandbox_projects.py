@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -11,8 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from releasectl.core.config import Config, load_config
+from tests.support.git import git
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 CONFIG = """\
 [tool.releasectl]
 ecr_repository = "hello-world"
@@ -21,23 +20,6 @@ ecs_cluster = "hello-world"
 ecs_service = "hello-world"
 container_name = "app"
 """
-# Module-scoped fixtures run before the autouse env isolation, so git gets its identity here.
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Sandbox Test",
-    "GIT_AUTHOR_EMAIL": "sandbox@example.invalid",
-    "GIT_COMMITTER_NAME": "Sandbox Test",
-    "GIT_COMMITTER_EMAIL": "sandbox@example.invalid",
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_CONFIG_NOSYSTEM": "1",
-}
-
-
-def git(repo: Path, *args: str) -> str:
-    proc = subprocess.run(
-        ["git", *args], cwd=repo, env={**os.environ, **GIT_ENV}, capture_output=True, text=True, check=False
-    )
-    assert proc.returncode == 0, f"git {' '.join(args)}: {proc.stderr}"
-    return proc.stdout.strip()
 
 
 def init_repo(path: Path, files: dict[str, str]) -> Path:

@@ -21,16 +21,10 @@ from typing import Any
 
 from releasectl_sandbox.images import build_image, push
 from releasectl_sandbox.sandbox import Sandbox
-from tests.support.aws_state import Ran, client, run_cli_here
-from tests.support.sandbox_projects import (
-    CONFIG,
-    copy_context,
-    get,
-    git,
-    init_repo,
-    project_config,
-    service_files,
-)
+from tests.support.aws_state import client
+from tests.support.cli import CliResult, run_cli
+from tests.support.git import git
+from tests.support.sandbox_projects import CONFIG, copy_context, get, init_repo, project_config, service_files
 
 CLUSTER = SERVICE = REPOSITORY = "hello-world"
 CONTAINER = "app"
@@ -76,9 +70,9 @@ class World:
             "RELEASECTL_MAX_ATTEMPTS": attempts,
         }
 
-    def run(self, *args: str, api_endpoint: str | None = None, attempts: str = "8") -> Ran:
+    def run(self, *args: str, api_endpoint: str | None = None, attempts: str = "8") -> CliResult:
         """`releasectl --json ARGS` in this process, from the project, against `api_endpoint`."""
-        return run_cli_here("--json", *args, cwd=self.project, env=self.env(api_endpoint, attempts))
+        return run_cli("--json", *args, cwd=self.project, env=self.env(api_endpoint, attempts))
 
     def deploy_directly(self, version: str) -> None:
         """Put the service on `version` without faults (nothing to do if it already runs it)."""
