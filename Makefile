@@ -36,20 +36,27 @@ lint: $(VENV)/.installed-test lock-check
 	git ls-files -z | xargs -0 $(BIN)/detect-secrets-hook --baseline .secrets.baseline
 	@if ls infra/*.yaml >/dev/null 2>&1; then $(BIN)/cfn-lint infra/*.yaml; fi
 
-# The pipeline installs from requirements/ci.lock with `pip install --require-hashes` (buildspec.yml):
+# The pipeline installs from requirements/*.lock with `pip install --require-hashes` (buildspec.yml):
 # every package pinned by version and hash, for every Python from 3.11 and every platform.
-LOCK_ARGS = pyproject.toml requirements/ci.in --extra test --universal --python-version 3.11 \
-	--generate-hashes --custom-compile-command "make lock" --quiet
+# ci.lock: the test extra, for a build that runs the tests; release.lock: what `releasectl release` needs.
+COMPILE = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command "make lock" --quiet
+CI_LOCK_ARGS = requirements/ci.in --extra test
+RELEASE_LOCK_ARGS = requirements/release.in
 
 lock: $(VENV)/.installed-test
-	$(BIN)/uv pip compile $(LOCK_ARGS) --output-file requirements/ci.lock
+	$(COMPILE) $(CI_LOCK_ARGS) --output-file requirements/ci.lock
+	$(COMPILE) $(RELEASE_LOCK_ARGS) --output-file requirements/release.lock
 
 # Current when compiling again, preferring the versions locked, changes nothing: a dependency
 # added to or dropped from pyproject.toml without `make lock` fails here.
 lock-check: $(VENV)/.installed-test
 	@cp requirements/ci.lock $(VENV)/ci.lock.check
-	@$(BIN)/uv pip compile $(LOCK_ARGS) --output-file $(VENV)/ci.lock.check
-	@diff -u requirements/ci.lock $(VENV)/ci.lock.check || { echo "requirements/ci.lock is not current: run make lock" >&2; exit 1; }
+	@cp requirements/release.lock $(VENV)/release.lock.check
+	@$(COMPILE) $(CI_LOCK_ARGS) --output-file $(VENV)/ci.lock.check
+	@$(COMPILE) $(RELEASE_LOCK_ARGS) --output-file $(VENV)/release.lock.check
+	@diff -u requirements/ci.lock $(VENV)/ci.lock.check && diff -u requirements/release.lock $(VENV)/release.lock.check \
+		|| { echo "requirements/*.lock are not current: run make lock" >&2; exit 1; }
 
 unit: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -n auto -p tests.image.report $(PYTEST_ARGS)
