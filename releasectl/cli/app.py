@@ -297,8 +297,8 @@ def build(
         typer.Option(
             "--env",
             metavar="KEY=VALUE",
-            help="With --local: a variable that overrides the buildspec's, as a start-build override "
-            "does (repeatable). UNIT_TESTS from the environment counts as one.",
+            help="A variable that overrides the buildspec's for this build, as CodeBuild's start-build "
+            "override (repeatable). With --local, UNIT_TESTS from the environment counts as one too.",
         ),
     ] = None,
 ) -> None:
@@ -309,11 +309,14 @@ def build(
 
         _finish(local_build(context, ref=ref, env=env or ()), context)
         return
-    if env:
-        raise typer.BadParameter("--env applies to --local builds", param_hint="--env")
     from releasectl.commands.build import build as do_build
+    from releasectl.commands.local_build import build_overrides
 
-    _finish(do_build(context, ref=ref, follow=follow, stop_on_interrupt=stop_on_interrupt), context)
+    overrides = build_overrides(env or (), {})
+    _finish(
+        do_build(context, ref=ref, follow=follow, stop_on_interrupt=stop_on_interrupt, env=overrides or None),
+        context,
+    )
 
 
 @app.command()

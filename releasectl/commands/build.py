@@ -6,7 +6,7 @@ the user pointed at even if the branch moves meanwhile.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from releasectl.adapters.aws.codebuild import BuildInfo, CodeBuildReader, get_build, start_build, stop_build
@@ -73,7 +73,14 @@ def _report_no_logs(ctx: Context, build: BuildInfo) -> None:
         ctx.reporter.info(f"no logs: build {build.id} wrote no CloudWatch log stream")
 
 
-def build(ctx: Context, *, ref: str | None, follow: bool, stop_on_interrupt: bool) -> CommandResult:
+def build(
+    ctx: Context,
+    *,
+    ref: str | None,
+    follow: bool,
+    stop_on_interrupt: bool,
+    env: Mapping[str, str] | None = None,
+) -> CommandResult:
     started = ctx.clock.now()
     project = ctx.config.require("codebuild_project")
     git = Git(ctx.cwd)
@@ -90,7 +97,7 @@ def build(ctx: Context, *, ref: str | None, follow: bool, stop_on_interrupt: boo
         f"interrupted while starting a build of {project}; one may have started",
         hint=f"check with `aws codebuild list-builds-for-project --project-name {project}`",
     ):
-        info = start_build(client, project=project, source_version=commit)
+        info = start_build(client, project=project, source_version=commit, env=env)
     ctx.reporter.info(f"started build {info.id} of {project} at {commit}")
     url = None if ctx.config.endpoint_url else info.console_url(ctx.config.region)
     if url:

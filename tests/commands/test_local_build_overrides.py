@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+from releasectl.commands import build as build_cmd
 from releasectl.commands.local_build import build_overrides, local_build
 from releasectl.core.errors import UsageError
 from tests.commands.test_local_build import commit_buildspec, context, values
 from tests.support.cli import run_cli
 from tests.support.git import GitRepo
+from tests.support.scripted_codebuild import ScriptedBuild, scripted_context
 
 SHOW_VARIABLES = """\
 version: 0.2
@@ -64,7 +66,11 @@ def test_the_cli_passes_env_options_to_the_local_build(git_repo: GitRepo) -> Non
     assert "OTHER=from the option" in proc.stdout + proc.stderr
 
 
-def test_env_without_local_is_a_usage_error(git_repo: GitRepo) -> None:
-    proc = run_cli("build", "--env", "A=b", cwd=git_repo.path)
-    assert proc.code == 2
-    assert "--local" in proc.stderr
+def test_a_codebuild_build_sends_env_options_as_start_build_overrides(repo: GitRepo) -> None:
+    world = ScriptedBuild().finish(4.0, "SUCCEEDED")
+    ctx, _ = scripted_context(world, cwd=repo.path)
+    build_cmd.build(ctx, ref=None, follow=True, stop_on_interrupt=False, env={"UNIT_TESTS": "tests/core"})
+    (start,) = [params for _, op, params in world.calls if op == "StartBuild"]
+    assert start["environmentVariablesOverride"] == [
+        {"name": "UNIT_TESTS", "value": "tests/core", "type": "PLAINTEXT"}
+    ]
