@@ -27,12 +27,16 @@ install_engine() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io >/dev/null
 }
 
-running() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
+# A PID from a file is only ours while it is still a dockerd: after a restart the number may be another's.
+is_dockerd() { [ "$(cat "/proc/$1/comm" 2>/dev/null)" = dockerd ]; }
+running() { [ -f "$PIDFILE" ] && is_dockerd "$(cat "$PIDFILE")"; }
 
 start_engine() {
   command -v dockerd >/dev/null 2>&1 || die "dockerd is not installed (run: $0 install)"
   [ "$(id -u)" = 0 ] || die "dockerd needs root"
   if ! running; then
+    # What a killed engine left (its mounts, its data) would trip the new one: start from nothing.
+    stop_engine
     mkdir -p "$ENGINE_DIR"
     # setsid: the daemon outlives this script, and a Ctrl-C in the caller's terminal does not reach it.
     setsid dockerd \
@@ -46,11 +50,11 @@ start_engine() {
     echo $! >"$PIDFILE.launch"
     for _ in $(seq 1 150); do
       if DOCKER_HOST="unix://$SOCKET" "$DOCKER" version >/dev/null 2>&1; then break; fi
-      kill -0 "$(cat "$PIDFILE.launch")" 2>/dev/null || { tail -5 "$LOG" >&2; die "dockerd exited (log: $LOG)"; }
+      is_dockerd "$(cat "$PIDFILE.launch")" || { tail -5 "$LOG" >&2; die "dockerd exited (log: $LOG)"; }
       sleep 0.2
     done
-    DOCKER_HOST="unix://$SOCKET" "$DOCKER" version >/dev/null 2>&1 || { tail -5 "$LOG" >&2; die "dockerd did not answer in 30 s"; }
   fi
+  DOCKER_HOST="unix://$SOCKET" "$DOCKER" version >/dev/null 2>&1 || { tail -5 "$LOG" >&2; die "dockerd did not answer in 30 s"; }
   echo "export DOCKER_HOST=unix://$SOCKET"
   echo "export DOCKER_CLI=$DOCKER"
 }
@@ -60,7 +64,7 @@ stop_engine() {
   for file in "$PIDFILE" "$PIDFILE.launch"; do
     [ -f "$file" ] || continue
     pid=$(cat "$file")
-    if kill -0 "$pid" 2>/dev/null; then
+    if is_dockerd "$pid"; then
       kill -TERM "$pid"
       for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
       kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
