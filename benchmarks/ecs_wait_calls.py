@@ -63,7 +63,7 @@ from releasectl.commands.rollout_waiter import wait_for_rollout  # noqa: E402
 from releasectl.core.clock import FakeClock, SystemClock  # noqa: E402
 from releasectl.core.config import Config  # noqa: E402
 from releasectl.core.rollout import Seen, Target  # noqa: E402
-from tests import scripted_ecs as s  # noqa: E402
+from tests.support import scripted_ecs as s  # noqa: E402
 from tests.support.ecr_fixtures import push_image  # noqa: E402
 from tests.support.moto_fixtures import create_fargate_service  # noqa: E402
 

@@ -28,10 +28,10 @@ from common import ROOT, use_fake_aws_credentials
 sys.path.insert(0, str(ROOT))
 use_fake_aws_credentials()
 
-from releasectl import logfollow  # noqa: E402
 from releasectl.adapters.aws.clients import AwsClients  # noqa: E402
 from releasectl.adapters.aws.codebuild import CodeBuildReader, parse_build  # noqa: E402
 from releasectl.adapters.aws.logs import CloudWatchLogReader  # noqa: E402
+from releasectl.core import log_follow as logfollow  # noqa: E402
 from releasectl.core.clock import FakeClock  # noqa: E402
 from tests.support.scripted_codebuild import GROUP, STREAM, FakeCodeBuild, ScriptedBuild  # noqa: E402
 

@@ -162,11 +162,11 @@ def run_races(endpoint: str, work: Path, rounds: int) -> list[tuple[str, str, in
         clone_at,
         config_digest,
         finish,
-        start,
         stored_config_digest,
     )
     from tests.support.aws_state import client, ledger_problems, reset, snapshot
     from tests.support.cli import run_cli
+    from tests.support.cli import start_cli as start
     from tests.support.ecr_fixtures import push_image
     from tests.support.flows import (
         APP,
