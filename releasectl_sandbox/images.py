@@ -36,7 +36,7 @@ BUILDER_ANNOTATION = "dev.releasectl.builder"
 
 
 @dataclass(frozen=True)
-class BuiltImage:
+class SandboxImage:
     """An image in the blob store, ready to push."""
 
     manifest: str  # the exact text ECR stores; its sha256 is the digest
@@ -122,7 +122,7 @@ def build_image(
     *,
     store: BlobStore | None = None,
     platform: str = "linux/amd64",
-) -> BuiltImage:
+) -> SandboxImage:
     """Build the image of `dockerfile` (default: context_dir/Dockerfile) into the blob store
     (default: the one RELEASECTL_SANDBOX_STATE names). A BUILD_DATE build arg sets the config's
     `created`; without it the time is the epoch, so rebuilding never changes the digest."""
@@ -149,7 +149,7 @@ def build_image(
     layer_digest = store.put(layer)
     config_digest = store.put(config_bytes)
     digest = store.put(manifest.encode())
-    return BuiltImage(
+    return SandboxImage(
         manifest=manifest,
         digest=digest,
         config_digest=config_digest,
@@ -159,7 +159,7 @@ def build_image(
     )
 
 
-def push(client: Any, repository: str, image: BuiltImage, *, tags: Sequence[str] = ()) -> str:
+def push(client: Any, repository: str, image: SandboxImage, *, tags: Sequence[str] = ()) -> str:
     """put_image the manifest into ECR, once per tag (or once untagged); returns the digest.
 
     A tag that already names this image is fine (a re-run); one that names another image is a
@@ -202,7 +202,7 @@ def build_for_release(
     build_args: Mapping[str, str],
     env: Mapping[str, str] | None = None,
     dockerfile: Path | None = None,
-) -> BuiltImage:
+) -> SandboxImage:
     """What `releasectl release --builder sandbox` calls: build into the blob store that
     RELEASECTL_SANDBOX_STATE (in `env`, default os.environ) names. Nothing is pushed: the version
     claim puts the manifest into ECR with its tags (push() does the same for other callers)."""

@@ -74,7 +74,7 @@ class ImageBuild:
 
 
 @dataclass(frozen=True)
-class BuiltImage:
+class PushedImage:
     """An image pushed by digest and not yet tagged: the version claim tags it."""
 
     repository_uri: str
@@ -301,7 +301,7 @@ class BuildxBuilder:
                 f"{name}` if a half-made builder is left",
             )
 
-    def build(self, build: ImageBuild) -> BuiltImage:
+    def build(self, build: ImageBuild) -> PushedImage:
         with _scratch_dir() as scratch:
             metadata = scratch / "metadata.json"
             argv = buildx_build_argv(build, metadata_file=metadata)
@@ -319,7 +319,7 @@ class BuildxBuilder:
                     "docker buildx build wrote no metadata file; cannot tell what it pushed"
                 )
             digest = digest_from_metadata(metadata.read_text(encoding="utf-8"))
-        return BuiltImage(repository_uri=build.repository_uri, digest=digest)
+        return PushedImage(repository_uri=build.repository_uri, digest=digest)
 
 
 @contextlib.contextmanager
@@ -328,7 +328,7 @@ def _scratch_dir() -> Iterator[Path]:
         yield Path(name)
 
 
-def build_and_push(ctx: Context, build: ImageBuild, *, env: Mapping[str, str] | None = None) -> BuiltImage:
+def build_and_push(ctx: Context, build: ImageBuild, *, env: Mapping[str, str] | None = None) -> PushedImage:
     """Check Docker, log in to ECR, make sure the builder exists, build and push by digest."""
     from releasectl.adapters.aws.ecr_auth import ecr_login
 

@@ -17,10 +17,10 @@ from releasectl.core import changeset as plan
 from releasectl.core.backoff import Backoff
 from releasectl.core.changeset import (
     ChangeSet,
-    Progress,
     ResourceChange,
     Stack,
     StackEvent,
+    StackProgress,
     TemplateParameter,
 )
 from releasectl.core.errors import (
@@ -254,7 +254,7 @@ def _watch(
     cfn: CloudFormationStacks,
     stack_id: str,
     known: set[str],
-    progress: Progress,
+    progress: StackProgress,
     deadline: float,
 ) -> tuple[Stack | None, list[StackEvent], bool]:
     """Stream events not in `known` (read before the operation started) until the stack is terminal.
@@ -352,7 +352,7 @@ def deploy(
         ctx.reporter.info(line)
     known = cfn.recent_event_ids(prepared.stack_id)
     cfn.execute_change_set(prepared.change_set.change_set_id)
-    watched = _watch(ctx, cfn, prepared.stack_id, known, Progress(len(changes)), started + timeout)
+    watched = _watch(ctx, cfn, prepared.stack_id, known, StackProgress(len(changes)), started + timeout)
     result = _outcome(
         "infra deploy", stack_name, watched, "DEPLOYED", timeout, ctx.clock.now() - started, extra
     )
@@ -454,7 +454,7 @@ def destroy(
     if stack.status != "DELETE_IN_PROGRESS":
         ctx.reporter.info(f"deleting stack {stack_name} ({total} resources)")
         cfn.delete_stack(stack.stack_id)
-    watched = _watch(ctx, cfn, stack.stack_id, known, Progress(total), started + timeout)
+    watched = _watch(ctx, cfn, stack.stack_id, known, StackProgress(total), started + timeout)
     extra: dict[str, Any] = {"stack": stack_name, "stack_id": stack.stack_id}
     result = _outcome(
         "infra destroy", stack_name, watched, "DELETE_COMPLETE", timeout, ctx.clock.now() - started, extra

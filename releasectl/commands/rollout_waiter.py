@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from releasectl.adapters.aws.ecs import stop_reason
 from releasectl.core.backoff import Backoff
-from releasectl.core.rollout import Decision, Observation, Seen, Target, observe
+from releasectl.core.rollout import Observation, RolloutDecision, Seen, Target, observe
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -38,7 +38,7 @@ class WaitResult:
     calls: int
 
     @property
-    def decision(self) -> Decision:
+    def decision(self) -> RolloutDecision:
         return self.observation.decision
 
     @property

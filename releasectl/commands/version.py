@@ -18,8 +18,8 @@ from releasectl.core.ledger import Release, for_commit, merge
 from releasectl.core.result import CommandResult, Outcome
 from releasectl.core.versioning import (
     RELEASE_AS,
+    BumpDecision,
     Change,
-    Decision,
     Policy,
     check_level,
     check_pre_label,
@@ -34,7 +34,7 @@ _SHOWN_REASONS = 10
 
 
 class VersionPlan(NamedTuple):
-    decision: Decision
+    decision: BumpDecision
     head: str
     base: Release | None
     releases: list[Release]  # both ledgers merged, newest first
@@ -116,7 +116,7 @@ def tag_remote(ctx: Context, git: Git) -> TagRemote:
 
 def _decide_released_head(
     on_head: Sequence[Release], *, level: str, pre: str | None, policy: Policy
-) -> Decision:
+) -> BumpDecision:
     finals = [r for r in on_head if not is_prerelease(r.version)]
     if finals:
         return released(finals[0].version)
@@ -183,7 +183,7 @@ def _truthy(value: str | None) -> bool:
     return bool(value) and str(value).strip().lower() not in {"0", "false", "no", "off"}
 
 
-def release_decision(decision: Decision, releases: Sequence[Release], head: str) -> Decision:
+def release_decision(decision: BumpDecision, releases: Sequence[Release], head: str) -> BumpDecision:
     """The version to release: the rules' answer, stepped past versions other commits hold.
 
     Another branch (or a release that won a race) may already hold the version the rules

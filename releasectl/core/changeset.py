@@ -310,7 +310,7 @@ def take_unseen(page: Sequence[StackEvent], known: set[str]) -> tuple[list[Stack
     return fresh, False
 
 
-class Progress:
+class StackProgress:
     """Counts resources that reached a final state, for the `[done/total]` in front of each event."""
 
     def __init__(self, total: int) -> None:

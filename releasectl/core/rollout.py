@@ -22,7 +22,7 @@ from typing import Any
 from releasectl.core.result import Outcome
 
 
-class Decision(StrEnum):
+class RolloutDecision(StrEnum):
     IN_PROGRESS = "in_progress"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
@@ -32,11 +32,11 @@ class Decision(StrEnum):
     @property
     def outcome(self) -> Outcome | None:
         """The command outcome this decision ends in; None while the rollout goes on."""
-        return None if self is Decision.IN_PROGRESS else Outcome(self.value)
+        return None if self is RolloutDecision.IN_PROGRESS else Outcome(self.value)
 
     @property
     def final(self) -> bool:
-        return self is not Decision.IN_PROGRESS
+        return self is not RolloutDecision.IN_PROGRESS
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class Event:
 
 
 @dataclass(frozen=True)
-class Progress:
+class RolloutProgress:
     rollout_state: str | None
     running: int
     desired: int
@@ -97,9 +97,9 @@ class Seen:
 class Observation:
     """The outcome record of one poll."""
 
-    decision: Decision
+    decision: RolloutDecision
     message: str
-    progress: Progress
+    progress: RolloutProgress
     seen: Seen
     changed: bool
     failed_tasks_grew: bool
@@ -156,7 +156,7 @@ def observe(service: Mapping[str, Any], target: Target, seen: Seen) -> Observati
     evidence = seen.rollback_evidence or any(_is_rollback_evidence(e, target) for e in new_events)
     shown = ours or lead or {}
     failed_tasks = _count(ours, "failedTasks") if ours else seen.failed_tasks
-    progress = Progress(
+    progress = RolloutProgress(
         rollout_state=shown.get("rolloutState"),
         running=_count(shown, "runningCount"),
         desired=_count(shown, "desiredCount"),
@@ -193,7 +193,7 @@ def _decide(
     lead: Mapping[str, Any] | None,
     target: Target,
     seen: Seen,
-) -> tuple[Decision, str, Mapping[str, Any] | None]:
+) -> tuple[RolloutDecision, str, Mapping[str, Any] | None]:
     ident = target.deployment_id
     other = lead if lead is not None and lead.get("id") != ident else None
 
@@ -202,11 +202,15 @@ def _decide(
         if other is not None or rollback_enabled(service):
             back_to = f" to {other.get('taskDefinition')}" if other else ""
             return (
-                Decision.ROLLED_BACK,
+                RolloutDecision.ROLLED_BACK,
                 f"deployment {ident} failed ({reason}); ECS rolled the service back{back_to}",
                 other,
             )
-        return Decision.FAILED, f"deployment {ident} failed ({reason}); the service was not rolled back", None
+        return (
+            RolloutDecision.FAILED,
+            f"deployment {ident} failed ({reason}); the service was not rolled back",
+            None,
+        )
 
     if other is not None:
         replacement = other.get("taskDefinition")
@@ -217,14 +221,14 @@ def _decide(
         )
         if looks_like_rollback:
             return (
-                Decision.ROLLED_BACK,
+                RolloutDecision.ROLLED_BACK,
                 f"deployment {ident} was rolled back by ECS's circuit breaker: "
                 f"deployment {other.get('id')} now runs {replacement}",
                 other,
             )
         same = " (same task definition)" if replacement == target.task_definition else ""
         return (
-            Decision.SUPERSEDED,
+            RolloutDecision.SUPERSEDED,
             f"deployment {ident} was replaced by deployment {other.get('id')} of {replacement}{same}, "
             "which releasectl did not start",
             other,
@@ -232,7 +236,7 @@ def _decide(
 
     if ours is None:
         # No PRIMARY of anyone else either: ECS has not listed the deployment (yet).
-        return Decision.IN_PROGRESS, f"deployment {ident} is not listed yet", None
+        return RolloutDecision.IN_PROGRESS, f"deployment {ident} is not listed yet", None
 
     if ours.get("status") == "PRIMARY" and ours.get("rolloutState") == "COMPLETED":
         running, desired = _count(ours, "runningCount"), _count(ours, "desiredCount")
@@ -240,17 +244,17 @@ def _decide(
         if running == desired and drained:
             if desired == 0:
                 return (
-                    Decision.SUCCEEDED,
+                    RolloutDecision.SUCCEEDED,
                     f"deployment {ident} completed with desired count 0: no task proved healthy",
                     None,
                 )
             return (
-                Decision.SUCCEEDED,
+                RolloutDecision.SUCCEEDED,
                 f"deployment {ident} completed: {running}/{desired} tasks running {target.task_definition}",
                 None,
             )
     state = ours.get("rolloutState") or "no rollout state"
-    return Decision.IN_PROGRESS, f"deployment {ident} is {state}", None
+    return RolloutDecision.IN_PROGRESS, f"deployment {ident} is {state}", None
 
 
 def _new_events(service: Mapping[str, Any], seen: Seen) -> tuple[Event, ...]:

@@ -67,7 +67,7 @@ class Reason(NamedTuple):
         return {"commit": self.commit, "subject": self.subject, "level": self.level, "kind": self.kind}
 
 
-class Decision(NamedTuple):
+class BumpDecision(NamedTuple):
     current: str | None
     next: str
     bump: str  # one of BUMP_KINDS
@@ -98,9 +98,9 @@ def commit_level(commit: ConventionalCommit, *, on_zero: bool, policy: Policy) -
     return "none" if policy.other_commits == "none" else "patch"
 
 
-def released(version: str, commits: int = 0) -> Decision:
+def released(version: str, commits: int = 0) -> BumpDecision:
     """HEAD already carries a release: the answer is that release, nothing to do."""
-    return Decision(
+    return BumpDecision(
         version, version, "none", commits, f"HEAD is already released as {version}", released=True
     )
 
@@ -112,7 +112,7 @@ def decide(
     level: str = "auto",
     pre: str | None = None,
     policy: Policy | None = None,
-) -> Decision:
+) -> BumpDecision:
     """The next version after ``current`` given the commits since it (newest first)."""
     policy = policy or Policy()
     level = check_level(level)
@@ -128,7 +128,7 @@ def decide(
         target = _with_pre(version, base, pre)
         _require_greater(target, base, f"commit {change.sha[:12]} asks for Release-As: {version}")
         reason = Reason(change.sha, change.commit.header, RELEASE_AS, change.commit.kind)
-        return Decision(
+        return BumpDecision(
             current, str(target), _kind(base, target), len(changes), f"Release-As: {version}", (reason,)
         )
 
@@ -138,18 +138,18 @@ def decide(
         wanted, reasons, rule = level, (), f"explicit {level} bump"
 
     if wanted == "none" and not (base.prerelease and pre is None):
-        return Decision(current, current, "none", len(changes), rule, reasons)
+        return BumpDecision(current, current, "none", len(changes), rule, reasons)
     core = _core(base, wanted)
     if pre is None and base.prerelease and core == base.finalize_version():
         rule = f"{rule}; finalises {current}" if changes or level != "auto" else f"finalises {current}"
     target = _with_pre(core, base, pre)
     _require_greater(target, base, f"pre-release {pre}")
-    return Decision(current, str(target), _kind(base, target), len(changes), rule, reasons)
+    return BumpDecision(current, str(target), _kind(base, target), len(changes), rule, reasons)
 
 
 def _initial(
     changes: Sequence[Change], *, level: str, pre: str | None, forced: tuple[Change, semver.Version] | None
-) -> Decision:
+) -> BumpDecision:
     reasons: tuple[Reason, ...] = ()
     if forced is not None:
         change, version = forced
@@ -165,7 +165,7 @@ def _initial(
         }[level]
         rule = f"first release, explicit {level}: {version}"
     target = version.replace(prerelease=f"{pre}.1") if pre and not version.prerelease else version
-    return Decision(None, str(target), "initial", len(changes), rule, reasons)
+    return BumpDecision(None, str(target), "initial", len(changes), rule, reasons)
 
 
 def _release_as(changes: Sequence[Change]) -> tuple[Change, semver.Version] | None:
@@ -269,8 +269,8 @@ def _kind(base: semver.Version, target: semver.Version) -> str:
 
 
 def next_free(
-    decision: Decision, taken: Iterable[str], *, holders: Mapping[str, str] | None = None
-) -> Decision:
+    decision: BumpDecision, taken: Iterable[str], *, holders: Mapping[str, str] | None = None
+) -> BumpDecision:
     """The decision moved past versions other commits already hold, at the same level.
 
     A sibling commit that won the version (another branch, or a release that won a race) is

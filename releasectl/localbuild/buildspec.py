@@ -58,7 +58,7 @@ _ARTIFACT_KEYS = {
 
 
 @dataclass(frozen=True)
-class Phase:
+class BuildspecPhase:
     name: str  # install, pre_build, build or post_build
     commands: tuple[str, ...] = ()
     finally_commands: tuple[str, ...] = ()
@@ -97,7 +97,7 @@ class Artifacts:
 @dataclass(frozen=True)
 class Buildspec:
     version: str
-    phases: tuple[Phase, ...]
+    phases: tuple[BuildspecPhase, ...]
     shell: str | None = None
     variables: Mapping[str, str] = field(default_factory=dict)
     exported_variables: tuple[str, ...] = ()
@@ -106,7 +106,7 @@ class Buildspec:
     reports: tuple[ReportGroup, ...] = ()
     artifacts: Artifacts | None = None
 
-    def phase(self, name: str) -> Phase | None:
+    def phase(self, name: str) -> BuildspecPhase | None:
         return next((p for p in self.phases if p.name == name), None)
 
 
@@ -204,7 +204,7 @@ def _parse_env(where: str, raw: Any) -> dict[str, Any]:
     return result
 
 
-def _parse_phase(where: str, name: str, raw: Any) -> Phase:
+def _parse_phase(where: str, name: str, raw: Any) -> BuildspecPhase:
     prefix = f"phases.{name}"
     data = _mapping(where, prefix, raw if raw is not None else {})
     _unknown(where, f"{prefix}.", data, _PHASE_KEYS)
@@ -229,7 +229,7 @@ def _parse_phase(where: str, name: str, raw: Any) -> Phase:
         for k, v in _mapping(where, f"{prefix}.runtime-versions", data.get("runtime-versions") or {}).items()
     }
     run_as = _text(where, f"{prefix}.run-as", data["run-as"]) if "run-as" in data else None
-    return Phase(name, commands, finally_commands, on_failure, runtimes, run_as)
+    return BuildspecPhase(name, commands, finally_commands, on_failure, runtimes, run_as)
 
 
 def _parse_reports(where: str, raw: Any) -> tuple[ReportGroup, ...]:

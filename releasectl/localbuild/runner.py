@@ -26,7 +26,7 @@ from pathlib import Path
 
 from releasectl.core.clock import Clock
 from releasectl.core.errors import EnvironmentProblem
-from releasectl.localbuild.buildspec import Buildspec, Phase
+from releasectl.localbuild.buildspec import Buildspec, BuildspecPhase
 from releasectl.localbuild.shell import LineSink, ShellSession
 
 SUCCEEDED = "SUCCEEDED"
@@ -124,7 +124,7 @@ class _Runner:
             status = SUCCEEDED
         return BuildRun(status, phases, skipped, exported, started, self.clock.now())
 
-    def _run_phase(self, phase: Phase, deadline: float | None) -> PhaseRun:
+    def _run_phase(self, phase: BuildspecPhase, deadline: float | None) -> PhaseRun:
         say = self.shell.say
         record = PhaseRun(phase.name, SUCCEEDED, self.clock.now(), 0.0)
         say(f"[Container] Entering phase {phase.phase_type}")

@@ -22,9 +22,9 @@ from releasectl.adapters.aws.cloudformation import CloudFormationStacks
 from releasectl.commands import infra
 from releasectl.commands.context import Context, RecordingReporter
 from releasectl.core.changeset import (
-    Progress,
     ResourceChange,
     StackEvent,
+    StackProgress,
     change_lines,
     change_summary,
     failures,
@@ -699,7 +699,7 @@ def test_failures_fall_back_to_cancelled_resources_then_to_the_stack() -> None:
 
 
 def test_progress_counts_each_resource_once() -> None:
-    progress = Progress(2)
+    progress = StackProgress(2)
     progress.line(StackEvent("1", T0, "A", "AWS::S3::Bucket", "CREATE_COMPLETE"))
     line = progress.line(StackEvent("2", T0, "A", "AWS::S3::Bucket", "UPDATE_COMPLETE"))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from releasectl.core.versioning import Decision, next_free
+from releasectl.core.versioning import BumpDecision, next_free
 from tests.support.ecr_fixtures import snapshot
 from tests.support.release_world import REPOSITORY, World, bare_remote, result_of
 
@@ -60,7 +60,7 @@ def test_a_release_as_version_another_branch_holds_is_a_conflict_for_version_and
 
 
 def test_next_free_names_each_skipped_version_and_who_holds_it() -> None:
-    decision = Decision("1.2.0", "1.3.0", "minor", 1, "feat → minor")
+    decision = BumpDecision("1.2.0", "1.3.0", "minor", 1, "feat → minor")
     stepped = next_free(decision, ["1.3.0", "1.4.0"], holders={"1.3.0": "commit aaa", "1.4.0": "commit bbb"})
     assert (stepped.next, stepped.skipped) == ("1.5.0", ("1.3.0", "1.4.0"))
     assert (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from releasectl.core.result import Outcome
-from releasectl.core.rollout import Decision, Seen, Target, observe, steady_on
+from releasectl.core.rollout import RolloutDecision, Seen, Target, observe, steady_on
 from tests.support.scripted_ecs import deployment, event
 
 OURS = "ecs-svc/2000000000000000001"
@@ -37,7 +37,7 @@ def service(
 def test_our_deployment_primary_completed_and_all_running_is_success() -> None:
     snap = service(deployment(OURS, NEW_TD, rollout="COMPLETED", running=2, desired=2))
     seen = observe(snap, TARGET, Seen())
-    assert seen.decision is Decision.SUCCEEDED
+    assert seen.decision is RolloutDecision.SUCCEEDED
     assert seen.decision.outcome is Outcome.SUCCEEDED
     assert "2/2" in seen.message
 
@@ -48,13 +48,13 @@ def test_completed_but_old_tasks_still_running_is_not_yet_success() -> None:
         deployment(OLD, OLD_TD, status="ACTIVE", rollout="COMPLETED", running=1),
         running=3,
     )
-    assert observe(snap, TARGET, Seen()).decision is Decision.IN_PROGRESS
+    assert observe(snap, TARGET, Seen()).decision is RolloutDecision.IN_PROGRESS
 
 
 def test_stable_looking_service_whose_rollout_is_not_completed_is_still_in_progress() -> None:
     # What services_stable accepts: one deployment, running == desired. Not our success yet.
     snap = service(deployment(OURS, NEW_TD, rollout="IN_PROGRESS", running=2, desired=2))
-    assert observe(snap, TARGET, Seen()).decision is Decision.IN_PROGRESS
+    assert observe(snap, TARGET, Seen()).decision is RolloutDecision.IN_PROGRESS
 
 
 def test_stable_old_deployment_after_circuit_breaker_rollback_is_not_success() -> None:
@@ -69,7 +69,7 @@ def test_stable_old_deployment_after_circuit_breaker_rollback_is_not_success() -
     )
     assert steady_on(snap, OLD_TD)  # exactly what services_stable would call success
     result = observe(snap, TARGET, Seen())
-    assert result.decision is Decision.ROLLED_BACK
+    assert result.decision is RolloutDecision.ROLLED_BACK
     assert result.decision.outcome is Outcome.ROLLED_BACK
 
 
@@ -86,7 +86,7 @@ def test_our_deployment_failed_with_rollback_on_is_rolled_back() -> None:
         deployment("ecs-svc/3333333333333333333", OLD_TD, rollout="IN_PROGRESS", running=2),
     )
     result = observe(snap, TARGET, Seen())
-    assert result.decision is Decision.ROLLED_BACK
+    assert result.decision is RolloutDecision.ROLLED_BACK
     assert "circuit breaker" in result.message
     assert result.seen.saw_failed
 
@@ -100,7 +100,7 @@ def test_our_deployment_failed_without_rollback_configured_is_failed() -> None:
         running=0,
     )
     result = observe(snap, TARGET, Seen())
-    assert result.decision is Decision.FAILED
+    assert result.decision is RolloutDecision.FAILED
     assert result.decision.outcome is Outcome.FAILED
 
 
@@ -113,7 +113,7 @@ def test_deployment_gone_after_we_saw_it_fail_is_rolled_back_even_without_events
     later = observe(
         service(deployment("ecs-svc/3", OLD_TD, rollout="COMPLETED", running=2)), TARGET, first.seen
     )
-    assert later.decision is Decision.ROLLED_BACK
+    assert later.decision is RolloutDecision.ROLLED_BACK
 
 
 def test_deployment_replaced_by_someone_elses_is_superseded() -> None:
@@ -123,27 +123,27 @@ def test_deployment_replaced_by_someone_elses_is_superseded() -> None:
         deployment(OURS, NEW_TD, status="ACTIVE", rollout="IN_PROGRESS", running=1),
     )
     result = observe(snap, TARGET, Seen())
-    assert result.decision is Decision.SUPERSEDED
+    assert result.decision is RolloutDecision.SUPERSEDED
     assert result.decision.outcome is Outcome.SUPERSEDED
     assert "ecs-svc/9999999999999999999" in result.message
 
 
 def test_old_task_definition_redeployed_by_someone_without_rollback_evidence_is_superseded() -> None:
     snap = service(deployment("ecs-svc/4", OLD_TD, rollout="IN_PROGRESS"))
-    assert observe(snap, TARGET, Seen()).decision is Decision.SUPERSEDED
+    assert observe(snap, TARGET, Seen()).decision is RolloutDecision.SUPERSEDED
 
 
 def test_rollback_words_in_events_older_than_our_update_prove_nothing() -> None:
     old_event = event("old", "(service hello-world) rolling back to deployment ecs-svc/0.")
     baseline = Seen.baseline(service(events=[old_event]))
     snap = service(deployment("ecs-svc/4", OLD_TD, rollout="IN_PROGRESS"), events=[old_event])
-    assert observe(snap, TARGET, baseline).decision is Decision.SUPERSEDED
+    assert observe(snap, TARGET, baseline).decision is RolloutDecision.SUPERSEDED
 
 
 def test_desired_count_zero_succeeds_saying_no_task_proved_healthy() -> None:
     snap = service(deployment(OURS, NEW_TD, rollout="COMPLETED", running=0, desired=0), running=0, desired=0)
     result = observe(snap, TARGET, Seen())
-    assert result.decision is Decision.SUCCEEDED
+    assert result.decision is RolloutDecision.SUCCEEDED
     assert "no task proved healthy" in result.message
 
 
@@ -183,4 +183,4 @@ def test_failed_tasks_growth_is_flagged_only_when_the_count_rises() -> None:
 
 
 def test_deployment_not_listed_yet_is_in_progress() -> None:
-    assert observe(service(), TARGET, Seen()).decision is Decision.IN_PROGRESS
+    assert observe(service(), TARGET, Seen()).decision is RolloutDecision.IN_PROGRESS

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from releasectl.core.conventional import parse
 from releasectl.core.errors import ExitCode, UsageError
 from releasectl.core.versioning import (
+    BumpDecision,
     Change,
-    Decision,
     Policy,
     decide,
     next_free,
@@ -225,8 +225,8 @@ def test_next_version_is_always_greater_than_current(
 # ----------------------------------------------------------------------------- after a lost claim
 
 
-def _decided(current: str, nxt: str, bump: str) -> Decision:
-    return Decision(current=current, next=nxt, bump=bump, commits=1, rule="test")
+def _decided(current: str, nxt: str, bump: str) -> BumpDecision:
+    return BumpDecision(current=current, next=nxt, bump=bump, commits=1, rule="test")
 
 
 def test_next_free_keeps_a_version_nobody_holds() -> None:
@@ -245,7 +245,9 @@ def test_next_free_steps_a_taken_release_candidate_to_the_next_candidate() -> No
 
 
 def test_next_free_never_moves_a_head_that_is_already_released() -> None:
-    decision = Decision(current="1.2.0", next="1.2.0", bump="none", commits=0, rule="released", released=True)
+    decision = BumpDecision(
+        current="1.2.0", next="1.2.0", bump="none", commits=0, rule="released", released=True
+    )
     assert next_free(decision, ["1.2.0"]) == decision
 
 

@@ -31,7 +31,7 @@ _PHASE_FAILURES = frozenset({"FAILED", "FAULT", "TIMED_OUT", "STOPPED", "CLIENT_
 
 
 @dataclass(frozen=True)
-class Phase:
+class BuildPhase:
     type: str
     status: str | None
     duration_s: int | None
@@ -54,7 +54,7 @@ class BuildInfo:
     current_phase: str | None = None
     arn: str | None = None
     source_version: str | None = None
-    phases: tuple[Phase, ...] = ()
+    phases: tuple[BuildPhase, ...] = ()
     exported_variables: Mapping[str, str] = field(default_factory=dict)
     log_group: str | None = None
     log_stream: str | None = None
@@ -91,7 +91,7 @@ class BuildInfo:
         return LogLocation(group, stream)
 
     @property
-    def failed_phase(self) -> Phase | None:
+    def failed_phase(self) -> BuildPhase | None:
         for phase in self.phases:
             if phase.status in _PHASE_FAILURES:
                 return phase
@@ -118,13 +118,13 @@ class BuildInfo:
         )
 
 
-def _phase(data: BuildPhaseTypeDef) -> Phase:
+def _phase(data: BuildPhaseTypeDef) -> BuildPhase:
     messages = [
         ": ".join(p for p in (c.get("statusCode"), c.get("message")) if p) for c in data.get("contexts") or []
     ]
     message = "; ".join(m for m in messages if m) or None
     duration = data.get("durationInSeconds")
-    return Phase(
+    return BuildPhase(
         type=str(data.get("phaseType", "")),
         status=data.get("phaseStatus"),
         duration_s=int(duration) if duration is not None else None,
