@@ -58,8 +58,12 @@ lock-check: $(VENV)/.installed-test
 	@diff -u requirements/ci.lock $(VENV)/ci.lock.check && diff -u requirements/release.lock $(VENV)/release.lock.check \
 		|| { echo "requirements/*.lock are not current: run make lock" >&2; exit 1; }
 
+# Two pytest workers per core: the end-to-end tests spend much of their time waiting on the
+# processes they start (sandbox rollouts, the demo), and another worker uses the core meanwhile.
+TEST_WORKERS ?= $(shell echo $$(( $$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1) * 2 )))
+
 unit: $(VENV)/.installed-test
-	$(BIN)/python -m pytest -n auto -p tests.image.report $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -p tests.image.report $(PYTEST_ARGS)
 
 test: lint unit
 

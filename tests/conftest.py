@@ -15,6 +15,7 @@ from releasectl.adapters.aws.clients import AwsClients
 # Helpers live in tests/support; these names stay importable from here for older imports.
 from tests.support.cli import CliResult as CliResult
 from tests.support.cli import run_cli as run_cli
+from tests.support.cli import share_botocore_models
 from tests.support.git import GIT_IDENTITY, GitRepo
 from tests.support.paths import ROOT as ROOT
 from tests.support.release_world import World, make_world
@@ -29,6 +30,16 @@ FAKE_AWS_ENV = {
     "AWS_REGION": "us-east-1",
 }
 REGION = "us-east-1"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    share_botocore_models()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The end-to-end runs first: each is long, so starting them last would leave one worker
+    finishing alone. The order within each kind stays the collection order."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
 
 
 @pytest.fixture(autouse=True)
@@ -67,6 +78,14 @@ def repo(git_repo: GitRepo) -> GitRepo:
     git_repo.commit("feat: first")
     git_repo.tag("v0.1.0")
     return git_repo
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    """A copy of this checkout made to look like a user's clone, for the demo to run in."""
+    from tests.support.demo import make_checkout
+
+    return make_checkout(tmp_path / "checkout")
 
 
 # ----------------------------------------------------------------------------- AWS in this process

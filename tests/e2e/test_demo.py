@@ -4,23 +4,17 @@ The full demo runs once per test session (it takes most of a minute), at 80 colu
 pytest worker to need it runs it and records what it saw (the story, the full log, the SVG);
 other workers read that record. The run happens in a copy of this checkout made to look like a
 user's clone (a tag, an uncommitted edit, an untracked file), whose git state is compared before
-and after. How the story is told from the lines of the sandbox and the commands is also
-specified line by line, without a run.
+and after. The demo stopped part way is tests/e2e/test_demo_stops.py; how the story is told,
+line by line without a run, tests/sandbox/test_demo_story.py.
 """
 
 from __future__ import annotations
 
 import fcntl
-import hashlib
-import io
 import json
 import os
 import re
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -28,65 +22,11 @@ from typing import Any
 import pytest
 
 from releasectl_sandbox.state import processes_with_marker
-from tests.support.cli import start_to_interrupt
-from tests.support.git import git
-from tests.support.paths import ROOT
+from tests.support.demo import demo_argv, make_checkout, run_demo_process, scratch_dir, snapshot
 
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Demo User",
-    "GIT_AUTHOR_EMAIL": "user@example.invalid",
-    "GIT_COMMITTER_NAME": "Demo User",
-    "GIT_COMMITTER_EMAIL": "user@example.invalid",
-    "GIT_CONFIG_NOSYSTEM": "1",
-}
-
-
-def user_env() -> dict[str, str]:
-    """A user's shell: none of the developer's AWS or releasectl settings (module fixtures run
-    before the autouse isolation), git config of its own."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("AWS_", "RELEASECTL_", "CODEBUILD_", "GIT_")) and k != "CI"
-    }
-    return {**env, **GIT_ENV, "GIT_CONFIG_GLOBAL": os.devnull, "COLUMNS": "80"}
-
-
-def make_checkout(target: Path) -> Path:
-    """This checkout's files as they are on disk (new ones not yet added too, so the copy runs
-    the code under test), committed and tagged, then made dirty."""
-    for name in git(ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0"):
-        source = ROOT / name
-        if name and source.is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            (target / name).write_bytes(source.read_bytes())
-    git(target, "init", "-q", "-b", "main")
-    git(target, "add", "-A")
-    git(target, "commit", "-q", "-m", "chore: the user's own history")
-    git(target, "tag", "-a", "v9.9.9", "-m", "a tag of the user's")
-    with (target / "README.md").open("a") as handle:
-        handle.write("\nan uncommitted edit\n")
-    (target / "notes.txt").write_text("an untracked file\n")
-    return target
-
-
-def snapshot(repo: Path) -> dict[str, str]:
-    """Everything of a repository the demo must not change: refs, HEAD, index, config, stash,
-    worktrees, status (with ignored files) and the content of every file outside .git."""
-    files = hashlib.sha256()
-    for path in sorted(p for p in repo.rglob("*") if ".git" not in p.relative_to(repo).parts):
-        if path.is_file():
-            files.update(str(path.relative_to(repo)).encode() + b"\0" + path.read_bytes())
-    return {
-        "refs": git(repo, "for-each-ref", "--format=%(refname) %(objectname)"),
-        "head": git(repo, "symbolic-ref", "HEAD") + git(repo, "rev-parse", "HEAD"),
-        "index": hashlib.sha256((repo / ".git" / "index").read_bytes()).hexdigest(),
-        "config": (repo / ".git" / "config").read_text(),
-        "stash": git(repo, "stash", "list"),
-        "worktrees": git(repo, "worktree", "list", "--porcelain"),
-        "status": git(repo, "status", "--porcelain=v1", "--untracked-files=all", "--ignored"),
-        "files": files.hexdigest(),
-    }
+# The module's tests share one demo run and, run by one worker (`--dist loadfile`), never wait
+# on another worker's.
+pytestmark = pytest.mark.e2e
 
 
 @dataclass
@@ -109,22 +49,6 @@ class DemoRun:
     @property
     def payload(self) -> dict[str, Any]:
         return dict(json.loads(self.stdout))
-
-
-def demo_argv(*args: str) -> list[str]:
-    return [sys.executable, "-m", "releasectl", *args]
-
-
-def run_demo_process(argv: list[str], cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
-    """Like subprocess.run, but a demo that overruns gets Ctrl-C (so it stops its sandbox), not SIGKILL."""
-    proc = start_to_interrupt(argv, cwd=cwd, env=user_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        stdout, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=60)
-        raise AssertionError(f"the demo ran over {timeout:g} s:\n{stderr[-4000:]}") from None
-    return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
 
 
 def run_full_demo(base: Path) -> DemoRun:
@@ -169,12 +93,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
             run = run_full_demo(tmp_path_factory.mktemp("demo"))
             record.write_text(json.dumps(asdict(run)))
     return DemoRun(**json.loads(record.read_text()))
-
-
-def scratch_dir(narration: str) -> Path:
-    found = re.search(r"^Scratch copy of [^\n]* ->\s+(\S+)/repo$", narration, re.MULTILINE)
-    assert found, narration
-    return Path(found.group(1))
 
 
 def act(demo: DemoRun, number: int) -> list[str]:
@@ -343,221 +261,3 @@ def test_no_process_the_demo_started_remains_after_it_succeeds(demo: DemoRun) ->
 def test_the_users_repository_is_untouched(demo: DemoRun) -> None:
     assert demo.after == demo.before
     assert "Scratch copy of 'checkout' (" in demo.stderr
-
-
-# ----------------------------------------------------------------------------- failure and interrupt
-
-
-@pytest.fixture
-def checkout(tmp_path: Path) -> Path:
-    return make_checkout(tmp_path / "checkout")
-
-
-def test_a_step_that_misbehaves_fails_the_demo_naming_it_and_leaves_nothing_running(checkout: Path) -> None:
-    # The unit tests the builds run fail, so the first build fails where the demo expects success.
-    with (checkout / "tests" / "core" / "test_outcome.py").open("a") as handle:
-        handle.write("\n\ndef test_broken_on_purpose() -> None:\n    assert False\n")
-    proc = run_demo_process(demo_argv("--json", "demo"), checkout, timeout=180)
-    assert proc.returncode == 1, proc.stderr[-4000:]
-    payload = json.loads(proc.stdout)
-    assert payload["outcome"] == "failed"
-    assert payload["message"].startswith("act 1 (")
-    assert "`releasectl build` exited 1, expected 0" in payload["message"]
-    assert "✗ unexpected: act 1" in proc.stderr
-    assert processes_with_marker(payload["sandbox"]["id"]) == []
-    assert payload["leftover_processes"] == []
-    assert not scratch_dir(proc.stderr).exists()
-    Path(payload["log"]).unlink()
-
-
-def _read_until(stream: Any, pattern: str, lines: list[str], timeout: float) -> re.Match[str]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = stream.readline()
-        if not line:
-            break
-        lines.append(line)
-        if found := re.search(pattern, line):
-            return found
-    raise AssertionError(f"no line matching {pattern!r}; output so far:\n{''.join(lines)[-4000:]}")
-
-
-@pytest.fixture
-def interrupted_demo(checkout: Path) -> Iterator[subprocess.Popen[str]]:
-    proc = start_to_interrupt(
-        demo_argv("--json", "demo"),
-        cwd=checkout,
-        env=user_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            proc.communicate(timeout=60)
-
-
-def test_ctrl_c_stops_the_sandbox_and_every_process_the_demo_started_and_exits_130(
-    interrupted_demo: subprocess.Popen[str],
-) -> None:
-    proc = interrupted_demo
-    assert proc.stderr is not None and proc.stdout is not None
-    lines: list[str] = []
-    marker = _read_until(proc.stderr, r"✓ sandbox ([0-9a-f]{32}) is up", lines, 60).group(1)
-    _read_until(proc.stderr, r"^  INSTALL +SUCCEEDED", lines, 60)  # a build is running now
-    running = processes_with_marker(marker)
-    assert len(running) >= 3  # two tasks and the build, at least
-
-    proc.send_signal(signal.SIGINT)
-    stdout, rest = proc.communicate(timeout=60)
-
-    assert proc.returncode == 130, "".join(lines) + rest
-    payload = json.loads(stdout)
-    Path(payload["log"]).unlink()
-    assert payload["outcome"] == "interrupted"
-    assert "✗ interrupted" in rest
-    assert processes_with_marker(marker) == []
-    assert not scratch_dir("".join(lines)).exists()
-
-
-# ----------------------------------------------------------------------------- finding the project
-
-
-def test_an_installed_releasectl_uses_the_checkout_around_the_working_directory(
-    checkout: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from releasectl_sandbox.demo import scratch as demo_scratch
-
-    installed = tmp_path / "site-packages" / "releasectl" / "demo_scratch.py"
-    monkeypatch.setattr(demo_scratch, "__file__", str(installed))
-    assert demo_scratch.find_project(checkout / "service") == checkout
-
-
-def test_outside_a_checkout_of_the_project_the_demo_is_an_environment_problem(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from releasectl.core.errors import EnvironmentProblem
-    from releasectl_sandbox.demo import scratch as demo_scratch
-
-    monkeypatch.setattr(demo_scratch, "__file__", str(tmp_path / "site-packages" / "releasectl" / "x.py"))
-    other = tmp_path / "other"
-    other.mkdir()
-    git(other, "init", "-q")
-    with pytest.raises(EnvironmentProblem, match="source checkout") as raised:
-        demo_scratch.find_project(other)
-    assert raised.value.hint and "make demo" in raised.value.hint
-
-
-def test_the_demo_refuses_to_start_without_the_test_tools_its_builds_need(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    import importlib.util
-
-    from releasectl.core.errors import EnvironmentProblem
-    from releasectl_sandbox.demo.story import _require_test_tools
-
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "pytest" else real(name))
-
-    with pytest.raises(EnvironmentProblem, match="pytest") as caught:
-        _require_test_tools()
-    assert caught.value.hint and "make demo" in caught.value.hint
-
-
-# ----------------------------------------------------------------------------- the story, line by line
-
-BUILD = "hello-world-release:0760b5ff-83c3-4ce9-b696-9dcba3f0b4bb"
-TASK_RUNS = "sandbox: ECS task 1e3b4632165d47478425a0231588c9cb of hello-world runs on 127.0.0.1:1 (pid 2)"
-BUILD_LOG = [
-    "[Container] 2026/12/06 21:03:41.695908 Entering phase PRE_BUILD",
-    "collected 60 items",
-    "============================== 60 passed in 3.46s ==============================",
-    "[Container] 2026/12/06 21:03:45.745143 Phase complete: PRE_BUILD State: SUCCEEDED",
-    "[Container] 2026/12/06 21:03:45.745214 Entering phase BUILD",
-    "releasing 7a9396cf8f8f as 0.1.0 (first release: 0.1.0), attempt 1",
-    "tagged 7a9396cf8f8f as v0.1.0",
-    "[Container] 2026/12/06 21:03:48.643337 Phase complete: BUILD State: FAILED",
-]
-
-
-def told(*, verbose: bool = False, width: int = 80) -> tuple[Any, Any, io.StringIO, io.StringIO]:
-    from releasectl_sandbox.demo.console import Feed, Narrator
-
-    terminal, log = io.StringIO(), io.StringIO()
-    narrator = Narrator(terminal, record=False, verbose=verbose, width=width, log=log)
-    return narrator, Feed(narrator), terminal, log
-
-
-def test_each_build_phase_is_told_as_one_line_with_its_duration_and_its_test_summary() -> None:
-    _narrator, feed, terminal, _log = told()
-    for line in BUILD_LOG:
-        feed.build_log(BUILD, line)
-    assert terminal.getvalue().splitlines() == [
-        "  PRE_BUILD  SUCCEEDED   4.0 s   60 passed in 3.46s",
-        "    releasing 7a9396cf8f8f as 0.1.0 (first release: 0.1.0), attempt 1",
-        "  BUILD      FAILED      2.9 s",
-    ]
-
-
-def test_a_build_log_line_the_log_follower_prints_again_is_told_once() -> None:
-    _narrator, feed, terminal, log = told()
-    feed.build_log(BUILD, "release: succeeded — 0.1.0 claimed")
-    on_line = feed.command(lambda line: True)
-    on_line("release: succeeded — 0.1.0 claimed")  # `releasectl build` following the log
-    on_line("build: succeeded — build x succeeded")  # the command's own line
-    assert terminal.getvalue().splitlines() == [
-        "    release: succeeded — 0.1.0 claimed",
-        "  build: succeeded — build x succeeded",
-    ]
-    assert log.getvalue().count("release: succeeded — 0.1.0 claimed") == 1
-
-
-def test_verbose_shows_every_line_of_the_full_log_as_well_as_the_summaries() -> None:
-    _narrator, feed, terminal, log = told(verbose=True)
-    for line in BUILD_LOG:
-        feed.build_log(BUILD, line)
-    feed.sandbox(
-        "sandbox: ECS task 1e3b4632165d47478425a0231588c9cb of hello-world runs on 127.0.0.1:1 (pid 2)"
-    )
-    shown = terminal.getvalue().splitlines()
-    assert shown[:5] == [*BUILD_LOG[:4], "  PRE_BUILD  SUCCEEDED   4.0 s   60 passed in 3.46s"]
-    assert "collected 60 items" in shown and any("runs on 127.0.0.1" in line for line in shown)
-    logged = [line.split("  ", 1)[1] for line in log.getvalue().splitlines()]
-    assert logged == [line for line in shown]  # the terminal shows the full log, in the same order
-
-
-def test_without_verbose_routine_lines_reach_only_the_full_log() -> None:
-    _narrator, feed, terminal, log = told()
-    feed.build_log(BUILD, "collected 60 items")
-    feed.sandbox(
-        "sandbox: ECS task 1e3b4632165d47478425a0231588c9cb of hello-world runs on 127.0.0.1:1 (pid 2)"
-    )
-    feed.command(lambda line: False)("  logs:    releasectl logs x --follow")
-    assert terminal.getvalue() == ""
-    assert len(log.getvalue().splitlines()) == 3
-
-
-def test_story_lines_fit_the_width_and_a_verdict_may_take_a_second_line() -> None:
-    _narrator, feed, terminal, _log = told(width=60)
-    feed.sandbox(
-        "sandbox: ECS task 8ca0ec133c9f4a70a363e95a046f79ec of hello-world stopped (exit 0: Task failed"
-        " container health checks (sandbox: GET /healthz answered 500))"
-    )
-    feed.command(lambda line: True)(
-        "build: failed — build hello-world-release:b2460bee-4371-47d9-b320-f1f3eb422e07 ended FAILED in "
-        "phase BUILD: COMMAND_EXECUTION_ERROR: Error while executing command: releasectl release"
-    )
-    shown = terminal.getvalue().splitlines()
-    assert all(len(line) <= 60 for line in shown), shown
-    assert shown[0] == "  sandbox: ECS task 8ca0ec13 failed its health checks: GET…"
-    assert shown[1].startswith("  build: failed — build hello-world-release:b2460bee ended")
-    assert len(shown) == 3 and shown[2].endswith("…")
-
-
-def test_the_width_is_columns_else_80_when_not_a_terminal() -> None:
-    from releasectl_sandbox.demo.console import narration_width
-
-    assert narration_width(io.StringIO(), {"COLUMNS": "132"}) == 132
-    assert narration_width(io.StringIO(), {}) == 80

@@ -31,6 +31,8 @@ from tests.support.flows import (
 )
 from tests.support.git import git
 
+pytestmark = pytest.mark.e2e
+
 RACERS = 8
 # Each lost claim means another racer took that version, so with N racing at once the last one
 # needs up to N attempts (measured with 8: up to 6), which is why claim_attempts defaults to 10;

@@ -26,6 +26,8 @@ from tests.support.git import git
 from tests.support.release_world import remote_tags
 from tests.support.sandbox_projects import CONFIG, init_repo, project_config, service_files, wait_for
 
+pytestmark = pytest.mark.e2e
+
 PROJECT = "hello-world-release"
 BUILDSPEC = """\
 version: 0.2

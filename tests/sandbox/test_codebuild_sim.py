@@ -15,6 +15,8 @@ from tests.support.cli import run_cli
 from tests.support.git import git
 from tests.support.sandbox_projects import CONFIG, init_repo, project_config, wait_for
 
+pytestmark = pytest.mark.e2e
+
 PROJECT = "hello-world-release"
 BUILDSPEC = """\
 version: 0.2

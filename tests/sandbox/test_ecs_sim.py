@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from releasectl_sandbox.images import BuiltImage, build_image, push
+from releasectl_sandbox.images import SandboxImage, build_image, push
 from releasectl_sandbox.sandbox import Sandbox
 from tests.support.cli import run_cli
 from tests.support.sandbox_projects import (
@@ -28,12 +28,14 @@ from tests.support.sandbox_projects import (
     wait_for,
 )
 
+pytestmark = pytest.mark.e2e
+
 CLUSTER = SERVICE = "hello-world"
 
 
 @dataclass
 class Releases:
-    images: dict[str, BuiltImage] = field(default_factory=dict)
+    images: dict[str, SandboxImage] = field(default_factory=dict)
 
     def digest(self, version: str) -> str:
         return self.images[version].digest

@@ -26,6 +26,8 @@ from releasectl_sandbox.sandbox import Sandbox
 from releasectl_sandbox.state import StateDir, pid_alive, processes_with_marker, read_env_file
 from tests.support.sandbox_projects import CONFIG, get, init_repo, project_config, service_files, wait_for
 
+pytestmark = pytest.mark.e2e
+
 SLOW_BUILDSPEC = """\
 version: 0.2
 phases:

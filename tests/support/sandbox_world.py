@@ -23,6 +23,7 @@ from releasectl_sandbox.images import build_image, push
 from releasectl_sandbox.sandbox import Sandbox
 from tests.support.aws_state import client
 from tests.support.cli import CliResult, run_cli
+from tests.support.faultproxy import FaultPlan
 from tests.support.git import git
 from tests.support.sandbox_projects import CONFIG, copy_context, get, init_repo, project_config, service_files
 
@@ -41,7 +42,17 @@ phases:
       - if [ -f fail.txt ]; then echo "failing on purpose"; exit 3; fi
 """
 DEPLOY_TIMEOUT = "60"
+# Faults between the CLI and the sandbox: the share of requests that fail, and of those applied
+# whose answer is lost; seeds make a run reproducible.
+RATE = 0.2
+RESET_AFTER_RATE = 0.05
+SEEDS = [1, 2, 3]
+SOAK_SEEDS = list(range(300, 330))
 SUBPROCESS_TIMEOUT = 180
+
+
+def faults(seed: int, rate: float = RATE, reset_after_rate: float = RESET_AFTER_RATE) -> FaultPlan:
+    return FaultPlan(rate=rate, seed=seed, reset_after_rate=reset_after_rate)
 
 
 def hello(version: str) -> tuple[int, str]:
