@@ -1,5 +1,7 @@
 """Fixtures every folder shares, defined here once: an isolated environment, git repositories,
-AWS in this process (moto's mock) or behind an endpoint (a moto server), an ECR repository."""
+AWS in this process (moto's mock) or behind an endpoint (a moto server), an ECR repository, the
+worlds `release` and `deploy` run against, a user's clone for the demo. Helpers are in
+tests/support."""
 
 from __future__ import annotations
 
@@ -11,13 +13,8 @@ from typing import Any
 import pytest
 
 from releasectl.adapters.aws.clients import AwsClients
-
-# Helpers live in tests/support; these names stay importable from here for older imports.
-from tests.support.cli import CliResult as CliResult
-from tests.support.cli import run_cli as run_cli
 from tests.support.cli import share_botocore_models
 from tests.support.git import GIT_IDENTITY, GitRepo
-from tests.support.paths import ROOT as ROOT
 from tests.support.release_world import World, make_world
 from tests.support.service_world import ServiceWorld, make_service_world
 
