@@ -91,7 +91,7 @@ GLOBAL_NOTE = (
 )
 
 # What each command's exit codes mean for it (README "Exit codes" has the general table).
-# tests/test_cli_help.py checks that every command has an entry.
+# tests/cli/test_cli_basics.py checks that every command has an entry.
 ANY_COMMAND = [
     (2, "bad option, argument or configuration; nothing was changed"),
     (130, "interrupted"),
