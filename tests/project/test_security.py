@@ -40,6 +40,8 @@ EXCLUSIONS = {
     "^testing$": "moto's documented fake credentials (tests/conftest.py, benchmarks)",
     "^123456789012-auth-token$": "the fixed ECR login password moto returns for its fake account",
     "^0123456789abcdef0123456789abcdef01234567$": "a made-up 40-hex git commit id in tests",
+    "^token$": "the made-up password of the example URLs whose credentials git.py strips, as the "
+    "baseline and this table spell them too",
     r"https://user:token@(host|example\.com/)": (  # pragma: allowlist secret
         "made-up URLs of the form whose credentials git.py strips (its docstring example, its tests)"
     ),
