@@ -52,7 +52,7 @@ def _require_test_tools() -> None:
 
         raise EnvironmentProblem(
             f"the demo's builds run the project's unit tests, and {', '.join(missing)} is not installed",
-            hint="run `make demo`, or pip install -e '.[test]'",
+            hint="run `make demo`, or pip install -e '.[demo]'",
         )
 
 
