@@ -374,7 +374,7 @@ def test_the_docs_index_links_every_doc() -> None:
 
 _CITATION = re.compile(r"(docs/[\w.-]+\.md) §(\d+)")
 # A design or test plan kept outside the repository: the repository must stand on its own.
-_OUTSIDE = re.compile(r"(?<!docs/)\bDESIGN §|(?<!docs/)\bTESTING\.md|\.\./shared/")
+_OUTSIDE = re.compile(r"(?<!docs/)\bDESIGN\s§|(?<!docs/)\bTESTING\.md|\.\./shared/")
 _PATH_IN_BACKTICKS = re.compile(
     r"`((?:releasectl|tests|service|infra|benchmarks|scripts|docs)/[\w./-]*[\w/])(?:::\w+)*`"
 )
