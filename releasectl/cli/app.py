@@ -72,7 +72,7 @@ def _context(ctx: typer.Context, **flags: Any) -> Any:
     from releasectl.core.config import load_config
 
     options = _options(ctx)
-    config = load_config(flags={**options.aws_flags(), **flags}, config_path=options.config)
+    config = load_config(flags={**options.config_flags(), **flags}, config_path=options.config)
     return Context(
         config=config,
         json_output=options.json_output,
@@ -292,10 +292,10 @@ def build(
         bool,
         typer.Option("--local", help="Run buildspec.yml here, in a clean checkout, the way CodeBuild would."),
     ] = False,
-    env: Annotated[
+    build_env: Annotated[
         list[str] | None,
         typer.Option(
-            "--env",
+            "--build-env",
             metavar="KEY=VALUE",
             help="A variable that overrides the buildspec's for this build, as CodeBuild's start-build "
             "override (repeatable). With --local, UNIT_TESTS from the environment counts as one too.",
@@ -307,12 +307,12 @@ def build(
     if local:
         from releasectl.commands.local_build import local_build
 
-        _finish(local_build(context, ref=ref, env=env or ()), context)
+        _finish(local_build(context, ref=ref, env=build_env or ()), context)
         return
     from releasectl.commands.build import build as do_build
     from releasectl.commands.local_build import build_overrides
 
-    overrides = build_overrides(env or (), {})
+    overrides = build_overrides(build_env or (), {})
     _finish(
         do_build(context, ref=ref, follow=follow, stop_on_interrupt=stop_on_interrupt, env=overrides or None),
         context,
@@ -403,14 +403,14 @@ def infra_outputs(
     write_config: Annotated[
         bool, typer.Option("--write-config", help="Write them into [tool.releasectl] of pyproject.toml.")
     ] = False,
-    env: Annotated[bool, typer.Option("--env", help="Print `export RELEASECTL_...=...` lines.")] = False,
+    exports: Annotated[bool, typer.Option("--exports", help="Print `export RELEASECTL_...=...` lines.")] = False,
 ) -> None:
     """Print the stack's outputs; optionally write them into the config."""
     context = _context(ctx)
     from releasectl.commands.infra import outputs as do_outputs
 
     view = do_outputs(
-        context, stack_name=stack_name, write_config=write_config, env=env, config_path=_options(ctx).config
+        context, stack_name=stack_name, write_config=write_config, env=exports, config_path=_options(ctx).config
     )
     _show(view, context)
 

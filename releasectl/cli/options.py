@@ -1,6 +1,6 @@
 """What every command of the CLI shares: the global options and the help around each command.
 
-The global options (--region, --profile, --endpoint-url, --json, --config, -v) are declared
+The global options (--env, --region, --profile, --endpoint-url, --json, --config, -v) are declared
 once, here, and attached by ReleasectlGroup to the top level and to every command below it,
 nested groups included. Click then parses them wherever the user puts them, before or after
 the command name, with its own handling of option values, `--opt=value`, combined short
@@ -37,9 +37,15 @@ class GlobalOptions(RunState):
     profile: str | None = None
     endpoint_url: str | None = None
     config: Path | None = None
+    env: str | None = None
 
-    def aws_flags(self) -> dict[str, str | None]:
-        return {"region": self.region, "profile": self.profile, "endpoint_url": self.endpoint_url}
+    def config_flags(self) -> dict[str, str | None]:
+        return {
+            "region": self.region,
+            "profile": self.profile,
+            "endpoint_url": self.endpoint_url,
+            "env": self.env,
+        }
 
 
 def record_global_option(ctx: click.Context, param: click.Parameter, value: Any) -> None:
@@ -62,6 +68,12 @@ def global_options(*, hidden: bool) -> list[click.Option]:
         "hidden": hidden,
     }
     return [
+        click.Option(
+            ["--env"],
+            metavar="NAME",
+            help="Environment (else RELEASECTL_ENV, the config's env, the first listed).",
+            **common,
+        ),
         click.Option(["--region"], metavar="TEXT", help="AWS region.", **common),
         click.Option(["--profile"], metavar="TEXT", help="AWS profile (else AWS_PROFILE).", **common),
         click.Option(
@@ -83,10 +95,10 @@ def global_options(*, hidden: bool) -> list[click.Option]:
     ]
 
 
-GLOBAL_NAMES = ("--region", "--profile", "--endpoint-url", "--json", "--config", "-v", "--verbose")
+GLOBAL_NAMES = ("--env", "--region", "--profile", "--endpoint-url", "--json", "--config", "-v", "--verbose")
 
 GLOBAL_NOTE = (
-    "\b\nGlobal options (--region, --profile, --endpoint-url, --json, --config, -v)\n"
+    "\b\nGlobal options (--env, --region, --profile, --endpoint-url, --json, --config, -v)\n"
     "go before or after the command; see `releasectl --help`."
 )
 

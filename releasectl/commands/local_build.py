@@ -22,14 +22,14 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 def build_overrides(assignments: Sequence[str], env: Mapping[str, str]) -> dict[str, str]:
     """What overrides the buildspec's env.variables, as a start-build override does in CodeBuild:
-    the documented variables from the caller's environment, then each `--env KEY=VALUE`."""
+    the documented variables from the caller's environment, then each `--build-env KEY=VALUE`."""
     overrides = {name: env[name] for name in OVERRIDABLE_FROM_ENV if env.get(name)}
     for item in assignments:
         name, eq, value = item.partition("=")
         if not eq or not _NAME.match(name):
             raise UsageError(
-                f"--env {item!r} is not KEY=VALUE",
-                hint="e.g. --env UNIT_TESTS=tests/core (a shell variable name, then =, then the value)",
+                f"--build-env {item!r} is not KEY=VALUE",
+                hint="e.g. --build-env UNIT_TESTS=tests/core (a shell variable name, then =, then the value)",
             )
         overrides[name] = value
     return overrides

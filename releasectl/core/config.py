@@ -16,6 +16,7 @@ from typing import Any
 from releasectl.core.errors import UsageError
 
 ENV_PREFIX = "RELEASECTL_"
+DEFAULT_SERVICE_DEFINITION = "service.toml"
 # Tags `promote` may move; the release repository excludes exactly these from tag immutability.
 DEFAULT_FLOATING_TAGS: tuple[str, ...] = ("latest", "staging", "prod")
 # ECR accepts at most 5 exclusion filters per repository.
@@ -130,6 +131,32 @@ def _git_remote(key: str, value: Any) -> str | None:
     return text
 
 
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+
+
+def _role_arn(key: str, value: Any) -> str:
+    text = str(value).strip()
+    if not _ROLE_ARN.match(text):
+        raise UsageError(
+            f"config {key}: {value!r} is not an IAM role ARN",
+            hint="name it as arn:aws:iam::<12-digit account>:role/<name>",
+        )
+    return text
+
+
+_ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+
+
+def _env_name(key: str, value: Any) -> str:
+    text = str(value).strip()
+    if not _ENV_NAME.match(text):
+        raise UsageError(
+            f"config {key}: {value!r} is not an environment name (lower-case letters, digits and -, "
+            "starting with a letter)"
+        )
+    return text
+
+
 def _floating_tags(key: str, value: Any) -> tuple[str, ...]:
     from releasectl.core.imageref import validate_tag
     from releasectl.core.versions import is_commit_tag, looks_like_version
@@ -157,6 +184,69 @@ def _floating_tags(key: str, value: Any) -> tuple[str, ...]:
             f"got {len(tags)}"
         )
     return tuple(tags)
+
+
+@dataclass(frozen=True)
+class Environment:
+    """One place the service runs: [tool.releasectl.environments.<name>]."""
+
+    name: str
+    cluster: str
+    service: str
+    region: str | None = None
+    role_arn: str | None = None  # assumed for this environment's ECS and CloudFormation calls
+    stack: str | None = None  # the platform stack whose outputs the service definition reads
+    after: str | None = None  # a version must have succeeded there first
+
+
+_ENV_FIELDS: dict[str, Callable[[str, Any], Any]] = {
+    "cluster": _name,
+    "service": _name,
+    "region": _name,
+    "role_arn": _role_arn,
+    "stack": _name,
+    "after": _env_name,
+}
+
+
+def _environments(where: str, raw: Any) -> dict[str, Environment]:
+    """The environments table, in the order written; every `after` names another one, without a cycle."""
+    if not isinstance(raw, dict):
+        raise UsageError(f"config {where}: environments must be a table of [environments.<name>] tables")
+    found: dict[str, Environment] = {}
+    for name, body in raw.items():
+        _env_name("environments", name)
+        key = f"environments.{name}"
+        if not isinstance(body, dict):
+            raise UsageError(f"config {key} must be a table (cluster, service, …)")
+        unknown = sorted(set(body) - set(_ENV_FIELDS))
+        if unknown:
+            raise UsageError(
+                f"unknown config key {key}.{unknown[0]!r} in {where}; valid keys: {', '.join(_ENV_FIELDS)}"
+            )
+        for required in ("cluster", "service"):
+            if required not in body:
+                raise UsageError(
+                    f"config {key}.{required} is not set", hint=f'add {required} = "…" under [{key}]'
+                )
+        values = {field_: _ENV_FIELDS[field_](f"{key}.{field_}", value) for field_, value in body.items()}
+        found[name] = Environment(name=name, **values)
+    for env in found.values():
+        if env.after is not None and env.after not in found:
+            raise UsageError(
+                f"config environments.{env.name}.after: {env.after!r} is not an environment "
+                f"(known: {', '.join(found)})"
+            )
+        seen = {env.name}
+        step = env
+        while step.after is not None:
+            if step.after in seen:
+                raise UsageError(
+                    f"config environments.{env.name}.after: the `after` chain loops back to {step.after!r}"
+                )
+            seen.add(step.after)
+            step = found[step.after]
+    return found
 
 
 @dataclass(frozen=True)
@@ -189,7 +279,29 @@ class Config:
     # The Dockerfile's BASE_IMAGE for releases, e.g. the same digest through an ECR pull-through
     # cache; None: the Dockerfile's own pinned default.
     base_image: str | None = None
+    # The selected environment's name; None when no environments are configured.
+    env: str | None = None
+    role_arn: str | None = None
+    stack_name: str | None = None
+    # The service definition file (docs/service-definition.md); None: deploy changes the image only.
+    service_definition: str | None = None
+    environments: Mapping[str, Environment] = field(default_factory=dict)
+    # The directory of the config file, which relative paths in it are read against.
+    base_dir: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def environment(self) -> Environment | None:
+        return self.environments.get(self.env) if self.env else None
+
+    def service_definition_path(self) -> Path | None:
+        """The service definition file in use: the configured one, else service.toml beside the config
+        file when it exists, else None."""
+        base = Path(self.base_dir) if self.base_dir else Path.cwd()
+        if self.service_definition:
+            return base / self.service_definition
+        default = base / DEFAULT_SERVICE_DEFINITION
+        return default if default.is_file() else None
 
     def require(self, key: str) -> str:
         """The value of a required key, or a usage error (exit 2) saying how to set it."""
@@ -233,9 +345,23 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "platform": _platform,
     "buildkit_image": _pinned_image,
     "base_image": _pinned_image,
+    "env": _env_name,
+    "role_arn": _role_arn,
+    "stack_name": _name,
+    "service_definition": _text,
 }
 
-KEYS: tuple[str, ...] = tuple(f.name for f in fields(Config) if f.name != "sources")
+# Set by the loader, not by a key of their own: the table of environments is read apart.
+_DERIVED = {"sources", "environments", "base_dir"}
+KEYS: tuple[str, ...] = tuple(f.name for f in fields(Config) if f.name not in _DERIVED)
+# What a selected environment sets, and the key each of its fields fills.
+_FROM_ENVIRONMENT = {
+    "cluster": "ecs_cluster",
+    "service": "ecs_service",
+    "region": "region",
+    "role_arn": "role_arn",
+    "stack": "stack_name",
+}
 
 # Standard AWS variables, consulted after everything of our own.
 _AWS_ENV = {
@@ -295,6 +421,7 @@ def load_config(
         found = find_config_file(cwd or Path.cwd())
         file_values = read_file_section(found) if found else {}
         file_name = str(found) if found else ""
+    environments = _environments(file_name or "config file", file_values.pop("environments", {}))
     _check_keys(list(file_values), file_name or "config file")
 
     env_values = {}
@@ -321,4 +448,42 @@ def load_config(
             raw, source = env[aws_name], f"env {aws_name}"
         values[key] = _VALIDATORS[key](key, raw)
         sources[key] = source
-    return Config(**values, sources=sources)
+    _select_environment(values, sources, environments)
+    base_dir = str(Path(file_name).parent) if file_name else None
+    return Config(**values, environments=environments, base_dir=base_dir, sources=sources)
+
+
+def _select_environment(
+    values: dict[str, Any], sources: dict[str, str], environments: Mapping[str, Environment]
+) -> None:
+    """Choose the environment (--env, RELEASECTL_ENV, `env`, else the first listed) and let its
+    fields fill cluster, service, region, role and stack. They win over the top-level keys and
+    RELEASECTL_* variables: `--env prod` must never reach a cluster exported for another
+    environment. An option that contradicts the environment is refused rather than guessed at."""
+    name = values.get("env")
+    if not environments:
+        if name is not None:
+            raise UsageError(
+                f"environment {name!r} is not configured: there is no [tool.releasectl.environments] table",
+                hint="add [tool.releasectl.environments.<name>] with cluster and service, or drop --env",
+            )
+        return
+    if name is None:
+        name = next(iter(environments))
+        values["env"], sources["env"] = name, "first environment listed"
+    environment = environments.get(name)
+    if environment is None:
+        raise UsageError(
+            f"unknown environment {name!r}; known: {', '.join(environments)}",
+            hint="pick one with --env NAME or RELEASECTL_ENV",
+        )
+    for field_, key in _FROM_ENVIRONMENT.items():
+        value = getattr(environment, field_)
+        if value is None:
+            continue
+        if sources.get(key) == "option" and values.get(key) != value:
+            raise UsageError(
+                f"--{key.replace('_', '-')} {values[key]} contradicts environment {name}'s {field_} {value}",
+                hint=f"drop the option, or change environments.{name}.{field_}",
+            )
+        values[key], sources[key] = value, f"environment {name}"

@@ -1,5 +1,5 @@
 """`build --local` overrides the buildspec's variables the way a start-build override does: with
-`--env KEY=VALUE`, and with UNIT_TESTS from the caller's environment, as buildspec.yml says."""
+`--build-env KEY=VALUE`, and with UNIT_TESTS from the caller's environment, as buildspec.yml says."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def test_an_env_option_that_is_not_key_value_is_a_usage_error(item: str) -> None
 
 def test_the_cli_passes_env_options_to_the_local_build(git_repo: GitRepo) -> None:
     commit_buildspec(git_repo, SHOW_VARIABLES)
-    proc = run_cli("build", "--local", "--env", "OTHER=from the option", cwd=git_repo.path)
+    proc = run_cli("build", "--local", "--build-env", "OTHER=from the option", cwd=git_repo.path)
     assert proc.code == 0, proc.stderr
     assert "OTHER=from the option" in proc.stdout + proc.stderr
 
