@@ -124,6 +124,10 @@ class LoadBalancer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def route(self, targets: Targets) -> None:
+        """From now on, send requests to these targets (a target group's, once its ARN is known)."""
+        self._server.targets = targets
+
     def start(self) -> None:
         self._thread.start()
 

@@ -55,10 +55,24 @@ def sandbox_up(
         # not another sandbox's env file, nor its processes.
         sandbox.start()
         try:
+            environments = [e for e in sandbox.environments if e.name]
             summary = {
                 "command": "sandbox up",
                 "endpoint": sandbox.endpoint,
                 "alb_url": sandbox.alb_url,
+                "alb_urls": {e.name: e.alb_url for e in environments},
+                "environments": [
+                    {
+                        "name": e.name,
+                        "account": e.resources.account,
+                        "region": e.resources.region,
+                        "cluster": e.resources.cluster,
+                        "service": e.resources.service,
+                        "stack": e.resources.stack,
+                        "alb_url": e.alb_url,
+                    }
+                    for e in environments
+                ],
                 "env_file": str(sandbox.env_file),
                 "state_dir": str(sandbox.state.root),
                 "bootstrap_image": sandbox.bootstrap_image,
@@ -67,12 +81,14 @@ def sandbox_up(
             if ctx.json_output:
                 write_json(summary)
             else:
-                write_lines(
-                    [
-                        env_file_text(sandbox.env).rstrip("\n"),
-                        f"# sandbox ready: {sandbox.alb_url} answers for the service",
+                ready = [f"# sandbox ready: {sandbox.alb_url} answers for the service"]
+                if environments:
+                    ready = [
+                        f"# sandbox ready: {e.name} at {e.alb_url} (account {e.resources.account}); "
+                        "its service comes with its first `releasectl deploy`"
+                        for e in environments
                     ]
-                )
+                write_lines([env_file_text(sandbox.env).rstrip("\n"), *ready])
             ctx.reporter.info(f"sandbox: running; `source {sandbox.env_file}` to use it")
             ctx.reporter.info("sandbox: Ctrl-C stops it and every process it started")
             while not stop.wait(0.5):

@@ -174,6 +174,8 @@ class SimService:
     cluster_arn: str
     desired: int
     container_name: str | None
+    # The target groups of its loadBalancers: a sandbox load balancer sends their requests to its tasks.
+    target_groups: tuple[str, ...] = ()
     deployments: list[SimDeployment] = field(default_factory=list)  # PRIMARY first
     tasks: dict[str, SimTask] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)  # newest first

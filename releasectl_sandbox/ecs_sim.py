@@ -96,12 +96,24 @@ class EcsSimulator:
     # ------------------------------------------------------------------ views for the sandbox
 
     def healthy_targets(self, cluster: str, service: str) -> list[tuple[str, int]]:
-        """(task id, port) of the tasks a load balancer may send requests to."""
+        """(task id, port) of the service's tasks a load balancer may send requests to."""
         with self.lock:
             sim = self._services.get((cluster, service))
             if sim is None:
                 return []
             return [(t.id, t.port) for t in sim.tasks.values() if t.healthy and t.port]
+
+    def target_group_targets(self, target_group_arn: str) -> list[tuple[str, int]]:
+        """(task id, port) of the healthy tasks registered in a target group: those of every service
+        whose loadBalancers name it, including services created after the load balancer started."""
+        with self.lock:
+            return [
+                (t.id, t.port)
+                for sim in self._services.values()
+                if target_group_arn in sim.target_groups
+                for t in sim.tasks.values()
+                if t.healthy and t.port
+            ]
 
     def steady(self) -> bool:
         with self.lock:
@@ -127,6 +139,7 @@ class EcsSimulator:
             cluster_arn=view.cluster_arn,
             desired=view.desired_count,
             container_name=str(lbs[0].get("containerName")) if lbs and lbs[0].get("containerName") else None,
+            target_groups=tuple(str(lb["targetGroupArn"]) for lb in lbs if lb.get("targetGroupArn")),
         )
         sim.deployments = [
             SimDeployment(

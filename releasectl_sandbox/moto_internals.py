@@ -6,10 +6,15 @@ state into moto's model objects. Nothing else in releasectl imports moto's inter
 module's contract test (tests/sandbox/test_moto_internals.py) fails with a clear message when
 the pinned moto changes what is relied on here:
 
-- backends are looked up as get_backend(service)[account][region];
+- backends are looked up as get_backend(service)[account][region], and a request made with an
+  assumed role's credentials (sts.assume_role into another account's role) is served by that
+  account's backends;
 - EC2ContainerServiceBackend.update_service(service_properties) takes snake_case keys and
   returns the Service; create_service / describe_services / list_tasks / describe_tasks /
   stop_task / describe_task_definition / describe_clusters keep their parameters;
+- EC2ContainerServiceResponse.create_service reads the request with _get_param and leaves
+  deploymentConfiguration and healthCheckGracePeriodSeconds out of the Service it creates; the
+  backend keeps `services` by "cluster:service" and finds one with _get_service(cluster, name);
 - a Cluster is serialised from its attributes (running_tasks_count, pending_tasks_count,
   active_services_count), the backend keeps `services` (Service.cluster_name, .status) and
   `tasks` (cluster name -> task ARN -> Task with last_status);
@@ -40,7 +45,12 @@ PINNED_MOTO = "5.2.5"
 ACCOUNT_ID = "123456789012"  # moto's default account: what the fake credentials map to
 
 _install_lock = threading.Lock()
-_installed: set[tuple[str, str]] = set()
+_installed: set[tuple[str, str, str]] = set()
+# What moto's create_service drops and the sandbox keeps: request parameter -> Service attribute.
+_KEPT_ON_CREATE = {
+    "deploymentConfiguration": "deployment_configuration",
+    "healthCheckGracePeriodSeconds": "health_check_grace_period_seconds",
+}
 
 
 def check_moto_version() -> None:
@@ -79,7 +89,7 @@ class Patches:
     """Methods replaced on moto's classes; restore() puts the originals back."""
 
     _saved: list[tuple[type, str, Any]] = field(default_factory=list)
-    _keys: list[tuple[str, str]] = field(default_factory=list)
+    _keys: list[tuple[str, str, str]] = field(default_factory=list)
 
     def replace(
         self, owner: type, name: str, make: Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -93,16 +103,18 @@ class Patches:
         self._saved.append((owner, name, original))
         setattr(owner, name, make(original))
 
-    def claim(self, service: str, region: str) -> None:
-        """One sandbox per backend per process: two would fight over the same hooks."""
+    def claim(self, service: str, region: str, account: str = ACCOUNT_ID) -> None:
+        """One simulator per backend (service, account, region) per process: two would fight over
+        the same requests."""
+        key = (service, account, region)
         with _install_lock:
-            if (service, region) in _installed:
+            if key in _installed:
                 raise EnvironmentProblem(
-                    f"a sandbox already simulates {service} in {region} in this process",
+                    f"a sandbox already simulates {service} in {region} (account {account}) in this process",
                     hint="stop the other sandbox first",
                 )
-            _installed.add((service, region))
-        self._keys.append((service, region))
+            _installed.add(key)
+        self._keys.append(key)
 
     def restore(self) -> None:
         while self._saved:
@@ -163,20 +175,60 @@ def _ours(backend_obj: Any, region: str, account: str) -> bool:
 
 
 def hook_ecs(patches: Patches, handlers: EcsHandlers, region: str, account: str = ACCOUNT_ID) -> None:
-    """Serve service rollouts and tasks from the simulator for one account and region."""
-    from moto.ecs.exceptions import EcsClientException
-    from moto.ecs.models import EC2ContainerServiceBackend
+    """Serve service rollouts and tasks from the simulator for one account and region.
 
-    patches.claim("ecs", region)
+    Hooks for several accounts or regions stack: each passes on what is not its own."""
+    from moto.ecs.exceptions import EcsClientException, InvalidParameterException
+    from moto.ecs.models import EC2ContainerServiceBackend
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    patches.claim("ecs", region, account)
 
     def create_service(original: Callable[..., Any]) -> Callable[..., Any]:
-        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        def wrapper(
+            self: Any, cluster_str: str, service_name: str, desired_count: int, *args: Any, **kwargs: Any
+        ) -> Any:
             if not _ours(self, region, account):
-                return original(self, *args, **kwargs)
+                return original(self, cluster_str, service_name, desired_count, *args, **kwargs)
             with handlers.lock:
-                service = original(self, *args, **kwargs)
+                # moto replaces an existing service of the same name, which would leave its tasks
+                # running unseen; ECS answers the same request again with the service it has and
+                # refuses a different one.
+                cluster = self._get_cluster(cluster_str)
+                existing = self.services.get(f"{cluster.name}:{service_name}")
+                if existing is not None and existing.status == "ACTIVE":
+                    asked = args[0] if args else kwargs.get("task_definition_str")
+                    same = asked is None or (
+                        self.describe_task_definition(asked).arn == existing.task_definition
+                    )
+                    if same and existing.desired_count == desired_count:
+                        return existing
+                    raise InvalidParameterException("Creation of service was not idempotent.")
+                service = original(self, cluster_str, service_name, desired_count, *args, **kwargs)
                 handlers.on_service_created(service)
                 return service
+
+        return wrapper
+
+    def create_service_request(original: Callable[..., Any]) -> Callable[..., Any]:
+        """moto's create_service drops deploymentConfiguration (circuit breaker, percentages,
+        alarms) and healthCheckGracePeriodSeconds; the service keeps them here, as on AWS. Under
+        the simulator's lock, so its scheduler never sees the service without them."""
+
+        def wrapper(self: Any) -> Any:
+            backend_obj = self.ecs_backend
+            if not _ours(backend_obj, region, account):
+                return original(self)
+            asked = {attr: self._get_param(param) for param, attr in _KEPT_ON_CREATE.items()}
+            with handlers.lock:
+                result = original(self)
+                service = backend_obj._get_service(
+                    self._get_param("cluster", "default"), self._get_param("serviceName")
+                )
+                for attr, value in asked.items():
+                    if value is not None:
+                        setattr(service, attr, value)
+                return result
 
         return wrapper
 
@@ -279,6 +331,7 @@ def hook_ecs(patches: Patches, handlers: EcsHandlers, region: str, account: str 
         return wrapper
 
     patches.replace(EC2ContainerServiceBackend, "create_service", create_service)
+    patches.replace(EC2ContainerServiceResponse, "create_service", create_service_request)
     patches.replace(EC2ContainerServiceBackend, "update_service", update_service)
     patches.replace(EC2ContainerServiceBackend, "describe_services", describe_services)
     patches.replace(EC2ContainerServiceBackend, "list_tasks", list_tasks)
@@ -393,7 +446,7 @@ def hook_cloudformation(patches: Patches, region: str, account: str = ACCOUNT_ID
     from moto.cloudformation.models import CloudFormationBackend
     from moto.core.exceptions import ServiceException, _RESTError
 
-    patches.claim("cloudformation", region)
+    patches.claim("cloudformation", region, account)
 
     def create_change_set(original: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -547,7 +600,7 @@ def hook_codebuild(
     from moto.codebuild.responses import CodeBuildResponse
     from moto.core.responses import ActionResult
 
-    patches.claim("codebuild", region)
+    patches.claim("codebuild", region, account)
 
     def start_build(original: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(self: Any) -> Any:

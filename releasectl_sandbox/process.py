@@ -57,6 +57,11 @@ class SandboxProcess:
         return str(self.info.get("alb_url", ""))
 
     @property
+    def alb_urls(self) -> dict[str, str]:
+        """Each environment's load balancer (empty without environments)."""
+        return dict(self.info.get("alb_urls") or {})
+
+    @property
     def env(self) -> dict[str, str]:
         return dict(self.info.get("env") or {})
 

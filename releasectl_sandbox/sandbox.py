@@ -1,9 +1,17 @@
-"""The sandbox as one object: moto's server, the simulators, the load balancer, the resources.
+"""The sandbox as one object: moto's server, the simulators, the load balancers, the resources.
 
     with Sandbox(project_dir) as sandbox:
         sandbox.endpoint   # AWS_ENDPOINT_URL for boto3, the AWS CLI, releasectl
-        sandbox.alb_url    # the service, through the sandbox load balancer
+        sandbox.alb_url    # the service, through the default environment's load balancer
         sandbox.env        # every variable to export (also written to .releasectl/sandbox.env)
+        sandbox.environment("prod").alb_url   # each environment has a load balancer of its own
+
+Every environment of the config ([tool.releasectl.environments]) gets its platform stack, cluster,
+log group, alarms and a load balancer, in the account its role_arn names (an assumed role's
+credentials reach another account in moto); an ECS simulator serves each account and region in
+use. No ECS service is made for an environment: the first `releasectl deploy` creates it, and the
+simulators pick it up then. A config without environments gets its ECS service made here,
+running a bootstrap image, as before environments existed.
 
 Leaving the block stops every build, task process and server it started. `releasectl sandbox
 up` (releasectl_sandbox.command) runs the same object in the foreground; SandboxProcess in
@@ -13,6 +21,7 @@ releasectl_sandbox.process runs that command as a child process.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import subprocess
@@ -20,6 +29,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +47,37 @@ from releasectl_sandbox.tasks import Timings
 
 FAKE_KEY = "testing"  # moto's fake credentials: accepted by the sandbox, worthless anywhere else
 BOOTSTRAP_TAG = "sandbox-bootstrap"
+ALB_URL_ENV = "RELEASECTL_SANDBOX_ALB_URL"
 _DROPPED_FROM_BUILDS = ("AWS_", "RELEASECTL_", "CODEBUILD_")
+
+
+def alb_url_variable(environment: str) -> str:
+    """RELEASECTL_SANDBOX_ALB_URL_PROD: the variable naming an environment's load balancer."""
+    return f"{ALB_URL_ENV}_{environment.upper().replace('-', '_')}"
+
+
+@dataclass
+class SandboxEnvironment:
+    """One environment as the sandbox runs it: its names, its account's clients, its load
+    balancer, and its platform stack's outputs (empty without a stack)."""
+
+    resources: Any  # provision.EnvironmentResources
+    session: Any  # a boto3 session with its account's credentials
+    endpoint: str
+    ecs: Any  # the EcsSimulator of its account and region
+    alb_url: str = ""
+    outputs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str | None:
+        return self.resources.name
+
+    def clients(self) -> Any:
+        """A releasectl AWS boundary in the environment's account and region."""
+        from releasectl.adapters.aws.clients import AwsClients
+
+        region = self.resources.region
+        return AwsClients(region=region, profile=None, endpoint_url=self.endpoint, _session=self.session)
 
 
 class Sandbox:
@@ -82,8 +122,9 @@ class Sandbox:
         self.endpoint = ""
         self.alb_url = ""
         self.bootstrap_image: str | None = None
+        self.environments: list[SandboxEnvironment] = []  # the default one first
         self._stack = contextlib.ExitStack()
-        self._ecs: Any = None
+        self._simulators: dict[tuple[str, str], Any] = {}  # (account, region) -> EcsSimulator
 
     # ------------------------------------------------------------------ public
 
@@ -108,8 +149,17 @@ class Sandbox:
             "RELEASECTL_GIT_TAG_REMOTE": "none",
             "RELEASECTL_SANDBOX": "1",
             STATE_ENV: str(self.state.root),
-            "RELEASECTL_SANDBOX_ALB_URL": self.alb_url,
+            ALB_URL_ENV: self.alb_url,
+            **{alb_url_variable(e.name): e.alb_url for e in self.environments if e.name},
         }
+
+    def environment(self, name: str | None = None) -> SandboxEnvironment:
+        """An environment by name; None: the default one (the first listed, or the config's `env`)."""
+        for env in self.environments:
+            if name is None or env.name == name:
+                return env
+        known = ", ".join(str(e.name) for e in self.environments) or "none"
+        raise KeyError(f"the sandbox runs no environment {name!r} (known: {known})")
 
     def clients(self) -> Any:
         """A releasectl AWS boundary aimed at the sandbox with its fake credentials."""
@@ -137,9 +187,10 @@ class Sandbox:
             self._sweep()
 
     def wait_until_steady(self, timeout: float) -> bool:
+        """Every service of every environment has completed its rollout (none made yet counts too)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._ecs is not None and self._ecs.steady():
+            if self._simulators and all(sim.steady() for sim in self._simulators.values()):
                 return True
             time.sleep(0.1)
         return False
@@ -150,13 +201,14 @@ class Sandbox:
         from releasectl_sandbox import provision
         from releasectl_sandbox.alb import LoadBalancer
         from releasectl_sandbox.codebuild_sim import CodeBuildSimulator
-        from releasectl_sandbox.ecs_sim import EcsSimulator
         from releasectl_sandbox.logship import LogShipper
         from releasectl_sandbox.server import MotoServer, check_port_free
-        from releasectl_sandbox.tasks import ImageResolver
 
         internals.check_moto_version()
-        check_port_free(self.alb_port, "load balancer")
+        res = self.resources
+        alb_ports = [self.alb_port + index if self.alb_port else 0 for index in range(len(res.environments))]
+        for port, planned in zip(alb_ports, res.environments, strict=True):
+            check_port_free(port, f"load balancer of {planned.label}")
         self._refuse_a_running_env_file()
         self.state.reset()
         server = MotoServer(self.port)
@@ -168,18 +220,6 @@ class Sandbox:
         shipper = LogShipper(clients.client("logs"), on_error=self.announce)
         shipper.start()
         self._stack.callback(shipper.close)
-
-        ecs = EcsSimulator(
-            account=self.account,
-            region=self.region,
-            resolver=ImageResolver(clients.client("ecr"), self.state),
-            shipper=shipper,
-            state=self.state,
-            marker=self.marker,
-            timings=self.timings,
-            breaker_threshold=self.breaker_threshold,
-            announce=self.announce,
-        )
         codebuild = CodeBuildSimulator(
             account=self.account,
             region=self.region,
@@ -190,41 +230,57 @@ class Sandbox:
         )
         patches = internals.Patches()
         self._stack.callback(patches.restore)
-        internals.hook_ecs(patches, ecs, self.region, self.account)
         internals.hook_codebuild(patches, codebuild, self.region, self.account)
         internals.hook_cloudformation(patches, self.region, self.account)
-        ecs.start()
-        self._ecs = ecs
         self._stack.callback(codebuild.close)
-        self._stack.callback(ecs.close)
 
-        alb = LoadBalancer(
-            lambda: ecs.healthy_targets(self.resources.ecs_cluster, self.resources.ecs_service),
-            port=self.alb_port,
-        )
-        alb.start()
-        self._stack.callback(alb.close)
-        self.alb_url = alb.url
-        self.announce(f"sandbox: load balancer on {self.alb_url} -> service {self.resources.ecs_service}")
+        for port, env_res in zip(alb_ports, res.environments, strict=True):
+            session = self._session(env_res)
+            sim = self._simulator(patches, env_res, session, clients)
+            env = SandboxEnvironment(env_res, session, self.endpoint, sim)
+            # Listening before the stack is made: its ServiceUrl output is the load balancer's URL.
+            alb = LoadBalancer(lambda: [], port=port)
+            alb.start()
+            self._stack.callback(alb.close)
+            env.alb_url = alb.url
+            target_group = env_res.target_group_arn
+            if env_res.stack:
+                env.outputs = provision.create_platform(env.clients(), env_res, service_url=alb.url)
+                target_group = env.outputs["TargetGroupArn"]
+            # Whatever service registers in the target group, whenever it is created.
+            alb.route(functools.partial(sim.target_group_targets, target_group))
+            if env_res.stack:
+                self.announce(
+                    f"sandbox: created environment {env_res.name} in account {env_res.account}: "
+                    f"stack {env_res.stack}, cluster {env_res.cluster}, log group "
+                    f"{env.outputs['AppLogGroup']}, load balancer on {alb.url}; its ECS service "
+                    "comes with the first deploy"
+                )
+            else:
+                self.announce(f"sandbox: load balancer on {alb.url} -> service {env_res.service}")
+            self.environments.append(env)
+        self.alb_url = self.environments[0].alb_url
 
-        res = self.resources
         repository_uri = provision.create_repositories(clients, res)
-        provision.create_log_groups(clients, res)
+        provision.create_log_groups(clients, res, app=not res.with_environments)
         provision.create_build_project(clients, res, {**self.build_env})
-        image = self._bootstrap_image(clients, repository_uri)
-        provision.create_service(
-            clients,
-            res,
-            image=image or provision.PLACEHOLDER_IMAGE,
-            desired_count=self.desired_count if image else 0,
-        )
         self.announce(f"sandbox: created ECR repositories {res.ecr_repository}, {res.cache_repository}")
         self.announce(f"sandbox: created CodeBuild project {res.codebuild_project} (source {res.source})")
-        self.announce(f"sandbox: created ECS cluster {res.ecs_cluster}, service {res.ecs_service}")
+        image = None
+        if not res.with_environments:
+            image = self._bootstrap_image(clients, repository_uri)
+            provision.create_service(
+                clients,
+                res,
+                image=image or provision.PLACEHOLDER_IMAGE,
+                desired_count=self.desired_count if image else 0,
+            )
+            self.announce(f"sandbox: created ECS cluster {res.ecs_cluster}, service {res.ecs_service}")
         self.state.write_info(
             {
                 "endpoint": self.endpoint,
                 "alb_url": self.alb_url,
+                "alb_urls": {str(e.name): e.alb_url for e in self.environments if e.name},
                 "env": self.env,
                 "pid": os.getpid(),
                 "marker": self.marker,
@@ -243,6 +299,60 @@ class Sandbox:
             self.announce(
                 f"sandbox: warning: service {res.ecs_service} is not steady after {self.wait_steady_s:g} s"
             )
+
+    def _session(self, env: Any) -> Any:
+        """A boto3 session in the environment's account: the fake credentials, or for another
+        account an assumed role's (moto serves a request from the account of its credentials)."""
+        import boto3
+
+        session = boto3.session.Session(
+            aws_access_key_id=FAKE_KEY, aws_secret_access_key=FAKE_KEY, region_name=env.region
+        )
+        if not env.other_account:
+            return session
+        sts = session.client("sts", endpoint_url=self.endpoint)
+        credentials = sts.assume_role(RoleArn=env.role_arn, RoleSessionName="releasectl-sandbox")[
+            "Credentials"
+        ]
+        return boto3.session.Session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+            region_name=env.region,
+        )
+
+    def _simulator(self, patches: Any, env: Any, session: Any, clients: Any) -> Any:
+        """The ECS simulator of the environment's account and region, started on first use. Images
+        are pulled from the release repository's account, as a cross-account ECR pull does."""
+        from releasectl_sandbox.ecs_sim import EcsSimulator
+        from releasectl_sandbox.logship import LogShipper
+        from releasectl_sandbox.tasks import ImageResolver
+
+        key = (env.account, env.region)
+        if key in self._simulators:
+            return self._simulators[key]
+        # Task output goes to the log group of the task's own account.
+        shipper = LogShipper(session.client("logs", endpoint_url=self.endpoint), on_error=self.announce)
+        shipper.start()
+        self._stack.callback(shipper.close)
+        sim = EcsSimulator(
+            account=env.account,
+            region=env.region,
+            resolver=ImageResolver(clients.client("ecr"), self.state),
+            shipper=shipper,
+            state=self.state,
+            marker=self.marker,
+            timings=self.timings,
+            breaker_threshold=self.breaker_threshold,
+            announce=self.announce,
+        )
+        internals.hook_ecs(patches, sim, env.region, env.account)
+        if key != (self.account, self.region):
+            internals.hook_cloudformation(patches, env.region, env.account)
+        sim.start()
+        self._stack.callback(sim.close)
+        self._simulators[key] = sim
+        return sim
 
     def _refuse_a_running_env_file(self) -> None:
         """Another sandbox (with another state directory) may have written the env file this one

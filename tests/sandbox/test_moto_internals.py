@@ -54,12 +54,24 @@ def test_moto_is_the_pinned_version() -> None:
         ("describe_services", ["self", "cluster_str", "service_names_or_arns"]),
         ("describe_task_definition", ["self", "task_definition_str"]),
         ("describe_clusters", ["self", "cluster_names"]),
+        ("_get_service", ["self", "cluster_str", "service_str"]),
     ],
 )
 def test_ecs_backend_methods_keep_their_parameters(method: str, expected: list[str]) -> None:
     from moto.ecs.models import EC2ContainerServiceBackend
 
     assert parameters(getattr(EC2ContainerServiceBackend, method)) == expected, f"{CHANGED}: ECS {method}"
+
+
+def test_create_service_keeps_its_leading_parameters() -> None:
+    from moto.ecs.models import EC2ContainerServiceBackend
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    found = parameters(EC2ContainerServiceBackend.create_service)
+    assert found[:5] == ["self", "cluster_str", "service_name", "desired_count", "task_definition_str"], (
+        CHANGED
+    )
+    assert parameters(EC2ContainerServiceResponse.create_service) == ["self"], CHANGED
 
 
 def test_codebuild_methods_keep_their_parameters() -> None:
@@ -265,6 +277,84 @@ def test_describe_clusters_counts_the_simulators_tasks_and_the_active_services(
     assert counts == (3, 1, 1), CHANGED
 
 
+KEPT = {
+    "deploymentConfiguration": {
+        "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+        "maximumPercent": 200,
+        "minimumHealthyPercent": 100,
+        "alarms": {"alarmNames": ["contract-5xx"], "enable": True, "rollback": True},
+    },
+    "healthCheckGracePeriodSeconds": 10,
+}
+
+
+def _create_kept_service(ecs: Any) -> dict[str, Any]:
+    ecs.create_cluster(clusterName="kept")
+    ecs.register_task_definition(
+        family="kept", containerDefinitions=[{"name": "app", "image": "x", "memory": 128}]
+    )
+    ecs.create_service(cluster="kept", serviceName="kept", taskDefinition="kept:1", desiredCount=1, **KEPT)
+    return dict(ecs.describe_services(cluster="kept", services=["kept"])["services"][0])
+
+
+def test_create_service_keeps_the_deployment_configuration_and_grace_period_asked_for(
+    hooked_server: tuple[str, RecordingEcs, RecordingCodeBuild],
+) -> None:
+    found = _create_kept_service(client(hooked_server[0], "ecs"))
+    assert found["deploymentConfiguration"] == KEPT["deploymentConfiguration"]
+    assert found["healthCheckGracePeriodSeconds"] == 10
+    assert any(internals.service_view(s).name == "kept" for s in hooked_server[1].created)
+
+
+def test_moto_itself_still_drops_them_on_create_service(
+    hooked_server: tuple[str, RecordingEcs, RecordingCodeBuild],
+) -> None:
+    ecs = boto3.client(
+        "ecs",
+        endpoint_url=hooked_server[0],
+        region_name="ap-south-2",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    found = _create_kept_service(ecs)
+    assert not found.get("deploymentConfiguration") and "healthCheckGracePeriodSeconds" not in found, (
+        "moto keeps deploymentConfiguration on create_service now: the sandbox's hook can go"
+    )
+
+
+def test_a_second_account_in_the_same_region_gets_a_simulator_of_its_own(
+    hooked_server: tuple[str, RecordingEcs, RecordingCodeBuild],
+) -> None:
+    other, account = RecordingEcs(), "210987654321"
+    patches = internals.Patches()
+    internals.hook_ecs(patches, other, REGION, account)
+    try:
+        credentials = client(hooked_server[0], "sts").assume_role(
+            RoleArn=f"arn:aws:iam::{account}:role/deploy", RoleSessionName="contract"
+        )["Credentials"]
+        ecs = boto3.client(
+            "ecs",
+            endpoint_url=hooked_server[0],
+            region_name=REGION,
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
+        before = len(hooked_server[1].created)
+        ecs.create_cluster(clusterName="other")
+        ecs.register_task_definition(
+            family="other", containerDefinitions=[{"name": "app", "image": "x", "memory": 128}]
+        )
+        created = ecs.create_service(
+            cluster="other", serviceName="other", taskDefinition="other:1", desiredCount=1
+        )["service"]
+    finally:
+        patches.restore()
+    assert created["serviceArn"].startswith(f"arn:aws:ecs:{REGION}:{account}:"), CHANGED
+    assert [internals.service_view(s).name for s in other.created] == ["other"]
+    assert len(hooked_server[1].created) == before  # the first account's simulator never saw it
+
+
 def test_update_service_to_a_deregistered_revision_is_refused_as_on_aws(
     hooked_server: tuple[str, RecordingEcs, RecordingCodeBuild], contract_service: dict[str, Any]
 ) -> None:
@@ -378,7 +468,7 @@ def test_other_regions_keep_plain_moto_behaviour(
     )
     ecs.create_service(cluster="plain", serviceName="plain", taskDefinition="plain:1", desiredCount=1)
     assert ecs.list_tasks(cluster="plain")["taskArns"] == []
-    assert len(hooked_server[1].created) == 1
+    assert "plain" not in [internals.service_view(s).name for s in hooked_server[1].created]
 
 
 def test_restoring_the_patches_puts_moto_back() -> None:
@@ -400,6 +490,9 @@ def test_two_sandboxes_cannot_hook_the_same_region_in_one_process() -> None:
     try:
         with pytest.raises(EnvironmentProblem, match="already simulates ecs"):
             internals.hook_ecs(internals.Patches(), RecordingEcs(), "sa-east-1")
+        second = internals.Patches()
+        internals.hook_ecs(second, RecordingEcs(), "sa-east-1", "210987654321")  # another account: allowed
+        second.restore()
     finally:
         first.restore()
 
