@@ -53,7 +53,7 @@ class InfraDiff(View):
     stack: str
     kind: str
     changes: list[ResourceChange]
-    pinned: dict[str, str] = field(default_factory=dict)
+    derived: dict[str, str] = field(default_factory=dict)  # parameters releasectl chose itself
     note: str | None = None  # what CloudFormation says of a change set it completed (the sandbox's caveats)
 
     def to_json(self) -> dict[str, Any]:
@@ -63,7 +63,7 @@ class InfraDiff(View):
             "change_set_type": self.kind,
             "summary": plan.change_summary(self.changes),
             "changes": [c.to_json() for c in self.changes],
-            "pinned_parameters": self.pinned,
+            "derived_parameters": self.derived,
             "note": self.note,
         }
 
@@ -112,7 +112,7 @@ class _Prepared:
     kind: str  # CREATE | UPDATE
     stack_id: str
     change_set: ChangeSet | None  # None: nothing would change, and nothing was left behind
-    pinned: dict[str, str] = field(default_factory=dict)
+    derived: dict[str, str] = field(default_factory=dict)
 
     @property
     def changes(self) -> list[ResourceChange]:
@@ -169,20 +169,26 @@ def _prepare(
     if before is not None:
         _check_stack_can_change(before)
     kind = plan.change_set_type(before)
-    declared = cfn.template_parameters(body)
+    url = _stage_if_too_large(ctx, stack_name, body)
+    declared = cfn.template_parameters(body, url=url)
     existing = before.parameters if before is not None and kind == "UPDATE" else None
-    pinned = _pin_image(ctx, before, declared, given) if kind == "UPDATE" else {}
-    parameter_list = plan.plan_parameters(given, declared, existing, pinned)
+    derived = _kept_repository(ctx, given, declared) if kind == "CREATE" else {}
+    parameter_list = plan.plan_parameters({**given, **derived}, declared, existing)
 
     name = plan.change_set_name(purpose, uuid.uuid4().hex[:12])
     ctx.reporter.info(f"creating change set {name} ({kind}) for stack {stack_name}")
     try:
         change_set_id, stack_id = cfn.create_change_set(
-            stack_name=stack_name, change_set_name=name, body=body, parameters=parameter_list, kind=kind
+            stack_name=stack_name,
+            change_set_name=name,
+            body=body,
+            url=url,
+            parameters=parameter_list,
+            kind=kind,
         )
     except NoChanges:
         assert before is not None  # a CREATE always changes something
-        return _Prepared(before, kind, before.stack_id, None, pinned)
+        return _Prepared(before, kind, before.stack_id, None, derived)
 
     review_stack = stack_id if before is None else None
     try:
@@ -192,12 +198,12 @@ def _prepare(
         raise
     if change_set.no_changes:
         _discard(cfn, change_set_id, None)
-        return _Prepared(before, kind, stack_id, None, pinned)
+        return _Prepared(before, kind, stack_id, None, derived)
     if change_set.status != "CREATE_COMPLETE":
         _discard(cfn, change_set_id, review_stack)
         reason = change_set.status_reason or "no reason given"
         raise OperationFailed(f"change set for stack {stack_name} {change_set.status}: {reason}")
-    return _Prepared(before, kind, stack_id, change_set, pinned)
+    return _Prepared(before, kind, stack_id, change_set, derived)
 
 
 def _discard(cfn: CloudFormationStacks, change_set_id: str, review_stack_id: str | None) -> None:
@@ -207,29 +213,51 @@ def _discard(cfn: CloudFormationStacks, change_set_id: str, review_stack_id: str
         cfn.delete_stack(review_stack_id)
 
 
-def _pin_image(
-    ctx: Context, before: Stack | None, declared: Sequence[TemplateParameter], given: dict[str, str]
+def _stage_if_too_large(ctx: Context, stack_name: str, body: str) -> str | None:
+    """The S3 URL CloudFormation reads a template from when it is too large to send inline; None when
+    it is small enough. The bucket is the account's own (releasectl.adapters.aws.template_bucket)."""
+    if not plan.needs_staging(body):
+        return None
+    from releasectl.adapters.aws.sts import caller_identity
+    from releasectl.adapters.aws.template_bucket import stage_template
+
+    region = ctx.aws.resolved_region()
+    if not region:
+        raise EnvironmentProblem(
+            "no AWS region configured", hint="set --region, RELEASECTL_REGION or AWS_REGION"
+        )
+    account = caller_identity(ctx.aws.client("sts")).account
+    url = stage_template(
+        ctx.aws.client("s3"), account=account, region=region, stack_name=stack_name, body=body
+    )
+    size = len(body.encode())
+    ctx.reporter.info(
+        f"the template is {size} bytes, over the {plan.TEMPLATE_BODY_LIMIT} CloudFormation takes inline: "
+        f"CloudFormation reads it from {url}"
+    )
+    return url
+
+
+def _kept_repository(
+    ctx: Context, given: dict[str, str], declared: Sequence[TemplateParameter]
 ) -> dict[str, str]:
-    """ImageUri = the image the service runs now, unless given.
+    """ExistingReleaseRepository=<name> for a new stack whose release repository is still there.
 
-    releasectl deploys images outside CloudFormation. An update that reused the stack's old
-    ImageUri would, on any change to the service, roll it back to that stale (bootstrap) image.
+    The repository outlives a deleted stack (DeletionPolicy Retain, it is the release ledger), and a
+    new stack that tried to create it again would fail on the name. One describe_repositories call.
     """
-    from releasectl.adapters.aws.cloudformation import service_container_image
+    name = plan.kept_repository_candidate(given, declared)
+    if name is None:
+        return {}
+    from releasectl.adapters.aws.ecr import find_repository
 
-    if before is None or "ImageUri" in given or "ImageUri" not in {p.key for p in declared}:
+    if find_repository(ctx.aws.client("ecr"), name) is None:
         return {}
-    names = [before.outputs.get(k) for k in ("EcsCluster", "EcsService", "ContainerName")]
-    cluster, service, container = names
-    if not (cluster and service and container):
-        return {}
-    ecs = ctx.aws.client("ecs")
-    image = service_container_image(ecs, cluster=cluster, service=service, container=container)
-    if not image:
-        return {}
-    if image != before.parameters.get("ImageUri"):
-        ctx.reporter.info(f"ImageUri pinned to the image the service runs now: {image}")
-    return {"ImageUri": image}
+    ctx.reporter.info(
+        f"release repository {name} already exists (kept when an earlier stack was deleted): "
+        f"the new stack uses it ({plan.KEPT_REPOSITORY_PARAMETER}={name})"
+    )
+    return {plan.KEPT_REPOSITORY_PARAMETER: name}
 
 
 def _wait_for_change_set(
@@ -335,6 +363,7 @@ def deploy(
         "stack_id": prepared.stack_id,
         "change_set_type": prepared.kind,
         "changes": [c.to_json() for c in changes],
+        "derived_parameters": prepared.derived,
     }
     if prepared.change_set is None:
         extra["stack_status"] = prepared.before.status if prepared.before else None
@@ -385,7 +414,7 @@ def diff(
         stack=stack_name,
         kind=prepared.kind,
         changes=prepared.changes,
-        pinned=prepared.pinned,
+        derived=prepared.derived,
         note=_note(prepared.change_set),
     )
 

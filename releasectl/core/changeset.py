@@ -6,6 +6,7 @@ responses into the records below, and releasectl.commands.infra drives the flow.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shlex
 import tomllib
@@ -17,8 +18,10 @@ from typing import Any, Literal
 from releasectl.core.config import ENV_PREFIX, KEYS
 from releasectl.core.errors import UsageError
 
-# CloudFormation refuses inline template bodies above this size (bigger ones must come from S3).
+# CloudFormation refuses inline template bodies above this size: bigger ones are read from S3, up to
+# TEMPLATE_URL_LIMIT.
 TEMPLATE_BODY_LIMIT = 51_200
+TEMPLATE_URL_LIMIT = 1_000_000
 CAPABILITIES: tuple[Literal["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"], ...] = (
     "CAPABILITY_IAM",
     "CAPABILITY_NAMED_IAM",
@@ -30,6 +33,11 @@ STACK_RESOURCE_TYPE = "AWS::CloudFormation::Stack"
 _NO_CHANGE_MARKERS = ("didn't contain changes", "No updates are to be performed")
 _CANCELLED = re.compile(r"\bcancell?ed\b", re.IGNORECASE)
 _PARAMETER_KEY = re.compile(r"^[A-Za-z0-9]{1,255}$")
+# The template parameter that makes a new stack use the release repository an earlier stack kept
+# (DeletionPolicy Retain) instead of creating one of the same name, which CloudFormation would refuse.
+KEPT_REPOSITORY_PARAMETER = "ExistingReleaseRepository"
+# The environment whose stack holds the tools (ECR, CodeBuild, the pipeline): infra/releasectl.yaml.
+TOOLS_ENVIRONMENT = "staging"
 _CHANGE_SET_NAME = re.compile(r"^[A-Za-z][-A-Za-z0-9]{0,127}$")
 
 DEPLOY_SUCCESS = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"})
@@ -141,7 +149,7 @@ def parse_parameter_options(items: Iterable[str]) -> dict[str, str]:
         if not sep or not _PARAMETER_KEY.match(key):
             raise UsageError(
                 f"--parameter {item!r} is not KEY=VALUE with an alphanumeric key",
-                hint="e.g. --parameter DesiredCount=2",
+                hint="e.g. --parameter LogRetentionDays=60",
             )
         if key in values:
             raise UsageError(f"--parameter {key} is given twice", hint="pass each parameter once")
@@ -153,13 +161,12 @@ def plan_parameters(
     given: Mapping[str, str],
     declared: Sequence[TemplateParameter],
     existing: Mapping[str, str] | None,
-    pinned: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """The Parameters argument of create_change_set.
 
-    Explicit values win; then values pinned from what runs now; on an update every other parameter
-    the stack already has keeps its previous value (an update must not quietly reset, say,
-    DesiredCount to the template's bootstrap default); anything else takes the template default.
+    Explicit values win; on an update every other parameter the stack already has keeps its
+    previous value (an update must not quietly reset, say, CertificateArn to the template's empty
+    default); anything else takes the template default.
     """
     declared_keys = [p.key for p in declared]
     unknown = sorted(set(given) - set(declared_keys))
@@ -168,14 +175,11 @@ def plan_parameters(
             f"--parameter {unknown[0]} is not a parameter of the template",
             hint=f"the template declares: {', '.join(declared_keys) or 'no parameters'}",
         )
-    pinned = pinned or {}
     result: list[dict[str, Any]] = []
     for parameter in declared:
         key = parameter.key
         if key in given:
             result.append({"ParameterKey": key, "ParameterValue": given[key]})
-        elif key in pinned:
-            result.append({"ParameterKey": key, "ParameterValue": pinned[key]})
         elif existing is not None and key in existing:
             result.append({"ParameterKey": key, "UsePreviousValue": True})
         elif parameter.required:
@@ -186,13 +190,49 @@ def plan_parameters(
     return result
 
 
+def kept_repository_candidate(given: Mapping[str, str], declared: Sequence[TemplateParameter]) -> str | None:
+    """The release repository a new stack would create, when the template could use a kept one instead.
+
+    That is when the template declares KEPT_REPOSITORY_PARAMETER and it was not given, and the stack is
+    the tools stack (EnvironmentName, given or by default, is TOOLS_ENVIRONMENT): the repository is
+    named after AppName. None when there is nothing to look for.
+    """
+    defaults = {p.key: p.default for p in declared}
+    if KEPT_REPOSITORY_PARAMETER not in defaults or KEPT_REPOSITORY_PARAMETER in given:
+        return None
+    environment = given.get("EnvironmentName", defaults.get("EnvironmentName") or TOOLS_ENVIRONMENT)
+    if environment != TOOLS_ENVIRONMENT:
+        return None
+    return given.get("AppName", defaults.get("AppName")) or None
+
+
 def check_template_size(body: str, path: str) -> None:
     size = len(body.encode())
-    if size > TEMPLATE_BODY_LIMIT:
+    if size > TEMPLATE_URL_LIMIT:
         raise UsageError(
-            f"template {path} is {size} bytes; CloudFormation takes at most {TEMPLATE_BODY_LIMIT} inline",
-            hint="shorten it (comments count) or split it into nested stacks",
+            f"template {path} is {size} bytes; CloudFormation takes at most {TEMPLATE_URL_LIMIT} (from S3)",
+            hint="split it into nested stacks",
         )
+
+
+def needs_staging(body: str) -> bool:
+    """Whether the template is too large to send inline, so CloudFormation must read it from S3."""
+    return len(body.encode()) > TEMPLATE_BODY_LIMIT
+
+
+def template_bucket_name(account: str, region: str) -> str:
+    """The one bucket per account and region that holds templates too large to send inline."""
+    return f"releasectl-templates-{account}-{region}"
+
+
+def template_key(stack_name: str, body: str) -> str:
+    """Named after the content: the same template is the same object, a changed one a new one."""
+    return f"{stack_name}/{hashlib.sha256(body.encode()).hexdigest()}.template"
+
+
+def template_url(bucket: str, region: str, key: str) -> str:
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return f"https://{bucket}.s3.{region}.{suffix}/{key}"
 
 
 def check_template_syntax(body: str, path: str) -> None:

@@ -22,6 +22,7 @@ from releasectl.adapters.aws.cloudformation import CloudFormationStacks
 from releasectl.commands import infra
 from releasectl.commands.context import Context, RecordingReporter
 from releasectl.core.changeset import (
+    TEMPLATE_BODY_LIMIT,
     ResourceChange,
     StackEvent,
     StackProgress,
@@ -209,6 +210,7 @@ class ScriptedCloudFormation:
         parameters: dict[str, str] | None = None,
         outputs: dict[str, str] | None = None,
         declared: tuple[str, ...] = ("DesiredCount",),
+        defaults: dict[str, str] | None = None,
         change_set: list[tuple[str, str | None]] | None = None,
         changes: list[dict] | None = None,
         steps: list[tuple[str, list[dict]]] | None = None,
@@ -219,6 +221,7 @@ class ScriptedCloudFormation:
         self.parameters = parameters or {"DesiredCount": "2"}
         self.outputs = outputs or {}
         self.declared = declared
+        self.defaults = defaults or {}
         self.change_set_states = change_set or [("CREATE_COMPLETE", None)]
         self.changes = changes if changes is not None else [change("Modify", "Service", "AWS::ECS::Service")]
         self.steps = steps or []
@@ -262,7 +265,11 @@ class ScriptedCloudFormation:
 
     def get_template_summary(self, **kwargs: Any) -> dict:
         self._call("get_template_summary", {})
-        return {"Parameters": [{"ParameterKey": k, "DefaultValue": "1"} for k in self.declared]}
+        return {
+            "Parameters": [
+                {"ParameterKey": k, "DefaultValue": self.defaults.get(k, "1")} for k in self.declared
+            ]
+        }
 
     def create_change_set(self, **kwargs: Any) -> dict:
         self._call("create_change_set", kwargs)
@@ -317,24 +324,6 @@ class ScriptedCloudFormation:
         return response
 
 
-class ScriptedEcs:
-    def __init__(self, image: str) -> None:
-        self.image = image
-
-    def describe_services(self, **kwargs: Any) -> dict:
-        return {"services": [{"status": "ACTIVE", "taskDefinition": "arn:aws:ecs:td/app:7"}]}
-
-    def describe_task_definition(self, **kwargs: Any) -> dict:
-        return {
-            "taskDefinition": {
-                "containerDefinitions": [
-                    {"name": "log-router", "image": "fluent"},
-                    {"name": "app", "image": self.image},
-                ]
-            }
-        }
-
-
 def change(action: str, logical_id: str, kind: str, replacement: str | None = None) -> dict:
     resource: dict[str, Any] = {"Action": action, "LogicalResourceId": logical_id, "ResourceType": kind}
     if replacement:
@@ -342,13 +331,13 @@ def change(action: str, logical_id: str, kind: str, replacement: str | None = No
     return {"Type": "Resource", "ResourceChange": resource}
 
 
-def scripted_ctx(tmp_path: Path, cfn: ScriptedCloudFormation, ecs: Any = None) -> Context:
+def scripted_ctx(tmp_path: Path, cfn: ScriptedCloudFormation, ecr: Any = None) -> Context:
+    """A context whose CloudFormation is `cfn` and whose ECR is `ecr` (none: no ECR call may be made)."""
     (tmp_path / "infra").mkdir(exist_ok=True)
     (tmp_path / "infra" / "releasectl.yaml").write_text(SMALL_TEMPLATE)
     clients = AwsClients(region="us-east-1", profile=None, endpoint_url=None)
     clients.set_client("cloudformation", cfn)
-    if ecs is not None:
-        clients.set_client("ecs", ecs)
+    clients.set_client("ecr", ecr if ecr is not None else NoAwsCalls())
     return Context(
         config=Config(region="us-east-1"),
         cwd=tmp_path,
@@ -591,38 +580,6 @@ def test_deploy_refuses_while_another_operation_runs_with_exit_5(tmp_path: Path)
     assert caught.value.exit_code == ExitCode.CONFLICT
 
 
-def test_update_pins_image_uri_to_the_image_the_service_runs(tmp_path: Path) -> None:
-    running = "123456789012.dkr.ecr.us-east-1.amazonaws.com/hello-world@sha256:" + "a" * 64
-    cfn = ScriptedCloudFormation(
-        declared=("ImageUri", "DesiredCount"),
-        parameters={"ImageUri": "public.ecr.aws/docker/library/python:3.12-slim", "DesiredCount": "2"},
-        outputs={"EcsCluster": "hello-world", "EcsService": "hello-world", "ContainerName": "app"},
-        steps=[("UPDATE_COMPLETE", [stack_event(1, "UPDATE_COMPLETE")])],
-    )
-    ctx = scripted_ctx(tmp_path, cfn, ecs=ScriptedEcs(running))
-
-    infra.deploy(ctx, stack_name="app")
-
-    assert cfn.created_parameters == [
-        {"ParameterKey": "ImageUri", "ParameterValue": running},
-        {"ParameterKey": "DesiredCount", "UsePreviousValue": True},
-    ]
-
-
-def test_an_explicit_image_uri_is_not_pinned(tmp_path: Path) -> None:
-    cfn = ScriptedCloudFormation(
-        declared=("ImageUri",),
-        parameters={"ImageUri": "old"},
-        outputs={"EcsCluster": "c", "EcsService": "s", "ContainerName": "app"},
-        steps=[("UPDATE_COMPLETE", [stack_event(1, "UPDATE_COMPLETE")])],
-    )
-    ctx = scripted_ctx(tmp_path, cfn, ecs=ScriptedEcs("running"))
-
-    infra.deploy(ctx, stack_name="app", parameters=["ImageUri=chosen"])
-
-    assert cfn.created_parameters == [{"ParameterKey": "ImageUri", "ParameterValue": "chosen"}]
-
-
 def test_destroy_failure_shows_the_reason_and_exits_1(tmp_path: Path) -> None:
     cfn = ScriptedCloudFormation(
         steps=[
@@ -666,6 +623,175 @@ def test_destroy_names_the_resources_it_kept(tmp_path: Path) -> None:
     assert result.outcome is Outcome.SUCCEEDED
     assert result.extra["retained"] == ["ReleaseRepository"]
     assert "kept by their DeletionPolicy: ReleaseRepository" in result.message
+
+
+# ----------------------------------------------------------------------------- a kept release repository
+
+
+class NoAwsCalls:
+    """A client that fails the test if anything reaches it."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"unexpected AWS call: {name}")
+
+
+TOOLS_DEFAULTS = {"AppName": "hello-world", "EnvironmentName": "staging", "ExistingReleaseRepository": ""}
+
+
+def new_stack() -> ScriptedCloudFormation:
+    """No stack yet; the template declares what infra/releasectl.yaml does about the release repository."""
+    return ScriptedCloudFormation(
+        status=None,
+        declared=tuple(TOOLS_DEFAULTS),
+        defaults=TOOLS_DEFAULTS,
+        history=[stack_event(0, "REVIEW_IN_PROGRESS", "User Initiated")],
+        steps=[("CREATE_COMPLETE", [stack_event(1, "CREATE_COMPLETE")])],
+    )
+
+
+def ecr_calls(aws: AwsClients) -> list[str]:
+    seen: list[str] = []
+    aws.call_hooks.append(lambda service, operation: seen.append(f"{service}:{operation}"))
+    return seen
+
+
+def test_a_new_stack_uses_the_release_repository_an_earlier_stack_kept(
+    tmp_path: Path, aws: AwsClients
+) -> None:
+    aws.client("ecr").create_repository(repositoryName="hello-world")
+    seen = ecr_calls(aws)
+    cfn = new_stack()
+    ctx = scripted_ctx(tmp_path, cfn, ecr=aws.client("ecr"))
+
+    result = infra.deploy(ctx, stack_name="app")
+
+    assert result.outcome is Outcome.SUCCEEDED
+    assert cfn.created_parameters == [
+        {"ParameterKey": "ExistingReleaseRepository", "ParameterValue": "hello-world"}
+    ]
+    assert result.extra["derived_parameters"] == {"ExistingReleaseRepository": "hello-world"}
+    assert seen == ["ecr:DescribeRepositories"]
+    said = ctx.reporter.texts("info")  # type: ignore[attr-defined]
+    assert any("release repository hello-world already exists" in line for line in said)
+
+
+def test_a_new_stack_creates_the_release_repository_when_none_was_kept(
+    tmp_path: Path, aws: AwsClients
+) -> None:
+    seen = ecr_calls(aws)
+    cfn = new_stack()
+    ctx = scripted_ctx(tmp_path, cfn, ecr=aws.client("ecr"))
+
+    result = infra.deploy(ctx, stack_name="app")
+
+    assert result.outcome is Outcome.SUCCEEDED
+    assert cfn.created_parameters == []  # every parameter takes its default: the stack creates it
+    assert result.extra["derived_parameters"] == {}
+    assert seen == ["ecr:DescribeRepositories"]
+
+
+def test_a_stack_update_never_looks_for_a_kept_repository(tmp_path: Path) -> None:
+    cfn = ScriptedCloudFormation(
+        declared=tuple(TOOLS_DEFAULTS),
+        defaults=TOOLS_DEFAULTS,
+        parameters=dict(TOOLS_DEFAULTS),
+        steps=[("UPDATE_COMPLETE", [stack_event(1, "UPDATE_COMPLETE")])],
+    )
+    ctx = scripted_ctx(tmp_path, cfn)  # any ECR call fails the test
+
+    result = infra.deploy(ctx, stack_name="app")
+
+    assert result.outcome is Outcome.SUCCEEDED
+    assert {"ParameterKey": "ExistingReleaseRepository", "UsePreviousValue": True} in cfn.created_parameters
+
+
+def test_a_new_prod_stack_does_not_look_for_the_release_repository(tmp_path: Path) -> None:
+    cfn = new_stack()
+    ctx = scripted_ctx(tmp_path, cfn)  # prod holds no repository: any ECR call fails the test
+
+    result = infra.deploy(ctx, stack_name="app", parameters=["EnvironmentName=prod"])
+
+    assert result.outcome is Outcome.SUCCEEDED
+    assert cfn.created_parameters == [{"ParameterKey": "EnvironmentName", "ParameterValue": "prod"}]
+
+
+def test_an_existing_release_repository_given_is_passed_as_given(tmp_path: Path) -> None:
+    cfn = new_stack()
+    ctx = scripted_ctx(tmp_path, cfn)
+
+    infra.deploy(ctx, stack_name="app", parameters=["ExistingReleaseRepository=ledger"])
+
+    assert cfn.created_parameters == [
+        {"ParameterKey": "ExistingReleaseRepository", "ParameterValue": "ledger"}
+    ]
+
+
+# ----------------------------------------------------------------------------- templates over the limit
+
+
+def padded(template: str) -> str:
+    """`template` with comments enough to be over the inline limit."""
+    padding = "".join(f"# padding line {n:05d} {'x' * 80}\n" for n in range(600))
+    body = template + padding
+    assert len(body.encode()) > TEMPLATE_BODY_LIMIT
+    return body
+
+
+def test_a_template_too_large_to_send_inline_is_read_from_the_accounts_template_bucket(
+    tmp_path: Path,
+) -> None:
+    bucket = "releasectl-templates-123456789012-us-east-1"  # moto's account
+    with infra_context(tmp_path, padded(SMALL_TEMPLATE)) as ctx:
+        result = infra.deploy(ctx, stack_name="app")
+        s3 = boto3.client("s3", region_name="us-east-1")
+        (stored,) = s3.list_objects_v2(Bucket=bucket)["Contents"]
+        blocked = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+        rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+        deployed = cfn_client().get_template(StackName="app")["TemplateBody"]
+
+    assert result.outcome is Outcome.SUCCEEDED
+    assert stored["Key"].startswith("app/") and stored["Key"].endswith(".template")
+    assert set(blocked.values()) == {True} and len(blocked) == 4
+    assert [r["Expiration"]["Days"] for r in rules] == [7]
+    assert "padding line 00599" in str(deployed)  # CloudFormation read the whole file from the bucket
+    said = ctx.reporter.texts("info")  # type: ignore[attr-defined]
+    assert any(f"reads it from https://{bucket}.s3.us-east-1.amazonaws.com/app/" in line for line in said)
+
+
+class ForeignBucket:
+    """S3 where the template bucket's name is taken by another account."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def head_bucket(self, **kwargs: Any) -> dict:
+        self.calls.append("head_bucket")
+        assert kwargs["ExpectedBucketOwner"] == "123456789012"
+        raise client_error("403", "Forbidden", "HeadBucket")
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"unexpected S3 call: {name}")
+
+
+class Sts:
+    def get_caller_identity(self) -> dict:
+        return {"Arn": "arn:aws:iam::123456789012:user/ops", "Account": "123456789012"}
+
+
+def test_a_template_bucket_owned_by_another_account_is_never_written_to(tmp_path: Path) -> None:
+    cfn = ScriptedCloudFormation()
+    ctx = scripted_ctx(tmp_path, cfn)
+    (tmp_path / "infra" / "releasectl.yaml").write_text(padded(SMALL_TEMPLATE))
+    s3 = ForeignBucket()
+    ctx.aws.set_client("s3", s3)
+    ctx.aws.set_client("sts", Sts())
+
+    with pytest.raises(EnvironmentProblem, match="does not own it") as caught:
+        infra.deploy(ctx, stack_name="app")
+
+    assert caught.value.exit_code == ExitCode.ENVIRONMENT
+    assert s3.calls == ["head_bucket"]
+    assert "create_change_set" not in cfn.names()
 
 
 # ----------------------------------------------------------------------------- rendering

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from mypy_boto3_logs import CloudWatchLogsClient
     from mypy_boto3_sts import STSClient
 
-Service = Literal["cloudformation", "codebuild", "ecr", "ecs", "logs", "sts"]
+Service = Literal["cloudformation", "codebuild", "ecr", "ecs", "logs", "s3", "sts"]
 _Page = TypeVar("_Page")
 
 # Codes that mean "you may not" or "you are not who you say": fix the credentials, exit 4.
@@ -99,6 +99,8 @@ class AwsClients:
     def client(self, service: Literal["logs"]) -> CloudWatchLogsClient: ...
     @overload
     def client(self, service: Literal["sts"]) -> STSClient: ...
+    @overload  # only `infra` uses S3 (templates too large to send inline): no stubs for it
+    def client(self, service: Literal["s3"]) -> Any: ...
 
     def client(self, service: Service) -> Any:
         if service not in self._clients:

@@ -1,4 +1,4 @@
-"""The CloudFormation calls `releasectl infra` makes, and the one ECS read it needs.
+"""The CloudFormation calls `releasectl infra` makes.
 
 Responses become the plain records of releasectl.core.changeset; botocore errors become one-line
 errors through aws_errors. No waiters: callers poll with the context's clock.
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_cloudformation.literals import ChangeSetTypeType
     from mypy_boto3_cloudformation.type_defs import ChangeTypeDef, ParameterTypeDef, StackEventTypeDef
-    from mypy_boto3_ecs import ECSClient
 
 # More pages than this of unseen events in one poll means the baseline was lost; stop reading history.
 _MAX_EVENT_PAGES = 20
@@ -76,12 +75,17 @@ class CloudFormationStacks:
             outputs={o["OutputKey"]: o.get("OutputValue", "") for o in raw.get("Outputs") or []},
         )
 
-    def template_parameters(self, body: str) -> list[TemplateParameter]:
+    def template_parameters(self, body: str, *, url: str | None = None) -> list[TemplateParameter]:
+        """The template's parameters; read from `url` (S3) when given, else sent as the body."""
         import botocore.exceptions
 
         with aws_errors("reading the template's parameters"):
             try:
-                response = self.client.get_template_summary(TemplateBody=body)
+                response = (
+                    self.client.get_template_summary(TemplateURL=url)
+                    if url
+                    else self.client.get_template_summary(TemplateBody=body)
+                )
             except botocore.exceptions.ClientError as exc:
                 if error_code(exc) == "ValidationError":
                     raise UsageError(
@@ -113,19 +117,22 @@ class CloudFormationStacks:
         body: str,
         parameters: Sequence[Mapping[str, Any]],
         kind: ChangeSetTypeType,
+        url: str | None = None,
     ) -> tuple[str, str]:
-        """(change set id, stack id). Raises NoChanges when the service refuses for lack of changes."""
+        """(change set id, stack id), the template read from `url` (S3) when given, else sent as the
+        body. Raises NoChanges when the service refuses for lack of changes."""
         import botocore.exceptions
 
         from releasectl.core.changeset import is_no_change_reason
 
+        template: dict[str, Any] = {"TemplateURL": url} if url else {"TemplateBody": body}
         with aws_errors(f"creating a change set for stack {stack_name}"):
             try:
                 response = self.client.create_change_set(
                     StackName=stack_name,
                     ChangeSetName=change_set_name,
                     ChangeSetType=kind,
-                    TemplateBody=body,
+                    **template,
                     # Built by the core in the API's own shape (plan_parameters).
                     Parameters=cast("list[ParameterTypeDef]", list(parameters)),
                     Capabilities=list(CAPABILITIES),
@@ -214,25 +221,3 @@ def _event(raw: StackEventTypeDef) -> StackEvent:
         status=raw.get("ResourceStatus", ""),
         reason=raw.get("ResourceStatusReason"),
     )
-
-
-def service_container_image(ecs: ECSClient, *, cluster: str, service: str, container: str) -> str | None:
-    """The image `container` runs in the service's current task definition, if there is one."""
-    import botocore.exceptions
-
-    with aws_errors(f"reading service {service} in cluster {cluster}"):
-        try:
-            services = ecs.describe_services(cluster=cluster, services=[service]).get("services") or []
-            active = [s for s in services if s.get("status") == "ACTIVE" and s.get("taskDefinition")]
-            if not active:
-                return None
-            definition = ecs.describe_task_definition(taskDefinition=active[0]["taskDefinition"])
-        except botocore.exceptions.ClientError as exc:
-            if error_code(exc) in {"ClusterNotFoundException", "ServiceNotFoundException"}:
-                return None
-            raise
-    for container_definition in definition.get("taskDefinition", {}).get("containerDefinitions") or []:
-        if container_definition.get("name") == container:
-            image = container_definition.get("image")
-            return str(image) if image else None
-    return None
