@@ -35,6 +35,7 @@ lint: $(VENV)/.installed-test lock-check
 	$(BIN)/bandit -q -r releasectl releasectl_sandbox service -s B101,B404,B603,B607
 	git ls-files -z | xargs -0 $(BIN)/detect-secrets-hook --baseline .secrets.baseline
 	@if ls infra/*.yaml >/dev/null 2>&1; then $(BIN)/cfn-lint infra/*.yaml; fi
+	@if ls infra/*.yaml >/dev/null 2>&1; then PYTHON=$(PYTHON) scripts/checkov.sh; fi
 
 # The pipeline installs from requirements/*.lock with `pip install --require-hashes` (buildspec.yml):
 # every package pinned by version and hash, for every Python from 3.11 and every platform.
@@ -68,4 +69,4 @@ unit: $(VENV)/.installed-test
 test: lint unit
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-checkov .pytest_cache .mypy_cache .ruff_cache .hypothesis

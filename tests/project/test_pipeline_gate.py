@@ -144,10 +144,10 @@ def test_the_release_runs_only_after_the_tests_passed_and_does_not_rerun_them(
     template: dict[str, Any],
 ) -> None:
     stages = {s["Name"]: s for s in props(template, "Pipeline")["Stages"]}
-    assert list(stages) == ["Source", "Test", "Build"]
+    assert list(stages)[:3] == ["Source", "Test", "ReleaseStaging"]
     (test,) = stages["Test"]["Actions"]
     assert test["Configuration"]["ProjectName"] == {"Ref": "TestProject"}
-    (release,) = stages["Build"]["Actions"]
+    (release,) = stages["ReleaseStaging"]["Actions"]
     assert '"RUN_TESTS", "value": "no"' in release["Configuration"]["EnvironmentVariables"]
     assert spec("buildspec.yml").variables["RUN_TESTS"] == "yes"
 

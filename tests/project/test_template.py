@@ -1,7 +1,9 @@
-"""Static checks of infra/releasectl.yaml: the security and reliability properties, one per test.
+"""Static checks of infra/releasectl.yaml: who owns what, the environments, the promotion pipeline, and
+the security and reliability properties, one per test (the hardening review's in
+test_template_hardening.py).
 
 moto skips or flattens most of these resource types, so the template is checked as data
-(plus cfn-lint) rather than deployed.
+(plus cfn-lint and checkov in `make lint`) rather than deployed.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from releasectl.core.changeset import TEMPLATE_BODY_LIMIT, config_values
+from releasectl.core.changeset import TEMPLATE_URL_LIMIT, config_values
 from releasectl.core.config import KEYS, Config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +67,7 @@ def as_list(value: Any) -> list[Any]:
 
 
 def policy_statements(template: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """Every statement of every identity policy, with the resource it belongs to."""
+    """Every statement of every identity policy, with the resource (role or policy) it belongs to."""
     found = []
     for logical_id, resource in template["Resources"].items():
         properties = resource.get("Properties", {})
@@ -79,8 +81,72 @@ def policy_statements(template: dict[str, Any]) -> list[tuple[str, dict[str, Any
     return found
 
 
+def role_statements(template: dict[str, Any], role: str) -> list[dict[str, Any]]:
+    return [s for lid, s in policy_statements(template) if lid == role]
+
+
+def role_actions(template: dict[str, Any], role: str) -> set[str]:
+    return {a for s in role_statements(template, role) for a in as_list(s["Action"])}
+
+
 def refers_to(value: Any, logical_id: str) -> bool:
     return value in ({"Ref": logical_id}, {"Fn::GetAtt": [logical_id, "GroupId"]})
+
+
+def matches(action: str, pattern: str) -> bool:
+    """Whether an IAM action pattern (with * wildcards) allows `action`."""
+    return fnmatch.fnmatchcase(action.lower(), pattern.lower())
+
+
+def implies(template: dict[str, Any], condition: str | None, wanted: str) -> bool:
+    """Whether the named condition can hold only when `wanted` does (it is `wanted`, or an And of it)."""
+    if condition is None:
+        return False
+    if condition == wanted:
+        return True
+    body = template["Conditions"][condition]
+    parts = body.get("Fn::And", []) if isinstance(body, dict) else []
+    return any(isinstance(p, dict) and implies(template, p.get("Condition"), wanted) for p in parts)
+
+
+def cluster_arn(kind: str) -> dict[str, str]:
+    """`arn:...:<kind>/<this stack's cluster>/*` as the template writes it."""
+    return {
+        "Fn::Sub": f"arn:${{AWS::Partition}}:ecs:${{AWS::Region}}:${{AWS::AccountId}}:{kind}/${{Cluster}}/*"
+    }
+
+
+FAMILY_REVISIONS = {
+    "Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}"
+    ":task-definition/${AppName}-${EnvironmentName}:*"
+}
+RELEASE_REPOSITORY_ARN = {
+    "Fn::Sub": [
+        "arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/${Name}",
+        {"Name": {"Fn::If": ["KeptRepository", {"Ref": "ExistingReleaseRepository"}, {"Ref": "AppName"}]}},
+    ]
+}
+# What the staging (tools) stack holds beyond the platform every environment has.
+TOOLS = {
+    "ReleaseRepository",
+    "CacheRepository",
+    "DockerHubPullThroughCache",
+    "BuildLogGroup",
+    "CodeBuildRole",
+    "BuildProject",
+    "TestLogGroup",
+    "TestBuildRole",
+    "TestProject",
+    "DeployLogGroup",
+    "DeployProjectRole",
+    "DeployProject",
+    "GitHubConnection",
+    "ArtifactBucket",
+    "ArtifactBucketPolicy",
+    "PipelineRole",
+    "Pipeline",
+    "PipelineFailedRule",
+}
 
 
 # ----------------------------------------------------------------------------- tooling
@@ -94,8 +160,84 @@ def test_template_passes_cfn_lint() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_template_fits_in_an_inline_template_body() -> None:
-    assert len(TEMPLATE.read_bytes()) <= TEMPLATE_BODY_LIMIT
+def test_template_fits_what_cloudformation_reads_from_s3() -> None:
+    # Over 51,200 bytes `releasectl infra` stages it in S3 (tests/adapters/test_infra_changeset.py).
+    assert len(TEMPLATE.read_bytes()) <= TEMPLATE_URL_LIMIT
+
+
+# ----------------------------------------------------------------------------- one owner
+
+
+def test_no_resource_is_an_ecs_service_or_task_definition(template: dict[str, Any]) -> None:
+    kinds = {r["Type"] for r in template["Resources"].values()}
+    assert not kinds & {"AWS::ECS::Service", "AWS::ECS::TaskDefinition", "AWS::ECS::TaskSet"}
+
+
+def test_no_parameter_says_what_the_service_runs(template: dict[str, Any]) -> None:
+    gone = {"ImageUri", "DesiredCount", "TaskCpu", "TaskMemory", "HealthCheckGracePeriodSeconds"}
+    assert not gone & set(template["Parameters"])
+    assert "CpuArchitecture" in template["Parameters"]  # the build still needs it
+
+
+def test_only_the_release_and_deploy_roles_may_update_a_service(template: dict[str, Any]) -> None:
+    updating = {
+        lid
+        for lid, s in policy_statements(template)
+        if any(matches("ecs:UpdateService", a) for a in as_list(s["Action"]))
+    }
+    assert updating == {"CodeBuildRole", "DeployRole"}
+    for role in updating:
+        (statement,) = [
+            s for s in role_statements(template, role) if "ecs:UpdateService" in as_list(s["Action"])
+        ]
+        # Services of this stack's cluster only: staging's for the release role, prod's for DeployRole.
+        assert statement["Resource"] == cluster_arn("service")
+        assert "ecs:CreateService" in as_list(statement["Action"])
+
+
+def test_outputs_give_what_the_service_definition_reads(template: dict[str, Any]) -> None:
+    outputs = template["Outputs"]
+    read = {
+        "TaskExecutionRoleArn",
+        "TaskRoleArn",
+        "PrivateSubnets",
+        "TaskSecurityGroup",
+        "TargetGroupArn",
+        "AppLogGroup",
+        "Target5xxAlarm",
+        "UnhealthyHostsAlarm",
+        "EcsCluster",
+        "ContainerName",
+        "ServiceUrl",
+        "Region",
+    }
+    assert read <= set(outputs)
+    assert not any("Condition" in outputs[name] for name in read)  # every environment's stack has them
+    assert outputs["PrivateSubnets"]["Value"] == {
+        "Fn::Join": [",", [{"Ref": "PrivateSubnetA"}, {"Ref": "PrivateSubnetB"}]]
+    }
+    assert outputs["EcsService"]["Value"] == {"Ref": "AppName"}  # the name releasectl gives it
+    assert outputs["TaskSecurityGroup"]["Value"] == {"Fn::GetAtt": ["TaskSecurityGroup", "GroupId"]}
+
+
+def test_the_release_role_may_pass_the_task_roles_and_read_its_stack(template: dict[str, Any]) -> None:
+    actions = role_actions(template, "CodeBuildRole")
+    needed = {
+        "ecs:CreateService",
+        "ecs:UpdateService",
+        "ecs:DescribeServices",
+        "ecs:RegisterTaskDefinition",
+        "ecs:DescribeTaskDefinition",
+        "ecs:ListTaskDefinitions",
+        "ecs:TagResource",
+        "ecs:ListServiceDeployments",
+        "ecs:DescribeServiceDeployments",
+        "ecs:StopServiceDeployment",
+        "ecs:DescribeServiceRevisions",
+        "iam:PassRole",
+        "cloudformation:DescribeStacks",
+    }
+    assert needed <= actions, needed - actions
 
 
 # ----------------------------------------------------------------------------- IAM
@@ -130,7 +272,7 @@ def test_wildcard_resources_only_for_actions_without_resource_level_permissions(
 
 def test_pass_role_is_limited_to_the_task_roles_passed_to_ecs_tasks(template: dict[str, Any]) -> None:
     passing = [(lid, s) for lid, s in policy_statements(template) if "iam:PassRole" in as_list(s["Action"])]
-    assert passing, "the build role must be able to pass the task roles"
+    assert {lid for lid, _ in passing} == {"CodeBuildRole", "DeployRole"}
     for logical_id, statement in passing:
         assert as_list(statement["Action"]) == ["iam:PassRole"], logical_id
         assert sorted(map(json.dumps, as_list(statement["Resource"]))) == sorted(
@@ -145,19 +287,114 @@ def test_task_role_grants_nothing(template: dict[str, Any]) -> None:
 
 
 def test_build_role_can_push_only_to_the_release_and_cache_repositories(template: dict[str, Any]) -> None:
-    statements = [s for lid, s in policy_statements(template) if lid == "CodeBuildRole"]
-    push = [s for s in statements if "ecr:PutImage" in as_list(s["Action"])]
+    push = [s for s in role_statements(template, "CodeBuildRole") if "ecr:PutImage" in as_list(s["Action"])]
     assert len(push) == 1
-    assert push[0]["Resource"] == [
-        {"Fn::GetAtt": ["ReleaseRepository", "Arn"]},
-        {"Fn::GetAtt": ["CacheRepository", "Arn"]},
+    assert push[0]["Resource"] == [RELEASE_REPOSITORY_ARN, {"Fn::GetAtt": ["CacheRepository", "Arn"]}]
+
+
+# ----------------------------------------------------------------------------- environments
+
+
+def test_the_environment_name_picks_staging_with_the_tools_or_prod(template: dict[str, Any]) -> None:
+    parameter = template["Parameters"]["EnvironmentName"]
+    assert (parameter["Default"], parameter["AllowedValues"]) == ("staging", ["staging", "prod"])
+    assert template["Conditions"]["IsTools"] == {"Fn::Equals": [{"Ref": "EnvironmentName"}, "staging"]}
+    assert props(template, "Cluster")["ClusterName"] == {"Fn::Sub": "${AppName}-${EnvironmentName}"}
+
+
+def test_only_the_staging_stack_holds_the_repositories_builds_and_pipeline(template: dict[str, Any]) -> None:
+    tools = {
+        lid for lid, r in template["Resources"].items() if implies(template, r.get("Condition"), "IsTools")
+    }
+    assert tools == TOOLS
+
+
+def test_the_prod_stack_adds_only_the_deploy_role(template: dict[str, Any]) -> None:
+    prod_only = {lid for lid, r in template["Resources"].items() if r.get("Condition") == "IsProd"}
+    assert prod_only == {"DeployRole"}
+    assert template["Outputs"]["DeployRoleArn"] == {
+        "Condition": "IsProd",
+        "Description": template["Outputs"]["DeployRoleArn"]["Description"],
+        "Value": {"Fn::GetAtt": ["DeployRole", "Arn"]},
+    }
+
+
+def test_only_the_tools_accounts_prod_deploy_build_may_assume_the_deploy_role(
+    template: dict[str, Any],
+) -> None:
+    tools_account = {"Fn::If": ["ToolsElsewhere", {"Ref": "ToolsAccountId"}, {"Ref": "AWS::AccountId"}]}
+    (trust,) = props(template, "DeployRole")["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Action"] == "sts:AssumeRole"
+    assert trust["Principal"] == {
+        "AWS": {"Fn::Sub": ["arn:${AWS::Partition}:iam::${Tools}:root", {"Tools": tools_account}]}
+    }
+    builder = "arn:${AWS::Partition}:iam::${Tools}:role/${AppName}-prod-deploy-build"
+    assert trust["Condition"] == {
+        "ArnEquals": {"aws:PrincipalArn": {"Fn::Sub": [builder, {"Tools": tools_account}]}}
+    }
+    assert props(template, "DeployProjectRole")["RoleName"] == {"Fn::Sub": "${AppName}-prod-deploy-build"}
+    assert template["Parameters"]["ToolsAccountId"]["Default"] == ""  # this account
+
+
+def test_the_deploy_role_deploys_to_its_own_cluster_and_nothing_else(template: dict[str, Any]) -> None:
+    allowed = {
+        "ecs:CreateService",
+        "ecs:UpdateService",
+        "ecs:DescribeServices",
+        "ecs:ListServiceDeployments",
+        "ecs:DescribeServiceDeployments",
+        "ecs:StopServiceDeployment",
+        "ecs:DescribeServiceRevisions",
+        "ecs:RegisterTaskDefinition",
+        "ecs:DescribeTaskDefinition",
+        "ecs:ListTaskDefinitions",
+        "ecs:TagResource",
+        "ecs:ListTagsForResource",
+        "ecs:DescribeClusters",
+        "ecs:DescribeTasks",
+        "ecs:ListTasks",
+        "iam:PassRole",
+        "cloudformation:DescribeStacks",
+    }
+    assert role_actions(template, "DeployRole") == allowed
+    own = [
+        cluster_arn("service"),
+        cluster_arn("service-deployment"),
+        cluster_arn("service-revision"),
+        cluster_arn("task"),
+        {"Fn::GetAtt": ["Cluster", "Arn"]},
+        FAMILY_REVISIONS,
+        {"Ref": "AWS::StackId"},
+        {"Fn::GetAtt": ["TaskExecutionRole", "Arn"]},
+        {"Fn::GetAtt": ["TaskRole", "Arn"]},
+        "*",  # only the actions test_wildcard_resources_only_for_actions_without_... allows
     ]
+    for statement in role_statements(template, "DeployRole"):
+        for resource in as_list(statement["Resource"]):
+            assert resource in own, statement["Sid"]
 
 
-def test_build_role_can_update_only_its_own_service(template: dict[str, Any]) -> None:
-    statements = [s for lid, s in policy_statements(template) if lid == "CodeBuildRole"]
-    update = [s for s in statements if "ecs:UpdateService" in as_list(s["Action"])]
-    assert [s["Resource"] for s in update] == [{"Ref": "Service"}]
+def test_the_release_repository_lets_the_prod_account_pull_and_nothing_more(template: dict[str, Any]) -> None:
+    condition, policy, otherwise = props(template, "ReleaseRepository")["RepositoryPolicyText"]["Fn::If"]
+    assert (condition, otherwise) == ("ProdPulls", {"Ref": "AWS::NoValue"})
+    (statement,) = policy["Statement"]
+    assert statement["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${ProdAccountId}:root"}}
+    assert sorted(statement["Action"]) == [
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:BatchGetImage",
+        "ecr:GetDownloadUrlForLayer",
+    ]
+    assert template["Parameters"]["ProdAccountId"]["Default"] == ""
+
+
+def test_tasks_pull_their_image_from_the_tools_accounts_release_repository(template: dict[str, Any]) -> None:
+    statements = role_statements(template, "TaskExecutionRole")
+    (pull,) = [s for s in statements if "ecr:BatchGetImage" in as_list(s["Action"])]
+    arn, names = pull["Resource"]["Fn::Sub"]
+    assert arn == "arn:${AWS::Partition}:ecr:${AWS::Region}:${Tools}:repository/${Name}"
+    assert names["Tools"] == {
+        "Fn::If": ["ToolsElsewhere", {"Ref": "ToolsAccountId"}, {"Ref": "AWS::AccountId"}]
+    }
 
 
 # ----------------------------------------------------------------------------- network
@@ -175,12 +412,6 @@ def test_task_security_group_admits_only_the_load_balancer(template: dict[str, A
         assert refers_to(rule.get("SourceSecurityGroupId"), "LoadBalancerSecurityGroup"), rule
         assert "CidrIp" not in rule and "CidrIpv6" not in rule
         assert (rule["FromPort"], rule["ToPort"]) == (8080, 8080)
-
-
-def test_tasks_get_no_public_ip_and_run_in_private_subnets(template: dict[str, Any]) -> None:
-    network = props(template, "Service")["NetworkConfiguration"]["AwsvpcConfiguration"]
-    assert network["AssignPublicIp"] == "DISABLED"
-    assert network["Subnets"] == [{"Ref": "PrivateSubnetA"}, {"Ref": "PrivateSubnetB"}]
 
 
 def test_load_balancer_is_in_public_subnets_of_two_azs(template: dict[str, Any]) -> None:
@@ -209,6 +440,7 @@ def test_target_group_health_checks_healthz_on_the_task_ips(template: dict[str, 
 
 def test_https_listener_exists_only_when_a_certificate_is_given(template: dict[str, Any]) -> None:
     assert template["Resources"]["HttpsListener"]["Condition"] == "UseHttps"
+    assert template["Resources"]["LoadBalancerHttpsIngress"]["Condition"] == "UseHttps"
     assert template["Conditions"]["UseHttps"] == {
         "Fn::Not": [{"Fn::Equals": [{"Ref": "CertificateArn"}, ""]}]
     }
@@ -221,63 +453,16 @@ def test_https_listener_exists_only_when_a_certificate_is_given(template: dict[s
     assert https_listeners == ["HttpsListener"]
 
 
-def test_http_redirects_to_https_when_https_is_on(template: dict[str, Any]) -> None:
-    (action,) = props(template, "HttpListener")["DefaultActions"]
-    when_https, otherwise = action["Fn::If"][1:]
-    assert action["Fn::If"][0] == "UseHttps"
-    assert when_https["Type"] == "redirect" and when_https["RedirectConfig"]["Protocol"] == "HTTPS"
-    assert otherwise == {"Type": "forward", "TargetGroupArn": {"Ref": "TargetGroup"}}
-
-
 # ----------------------------------------------------------------------------- ECS
-
-
-def test_deployment_circuit_breaker_rolls_back(template: dict[str, Any]) -> None:
-    config = props(template, "Service")["DeploymentConfiguration"]
-    assert config["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
-
-
-def test_rollout_keeps_full_capacity(template: dict[str, Any]) -> None:
-    config = props(template, "Service")["DeploymentConfiguration"]
-    assert (config["MinimumHealthyPercent"], config["MaximumPercent"]) == (100, 200)
-    assert "HealthCheckGracePeriodSeconds" in props(template, "Service")
-
-
-def test_service_waits_for_a_listener_on_its_target_group(template: dict[str, Any]) -> None:
-    assert template["Resources"]["Service"]["DependsOn"] == "ListenersReady"
-    metadata = template["Resources"]["ListenersReady"]["Metadata"]
-    assert metadata["HttpListener"] == {"Ref": "HttpListener"}
-    assert metadata["HttpsListener"] == {"Fn::If": ["UseHttps", {"Ref": "HttpsListener"}, ""]}
-
-
-def test_container_runs_read_only_as_a_numeric_non_root_user(template: dict[str, Any]) -> None:
-    (container,) = props(template, "TaskDefinition")["ContainerDefinitions"]
-    assert container["ReadonlyRootFilesystem"] is True
-    assert re.fullmatch(r"[1-9][0-9]*", container["User"])
-
-
-def test_container_health_check_probes_healthz(template: dict[str, Any]) -> None:
-    (container,) = props(template, "TaskDefinition")["ContainerDefinitions"]
-    command = container["HealthCheck"]["Command"]
-    assert command[:3] == ["CMD", "python", "-c"]
-    assert "http://127.0.0.1:8080/healthz" in command[3]
-
-
-def test_task_architecture_and_size_are_parameters(template: dict[str, Any]) -> None:
-    task = props(template, "TaskDefinition")
-    assert task["RuntimePlatform"]["CpuArchitecture"] == {"Ref": "CpuArchitecture"}
-    assert template["Parameters"]["CpuArchitecture"]["AllowedValues"] == ["X86_64", "ARM64"]
-    assert (task["Cpu"], task["Memory"]) == ({"Ref": "TaskCpu"}, {"Ref": "TaskMemory"})
 
 
 def test_cluster_has_container_insights(template: dict[str, Any]) -> None:
     assert {"Name": "containerInsights", "Value": "enabled"} in props(template, "Cluster")["ClusterSettings"]
 
 
-def test_bootstrap_runs_no_task_until_the_first_release(template: dict[str, Any]) -> None:
-    parameters = template["Parameters"]
-    assert parameters["DesiredCount"]["Default"] == 0
-    assert parameters["ImageUri"]["Default"].startswith("public.ecr.aws/")
+def test_the_task_architecture_is_the_builds(template: dict[str, Any]) -> None:
+    assert template["Parameters"]["CpuArchitecture"]["AllowedValues"] == ["X86_64", "ARM64"]
+    assert template["Conditions"]["ArmBuild"] == {"Fn::Equals": [{"Ref": "CpuArchitecture"}, "ARM64"]}
 
 
 # ----------------------------------------------------------------------------- logs
@@ -285,18 +470,22 @@ def test_bootstrap_runs_no_task_until_the_first_release(template: dict[str, Any]
 
 def test_every_log_group_has_retention(template: dict[str, Any]) -> None:
     groups = resources(template, "AWS::Logs::LogGroup")
-    assert len(groups) >= 2
+    assert len(groups) >= 4
     for logical_id, group in groups.items():
         assert group["Properties"].get("RetentionInDays"), logical_id
 
 
 def test_logs_go_to_log_groups_of_this_template(template: dict[str, Any]) -> None:
     groups = set(resources(template, "AWS::Logs::LogGroup"))
-    (container,) = props(template, "TaskDefinition")["ContainerDefinitions"]
-    assert container["LogConfiguration"]["LogDriver"] == "awslogs"
-    assert container["LogConfiguration"]["Options"]["awslogs-group"]["Ref"] in groups
-    build_logs = props(template, "BuildProject")["LogsConfig"]["CloudWatchLogs"]
-    assert build_logs["Status"] == "ENABLED" and build_logs["GroupName"]["Ref"] in groups
+    # The service definition sends the container's logs to the AppLogGroup output.
+    assert template["Outputs"]["AppLogGroup"]["Value"]["Ref"] in groups
+    (write,) = [
+        s for s in role_statements(template, "TaskExecutionRole") if "logs:PutLogEvents" in s["Action"]
+    ]
+    assert write["Resource"] == {"Fn::GetAtt": ["AppLogGroup", "Arn"]}
+    for project in resources(template, "AWS::CodeBuild::Project"):
+        build_logs = props(template, project)["LogsConfig"]["CloudWatchLogs"]
+        assert build_logs["Status"] == "ENABLED" and build_logs["GroupName"]["Ref"] in groups, project
 
 
 # ----------------------------------------------------------------------------- ECR
@@ -347,6 +536,10 @@ def test_cache_repository_is_separate_mutable_and_expiring(template: dict[str, A
 # ----------------------------------------------------------------------------- pipeline
 
 
+def stages(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {s["Name"]: s for s in props(template, "Pipeline")["Stages"]}
+
+
 def test_pipeline_is_v2_and_queued(template: dict[str, Any]) -> None:
     pipeline = props(template, "Pipeline")
     assert (pipeline["PipelineType"], pipeline["ExecutionMode"]) == ("V2", "QUEUED")
@@ -376,15 +569,104 @@ def test_docs_only_pushes_do_not_start_the_pipeline(template: dict[str, Any]) ->
 
     assert not starts("docs/pipeline.md") and not starts("service/README.md") and not starts("README.md")
     assert starts("service/hello_world.py") and starts("Dockerfile") and starts("buildspec.yml")
+    assert starts("buildspec-deploy.yml") and starts("service.toml")
 
 
-def test_build_stage_runs_the_release_project_and_nothing_deploys_separately(
+def test_the_pipeline_promotes_from_staging_to_prod_after_an_approval(template: dict[str, Any]) -> None:
+    assert list(stages(template)) == ["Source", "Test", "ReleaseStaging", "Approval", "DeployProd"]
+    (release,) = stages(template)["ReleaseStaging"]["Actions"]
+    assert release["Configuration"]["ProjectName"] == {"Ref": "BuildProject"}
+    assert release["Namespace"] == "ReleaseVariables"
+    (approval,) = stages(template)["Approval"]["Actions"]
+    assert approval["ActionTypeId"] == {
+        "Category": "Approval",
+        "Owner": "AWS",
+        "Provider": "Manual",
+        "Version": "1",
+    }
+    assert approval["Configuration"]["NotificationArn"] == {"Ref": "NotificationTopic"}
+    assert "#{ReleaseVariables.RELEASE_VERSION}" in approval["Configuration"]["CustomData"]
+
+
+def test_deploy_prod_deploys_the_version_staging_released(template: dict[str, Any]) -> None:
+    (deploy,) = stages(template)["DeployProd"]["Actions"]
+    assert deploy["ActionTypeId"]["Provider"] == "CodeBuild"
+    assert deploy["Configuration"]["ProjectName"] == {"Ref": "DeployProject"}
+    variables = json.loads(deploy["Configuration"]["EnvironmentVariables"])
+    assert variables == [
+        {"name": "RELEASE_VERSION", "value": "#{ReleaseVariables.RELEASE_VERSION}", "type": "PLAINTEXT"}
+    ]
+    project = props(template, "DeployProject")
+    assert project["Source"] == {"Type": "CODEPIPELINE", "BuildSpec": "buildspec-deploy.yml"}
+    assert project["ServiceRole"] == {"Fn::GetAtt": ["DeployProjectRole", "Arn"]}
+    assert project["Environment"]["PrivilegedMode"] is False
+
+
+def test_the_prod_deploy_build_can_read_the_ledger_and_assume_prods_role_only(
     template: dict[str, Any],
 ) -> None:
-    stages = props(template, "Pipeline")["Stages"]
-    assert [s["Name"] for s in stages] == ["Source", "Test", "Build"]
-    (build,) = stages[2]["Actions"]
-    assert build["Configuration"]["ProjectName"] == {"Ref": "BuildProject"}
+    actions = role_actions(template, "DeployProjectRole")
+    for forbidden in ("ecr:PutImage", "ecr:BatchDeleteImage", "ecr:InitiateLayerUpload", "ecs:UpdateService"):
+        assert not any(matches(forbidden, a) for a in actions), forbidden
+    writes = {a for a in actions if not a.split(":")[1].startswith(("Describe", "List", "Get", "BatchGet"))}
+    # Its own build log, the source through the connection, and prod's DeployRole: nothing else.
+    assert writes == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "codeconnections:UseConnection",
+        "codestar-connections:UseConnection",
+        "sts:AssumeRole",
+    }
+    (assume,) = [s for s in role_statements(template, "DeployProjectRole") if s["Action"] == "sts:AssumeRole"]
+    assert assume["Resource"] == {
+        "Fn::If": [
+            "ConventionalProdDeployRole",
+            {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${AppName}-prod-deploy"},
+            {"Ref": "ProdDeployRoleArn"},
+        ]
+    }
+    (logs,) = [
+        s for s in role_statements(template, "DeployProjectRole") if "logs:PutLogEvents" in s["Action"]
+    ]
+    assert logs["Resource"] == {"Fn::GetAtt": ["DeployLogGroup", "Arn"]}
+    (ledger,) = [
+        s for s in role_statements(template, "DeployProjectRole") if "ecr:DescribeImages" in s["Action"]
+    ]
+    assert ledger["Resource"] == RELEASE_REPOSITORY_ARN
+
+
+def test_the_deploy_buildspec_installs_the_release_lock_and_deploys_to_prod() -> None:
+    from releasectl.localbuild.buildspec import parse_buildspec
+
+    spec = parse_buildspec(
+        (ROOT / "buildspec-deploy.yml").read_text(encoding="utf-8"), source="buildspec-deploy.yml"
+    )
+    install, build = spec.phase("install"), spec.phase("build")
+    assert install is not None and build is not None
+    lines = [line.strip() for c in install.commands for line in c.splitlines()]
+    pip = [line for line in lines if "pip install" in line]
+    assert any("--require-hashes" in line and line.endswith("-r requirements/release.lock") for line in pip)
+    assert all("--no-deps" in line for line in pip)
+    commands = "\n".join(build.commands)
+    assert 'releasectl deploy "$RELEASE_VERSION" --env prod' in commands
+    assert "releasectl release" not in commands and "docker" not in commands
+
+
+def test_failed_runs_and_deployments_reach_the_notification_topic(template: dict[str, Any]) -> None:
+    pipeline = props(template, "PipelineFailedRule")
+    assert pipeline["EventPattern"]["detail"] == {"pipeline": [{"Ref": "Pipeline"}], "state": ["FAILED"]}
+    deployments = props(template, "DeploymentFailedRule")
+    assert deployments["EventPattern"]["detail-type"] == ["ECS Deployment State Change"]
+    assert deployments["EventPattern"]["detail"] == {"eventName": ["SERVICE_DEPLOYMENT_FAILED"]}
+    assert deployments["EventPattern"]["resources"] == [
+        {
+            "prefix": {
+                "Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service/${Cluster}/"
+            }
+        }
+    ]
+    for rule in (pipeline, deployments):
+        assert [t["Arn"] for t in rule["Targets"]] == [{"Ref": "NotificationTopic"}]
 
 
 def test_codebuild_is_privileged_and_reads_buildspec_from_source(template: dict[str, Any]) -> None:
@@ -395,19 +677,18 @@ def test_codebuild_is_privileged_and_reads_buildspec_from_source(template: dict[
 
 def test_arm_tasks_get_an_arm_build_image(template: dict[str, Any]) -> None:
     environment = props(template, "BuildProject")["Environment"]
-    assert template["Conditions"]["ArmBuild"] == {"Fn::Equals": [{"Ref": "CpuArchitecture"}, "ARM64"]}
     assert environment["Type"] == {"Fn::If": ["ArmBuild", "ARM_CONTAINER", "LINUX_CONTAINER"]}
     arm_image, x86_image = environment["Image"]["Fn::If"][1:]
     assert "aarch64" in arm_image and x86_image == "aws/codebuild/standard:7.0"
 
 
 def test_codebuild_environment_holds_names_not_secrets(template: dict[str, Any]) -> None:
-    variables = props(template, "BuildProject")["Environment"]["EnvironmentVariables"]
-    for variable in variables:
-        assert variable["Type"] == "PLAINTEXT"
-        assert not re.search(r"SECRET|PASSWORD|TOKEN|ACCESS_KEY", variable["Name"])
-        key = variable["Name"].removeprefix("RELEASECTL_").lower()
-        assert key in KEYS, variable["Name"]
+    for project in resources(template, "AWS::CodeBuild::Project"):
+        for variable in props(template, project)["Environment"].get("EnvironmentVariables", []):
+            assert variable["Type"] == "PLAINTEXT"
+            assert not re.search(r"SECRET|PASSWORD|TOKEN|ACCESS_KEY", variable["Name"])
+            key = variable["Name"].removeprefix("RELEASECTL_").lower()
+            assert key in KEYS, variable["Name"]
 
 
 def test_artifact_bucket_is_encrypted_and_private(template: dict[str, Any]) -> None:
