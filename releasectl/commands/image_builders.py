@@ -65,6 +65,21 @@ def target_platform(ctx: Context, *, deploy: bool) -> str:
     configured = ctx.config.platform
     if not deploy:
         return configured or DEFAULT_PLATFORM
+    definition = ctx.config.service_definition_path()
+    if definition is not None:
+        # The revision the release deploys is registered from the service definition, so its
+        # architecture decides; the service need not exist yet (the first deploy creates it).
+        from releasectl.core.service_definition import merged, parse
+
+        spec = merged(parse(str(definition), definition.read_text(encoding="utf-8")), ctx.config.env)
+        architecture = {"cpuArchitecture": spec.get("cpu_architecture") or "X86_64"}
+        service_platform = platform_of_task_definition({"runtimePlatform": architecture})
+        if configured is not None:
+            source = f"platform from {ctx.config.sources.get('platform', 'the settings')}"
+            name = ctx.config.require("ecs_service")
+            require_same_platform(configured, service_platform, service_name=name, source=source)
+        ctx.reporter.detail(f"building for {service_platform}, as {definition.name} says")
+        return service_platform
     from releasectl.adapters.aws.ecs import EcsApi
 
     ecs = EcsApi.from_context(ctx)
