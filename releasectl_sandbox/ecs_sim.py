@@ -1,5 +1,9 @@
 """The sandbox's ECS: service rollouts that progress, with real task processes.
 
+A service is the simulator's from create_service on, whenever it is created (at `sandbox up`
+or by a later `releasectl deploy`): its first deployment starts at once, and its tasks join the
+load balancer of the target group its loadBalancers name.
+
 update_service with a new task definition (or forceNewDeployment) starts a new PRIMARY
 deployment, IN_PROGRESS, and the update_service response already lists it; the previous
 PRIMARY becomes ACTIVE. A scheduler thread then does what ECS's service scheduler does, with
@@ -150,6 +154,11 @@ class EcsSimulator:
         ]
         self._services[(view.cluster_name, view.name)] = sim
         self._publish(sim)
+        self.announce(f"sandbox: created ECS service {view.name} in {view.cluster_name}")
+        if view.task_definition:
+            self.announce(
+                f"sandbox: ECS deployment {sim.primary.id} of {view.name} started: {view.task_definition}"
+            )
 
     def on_update_service(
         self, service: Any, *, task_definition: str | None, desired_count: int | None, force: bool

@@ -22,6 +22,7 @@ from releasectl_sandbox.demo.console import (
     Answer,
     Feed,
     Narrator,
+    compact,
     http_get,
     run_releasectl,
     verdicts_and_problems,
@@ -35,6 +36,8 @@ from releasectl_sandbox.state import ID_ENV
 UNIT_TESTS = "tests/core/test_outcome.py tests/core/test_plan.py"
 # What the versioning rules must give; the headings say what `releasectl version` gave.
 FIRST, SECOND, BROKEN = "0.1.0", "0.1.1", "0.1.2"
+# The account the demo's prod lives in (moto serves an assumed role's requests from its account).
+SECOND_ACCOUNT = "210987654321"
 GREETING = "Hello from CI/CD!"
 SERVICE = "service/hello_world.py"
 HEALTHZ = 'if path == "/healthz":\n        return 200'
@@ -58,7 +61,8 @@ class Step:
     version: str | None = None
     rule: str | None = None  # as `releasectl version` reported it before the build
     outcome: str | None = None  # the command's verdict: succeeded, rolled_back, ...
-    alb: str | None = None  # the version the ALB answered with afterwards
+    env: str | None = None  # the environment it acted on (None: the default one)
+    alb: str | None = None  # the version the environment's ALB answered with afterwards
     checks: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     lines: tuple[str, ...] = ()  # what the command printed, stdout and stderr as they came
@@ -78,6 +82,7 @@ class Step:
             "version": self.version,
             "rule": self.rule,
             "outcome": self.outcome,
+            "env": self.env,
             "alb": self.alb,
             "seconds": round(self.seconds, 3),
             "checks": self.checks,
@@ -112,16 +117,32 @@ class Story:
         self.broken_release()
         self.rollback()
         self.tables()
+        self.promotion()
         self.summary()
 
     # ------------------------------------------------------------------ acts
 
     def prologue(self) -> None:
         self.say.ok(f"sandbox {self.sandbox.marker} is up")
-        answers = self._alb("/", show=1)
-        if not all(a.status == 200 and a.body.startswith(GREETING) for a in answers):
-            raise DemoFailed(f"before any release the sandbox ALB answered {_shown(answers)}")
-        self.say.note("Before any release the service runs a bootstrap image (not a release).")
+        named = [e for e in self.sandbox.environments if e.name]
+        if len(named) < 2 or self._promoted_to() is None:
+            raise DemoFailed(
+                "the project's config names no environment deployed `after` another "
+                "([tool.releasectl.environments]); the demo promotes a release from one to the next"
+            )
+        first, *others = named
+        where = [f"{first.name} in account {first.resources.account}"]
+        where += [
+            f"{e.name} in {e.resources.account}" + (" (role_arn)" if e.resources.role_arn else "")
+            for e in others
+        ]
+        self.say.note(f"Environments: {'; '.join(where)}")
+        answers = self._alb("/")
+        if not all(a.status == 503 for a in answers):
+            raise DemoFailed(f"before any release {first.name}'s ALB answered {_shown(answers)}")
+        self.say.say(
+            f"  GET / via {first.name}'s sandbox ALB -> 503: no service until a deploy makes it", "cyan"
+        )
 
     def feature(self) -> None:
         self.scratch.edit(
@@ -190,9 +211,52 @@ class Story:
         listed = ", ".join(f"{v} {o}" for v, o in expected.items())
         self.say.ok(f"`releasectl releases`: {listed}")
 
+    def promotion(self) -> None:
+        """A version staging did not succeed with is refused in prod, before anything changes there;
+        after the approval, prod gets what staging runs, by the same digest."""
+        staging, prod = self.sandbox.environment(), self._promoted_to()
+        assert staging.name and prod is not None and prod.name
+        self.say.act(6, f"Promotion: {staging.name} → {prod.name}")
+        args = ("deploy", BROKEN, "--env", prod.name)
+        refused = self._releasectl(6, f"deploy {BROKEN} to {prod.name}", args, 4, quiet=True)
+        refused.version, refused.rule, refused.env = BROKEN, f"deploy --env {prod.name}", prod.name
+        refused.outcome = "refused"
+        said = [line for line in refused.lines if line.startswith("error:") and BROKEN in line]
+        if not any(staging.name in line for line in said):
+            self._problem(refused, f"no error line says {BROKEN} has not succeeded in {staging.name}")
+        if self._service(prod) is not None:
+            self._problem(refused, f"the refused deploy changed {prod.name}: its ECS service exists")
+        refused.checks.append(f"refused before {prod.name} changed: it has no ECS service")
+        self.say.ok(
+            f"refused with exit 4: {staging.name} rolled {BROKEN} back; {prod.name} is untouched (no service)"
+        )
+        self.say.note(
+            "Approval: on AWS the pipeline's manual approval action waits here for a person "
+            "(CodePipeline); the sandbox has no pipeline, so the demo approves."
+        )
+        version = self._version_running(refused, staging)
+        args = ("deploy", version, "--env", prod.name)
+        step = self._releasectl(6, f"deploy {version} to {prod.name}", args, 0, show=_gate_and_verdicts)
+        step.version, step.rule, step.env = version, f"deploy --env {prod.name}", prod.name
+        self._expect_alb(step, version, env=prod)
+        ours, theirs = self._image_running(step, staging), self._image_running(step, prod)
+        if ours[1] != theirs[1]:
+            self._problem(step, f"{prod.name} runs {theirs[1]}, {staging.name} runs {ours[1]}")
+        step.checks.append(f"{prod.name} and {staging.name} run one digest: {ours[1]}")
+        self.say.ok(f"{staging.name} and {prod.name} run one image: {compact(ours[1])} ({theirs[0]})")
+
+    def _version_running(self, step: Step, env: Any) -> str:
+        """The release of the story the environment's service runs, found by its digest."""
+        _revision, digest = self._image_running(step, env)
+        found = [v for v in (FIRST, SECOND, BROKEN) if self._image(v)[0] == digest]
+        if not found:
+            self._problem(step, f"{env.name} runs {digest}, which is no release of the story")
+        return found[0]
+
     def summary(self) -> None:
-        """The closing table: each version shipped, by which rule, and how it ended."""
-        rows = [("act", "version", "how", "exit", "outcome", "ALB then")]
+        """The closing table: each version shipped, where, by which rule, and how it ended."""
+        default = str(self.sandbox.environment().name or "")
+        rows = [("act", "env", "version", "how", "exit", "outcome", "ALB then")]
         for step in self.steps:
             if step.version is None:
                 continue
@@ -200,6 +264,7 @@ class Story:
             rows.append(
                 (
                     str(step.act),
+                    step.env or default,
                     step.version,
                     step.rule or "",
                     str(step.exit_code),
@@ -312,8 +377,8 @@ class Story:
 
     # ------------------------------------------------------------------ checks
 
-    def _alb(self, path: str, *, show: int = 0) -> list[Answer]:
-        url = self.sandbox.alb_url + path
+    def _alb(self, path: str, *, show: int = 0, env: Any = None) -> list[Answer]:
+        url = (env.alb_url if env is not None else self.sandbox.alb_url) + path
         answers = [http_get(url) for _ in range(ALB_SAMPLES)]
         for answer in answers[:show]:
             self.say.say(f"  GET {path} via the sandbox ALB -> {answer.status} {answer.body}", "cyan")
@@ -321,14 +386,15 @@ class Story:
             self.say.detail(f"GET {url} via the sandbox ALB -> {answer.status} {answer.body} {answer.target}")
         return answers
 
-    def _expect_alb(self, step: Step, version: str, *, ping: str | None = None) -> None:
+    def _expect_alb(self, step: Step, version: str, *, ping: str | None = None, env: Any = None) -> None:
         expected = f"{GREETING} (version {version})"
-        answers = self._alb("/")
+        answers = self._alb("/", env=env)
+        alb = f"{env.name}'s ALB" if env is not None else "the sandbox ALB"
         if any((a.status, a.body) != (200, expected) for a in answers):
-            self._problem(step, f"the sandbox ALB answered {_shown(answers)}, expected {expected!r}")
-        step.checks.append(f"ALB answers {version}")
+            self._problem(step, f"{alb} answered {_shown(answers)}, expected {expected!r}")
+        step.checks.append(f"{alb} answers {version}")
         step.alb = version
-        said = f"the sandbox ALB answered {version} to all {len(answers)} requests"
+        said = f"{alb} answered {version} to all {len(answers)} requests"
         if ping is not None:
             pinged = self._alb("/ping")
             if any((a.status, a.body) != (200, ping) for a in pinged):
@@ -346,26 +412,51 @@ class Story:
             self._problem(step, f"ECR's {version} is not tagged git-{commit[:12]} (its tags: {sorted(tags)})")
         step.checks.append(f"ECR holds {version} and git-{commit} on {digest}")
         revision = self._running(step, running or version)
-        runs = "it" if running is None else running
-        self.say.ok(f"ECR tags {version} and git-{commit[:12]} one image; ECS runs {runs}: {revision}")
+        runs = f", run by {revision}" if running is None else f"; ECS still runs {running}"
+        self.say.ok(f"ECR tags {version} and git-{commit[:12]} one image{runs}")
 
     def _expect_running(self, step: Step, version: str) -> None:
         revision = self._running(step, version)
         self.say.ok(f"ECS: the service runs {revision}, pinned to {version}'s digest")
 
     def _running(self, step: Step, version: str) -> str:
-        """The service's task definition pins `version`'s image by digest; its family:revision."""
-        resources = self.sandbox.resources
-        ecs = self.sandbox.clients().client("ecs")
+        """The default environment's service pins `version`'s image by digest; its family:revision."""
         digest, _tags = self._image(version)
-        service = ecs.describe_services(cluster=resources.ecs_cluster, services=[resources.ecs_service])
-        arn = service["services"][0]["taskDefinition"]
-        definition = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
-        images = [c["image"] for c in definition["containerDefinitions"]]
-        if not any(image.endswith(f"@{digest}") for image in images):
-            self._problem(step, f"the ECS service runs {images}, not {version} ({digest})")
+        revision, running = self._image_running(step, self.sandbox.environment())
+        if running != digest:
+            self._problem(step, f"the ECS service runs {running}, not {version} ({digest})")
         step.checks.append(f"ECS service pinned to {version} ({digest})")
-        return str(arn.rsplit("/", 1)[-1])
+        return revision
+
+    def _service(self, env: Any) -> dict[str, Any] | None:
+        """The environment's ECS service as ECS describes it (in its account), or None."""
+        ecs = env.clients().client("ecs")
+        found = ecs.describe_services(cluster=env.resources.cluster, services=[env.resources.service])
+        services = [s for s in found["services"] if s.get("status") == "ACTIVE"]
+        return dict(services[0]) if services else None
+
+    def _image_running(self, step: Step, env: Any) -> tuple[str, str]:
+        """(family:revision, image digest) of the container the environment's service runs."""
+        service = self._service(env)
+        if service is None:
+            self._problem(step, f"{env.name or 'the sandbox'} has no ECS service")
+        assert service is not None
+        arn = str(service["taskDefinition"])
+        ecs = env.clients().client("ecs")
+        definition = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
+        name = self.sandbox.resources.container_name
+        images = [str(c["image"]) for c in definition["containerDefinitions"] if c["name"] == name]
+        if not images or "@" not in images[0]:
+            self._problem(step, f"{arn} runs {images}, not an image pinned by digest")
+        return arn.rsplit("/", 1)[-1], images[0].rsplit("@", 1)[1]
+
+    def _promoted_to(self) -> Any:
+        """The environment deployed after the default one (prod after staging), or None."""
+        first = self.sandbox.environment().name
+        environments = self.sandbox.config.environments
+        return next(
+            (self.sandbox.environment(n) for n, e in environments.items() if first and e.after == first), None
+        )
 
     def _image(self, version: str) -> tuple[str, set[str]]:
         found = (
@@ -396,6 +487,11 @@ def _json_answer(lines: Sequence[str]) -> dict[str, Any]:
 
 def _problems_only(line: str) -> bool:
     return line.startswith(("warning:", "error:"))
+
+
+def _gate_and_verdicts(line: str) -> bool:
+    """A deploy to a gated environment: what the gate found, then the verdict."""
+    return line.startswith("gate:") or verdicts_and_problems(line)
 
 
 def _table(rows: Sequence[Sequence[str]], width: int) -> list[str]:

@@ -203,12 +203,13 @@ _COMPACT = (
     (re.compile(r"\b([0-9a-f]{8})-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), r"\1"),
     (re.compile(r"\b([0-9a-f]{12})[0-9a-f]{28}\b"), r"\1"),  # commit shas
     (re.compile(r"\b([0-9a-f]{8})[0-9a-f]{24}\b"), r"\1"),  # task ids
+    (re.compile(r"\becs-svc/(\d{8})\d{6,}\b"), r"ecs-svc/\1"),  # deployment ids
 )
 
 
 def compact(text: str) -> str:
-    """Ids shortened to what tells them apart: digests and commits to 12 hex, build and task ids
-    to 8, task-definition ARNs and image URIs to the part after the account."""
+    """Ids shortened to what tells them apart: digests and commits to 12 hex, build, task and
+    deployment ids to 8, task-definition ARNs and image URIs to the part after the account."""
     for pattern, replacement in _COMPACT:
         text = pattern.sub(replacement, text)
     return text

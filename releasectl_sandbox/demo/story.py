@@ -11,7 +11,14 @@ plus the CodeBuild, ECS and ALB simulators of releasectl_sandbox), every step ru
   3. a commit that breaks /healthz: released and deployed, ECS's circuit breaker rolls it back,
      releasectl reports `rolled_back` and the build fails, while the ALB keeps answering;
   4. `releasectl rollback --to` the first version;
-  5. `releasectl status` and `releasectl releases`, then a table of the versions and outcomes.
+  5. `releasectl status` and `releasectl releases`;
+  6. the promotion to the environment deployed after the first (prod after staging): the bad
+     release is refused there with exit 4, since staging rolled it back; after the approval (on
+     AWS the pipeline's manual approval action) prod gets what staging runs, by the same digest;
+     then a table of the versions, environments and outcomes.
+
+Acts 1 to 5 act on the default environment (staging), whose ECS service the first release
+creates from service.toml; prod's is created by the promotion.
 
 The terminal shows the story (releasectl_sandbox.demo.console): a line per build phase with its
 duration, the release's verdicts, the deployments, each in the order it happened, fitted to the
@@ -94,6 +101,7 @@ def run_demo(ctx: Context, *, record: Path | None, verbose: bool = False) -> int
             scratch = Scratch(clean_environment())
             copied = scratch.populate(project)
             narrator.note(f"Scratch copy of {project.name!r} ({copied} tracked files) -> {scratch.repo}")
+            _deploy_role_in_a_second_account(scratch, narrator)
             sandbox = _sandbox(scratch, narrator, feed)
             story = Story(narrator, scratch, sandbox, feed)
             sandbox.start()
@@ -143,6 +151,31 @@ def run_demo(ctx: Context, *, record: Path | None, verbose: bool = False) -> int
             }
         )
     return code
+
+
+def _deploy_role_in_a_second_account(scratch: Any, narrator: Narrator) -> None:
+    """Give the copy's promoted environment (prod) a deploy role in an account of its own, as prod
+    runs on AWS (infra/releasectl.yaml's prod stack and its DeployRole); the sandbox then makes prod
+    in that account, and `releasectl deploy --env prod` assumes the role to reach it. The
+    repository itself names no account."""
+    import tomlkit
+
+    from releasectl_sandbox.demo.acts import SECOND_ACCOUNT
+
+    path = scratch.repo / "pyproject.toml"
+    document = tomlkit.parse(path.read_text(encoding="utf-8"))
+    environments = document.get("tool", {}).get("releasectl", {}).get("environments", {})
+    promoted = [name for name, env in environments.items() if env.get("after")]
+    if not promoted or environments[promoted[0]].get("role_arn"):
+        return  # nothing to promote to (the story says so), or the project chose its own account
+    name = promoted[0]
+    service = environments[name].get("service", "app")
+    role = f"arn:aws:iam::{SECOND_ACCOUNT}:role/{service}-{name}-deploy"
+    environments[name]["role_arn"] = role
+    path.write_text(tomlkit.dumps(document), encoding="utf-8")
+    scratch.git("commit", "--quiet", "-am", f"chore: {name} deploys through a role of its own account")
+    scratch.push()
+    narrator.detail(f"The copy's {name} deploys in account {SECOND_ACCOUNT} through role_arn {role}.")
 
 
 def _sandbox(scratch: Any, narrator: Narrator, feed: Feed) -> Any:

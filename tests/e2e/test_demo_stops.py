@@ -76,7 +76,7 @@ def test_ctrl_c_stops_the_sandbox_and_every_process_the_demo_started_and_exits_1
     marker = _read_until(proc.stderr, r"✓ sandbox ([0-9a-f]{32}) is up", lines, 60).group(1)
     _read_until(proc.stderr, r"^  INSTALL +SUCCEEDED", lines, 60)  # a build is running now
     running = processes_with_marker(marker)
-    assert len(running) >= 3  # two tasks and the build, at least
+    assert len(running) >= 1  # the build, at least (no service runs before the first release)
 
     proc.send_signal(signal.SIGINT)
     stdout, rest = proc.communicate(timeout=60)
