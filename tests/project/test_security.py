@@ -197,8 +197,8 @@ def test_the_cli_never_prints_credentials_or_the_ecr_login_token_even_with_v(
 
 
 def test_a_deploy_keeps_the_container_read_only_and_non_root(aws_endpoint: str, tmp_path: Path) -> None:
-    """test_template.py checks the template's task definition; this checks that revisions
-    releasectl registers from it keep both settings."""
+    """service.toml declares both (the test below reads its user); this checks that revisions
+    releasectl registers keep both settings."""
     from tests.support.scripted_ecs import task_definition_body
 
     digests = ledger_world(aws_endpoint)
@@ -227,14 +227,15 @@ def test_a_deploy_keeps_the_container_read_only_and_non_root(aws_endpoint: str, 
     assert (app["user"], app["readonlyRootFilesystem"]) == ("10001", True)
 
 
-def test_the_task_runs_as_the_numeric_user_the_image_declares() -> None:
-    """Read-only root and a numeric non-root User are asserted by test_template.py; here, that
-    the template's User is the very uid the Dockerfile switches to."""
+def test_the_task_runs_read_only_as_the_numeric_user_the_image_declares() -> None:
+    """The service definition's container runs as the very uid the Dockerfile switches to, non-root,
+    with a read-only root file system."""
+    import tomllib
+
     dockerfile_user = re.search(
         r"^USER\s+(\d+)(?::\d+)?\s*$", (ROOT / "Dockerfile").read_text(), re.MULTILINE
     )
-    template_user = re.search(
-        r'^\s+User:\s+"?(\d+)"?\s*$', (ROOT / "infra" / "releasectl.yaml").read_text(), re.MULTILINE
-    )
-    assert dockerfile_user and template_user
-    assert dockerfile_user.group(1) == template_user.group(1) != "0"
+    container = tomllib.loads((ROOT / "service.toml").read_text())["containers"]["app"]
+    assert dockerfile_user
+    assert dockerfile_user.group(1) == container["user"] != "0"
+    assert container["read_only_root"] is True
