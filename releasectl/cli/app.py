@@ -240,12 +240,32 @@ def deploy(
     ] = None,
     timeout: RolloutTimeoutOption = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the rollout's outcome.")] = True,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; make no AWS write.")] = False,
+    override_gate: Annotated[
+        bool,
+        typer.Option("--override-gate", help="Deploy although the version has not succeeded in `after`."),
+    ] = False,
+    reason: Annotated[
+        str | None,
+        typer.Option("--reason", help="Why the gate is overridden (recorded with the deployment)."),
+    ] = None,
 ) -> None:
-    """Deploy a released version to the ECS service, pinned by digest."""
+    """Deploy a released version to the environment's ECS service, pinned by digest."""
     context = _context(ctx)
     from releasectl.commands.deploy import deploy as do_deploy
 
-    _finish(do_deploy(context, version=version, timeout=timeout, wait=wait), context)
+    _finish(
+        do_deploy(
+            context,
+            version=version,
+            timeout=timeout,
+            wait=wait,
+            dry_run=dry_run,
+            override_gate=override_gate,
+            reason=reason,
+        ),
+        context,
+    )
 
 
 @app.command()
@@ -403,14 +423,20 @@ def infra_outputs(
     write_config: Annotated[
         bool, typer.Option("--write-config", help="Write them into [tool.releasectl] of pyproject.toml.")
     ] = False,
-    exports: Annotated[bool, typer.Option("--exports", help="Print `export RELEASECTL_...=...` lines.")] = False,
+    exports: Annotated[
+        bool, typer.Option("--exports", help="Print `export RELEASECTL_...=...` lines.")
+    ] = False,
 ) -> None:
     """Print the stack's outputs; optionally write them into the config."""
     context = _context(ctx)
     from releasectl.commands.infra import outputs as do_outputs
 
     view = do_outputs(
-        context, stack_name=stack_name, write_config=write_config, env=exports, config_path=_options(ctx).config
+        context,
+        stack_name=stack_name,
+        write_config=write_config,
+        env=exports,
+        config_path=_options(ctx).config,
     )
     _show(view, context)
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TextIO
 
 from releasectl.core.clock import Clock, SystemClock
-from releasectl.core.config import Config
+from releasectl.core.config import Config, Environment
 
 if TYPE_CHECKING:
     from releasectl.adapters.aws.clients import AwsClients
+
+# IAM's RoleSessionName: 2 to 64 of these characters.
+_SESSION_NAME = re.compile(r"[^\w+=,.@-]")
 
 
 class Reporter(Protocol):
@@ -79,12 +83,48 @@ class Context:
     reporter: Reporter = field(default_factory=StreamReporter)
     clock: Clock = field(default_factory=SystemClock)
     _aws: AwsClients | None = None
+    # What an assumed role's session is called, so CloudTrail names the release: set once the
+    # version is known (releasectl-1.4.0-prod).
+    session_name: str = "releasectl"
+    _assumed: dict[str, AwsClients] = field(default_factory=dict)
 
     @property
     def aws(self) -> AwsClients:
-        """The one AWS boundary, created on first use so offline commands never import boto3."""
+        """The one AWS boundary, created on first use so offline commands never import boto3.
+        Its credentials are the caller's: the release repository and CodeBuild are read with them."""
         if self._aws is None:
             from releasectl.adapters.aws.clients import AwsClients
 
             self._aws = AwsClients.from_config(self.config)
         return self._aws
+
+    def name_session(self, version: str, environment: str | None = None) -> None:
+        name = "-".join(part for part in ("releasectl", version, environment) if part)
+        self.session_name = _SESSION_NAME.sub("-", name)[:64]
+
+    def env_aws(self, environment: Environment | None = None) -> AwsClients:
+        """Clients for an environment's ECS and CloudFormation (default: the selected one): the
+        caller's own, unless the environment names a role to assume."""
+        environment = environment or self.config.environment
+        if environment is None or (
+            environment.role_arn is None and environment.region in (None, self.config.region)
+        ):
+            return self.aws
+        key = environment.name
+        if key not in self._assumed:
+            from releasectl.adapters.aws.clients import AwsClients
+
+            region = environment.region or self.config.region
+            if environment.role_arn is None:
+                self._assumed[key] = AwsClients(
+                    region=region,
+                    profile=self.config.profile,
+                    endpoint_url=self.config.endpoint_url,
+                    max_attempts=self.config.max_attempts,
+                    call_hooks=self.aws.call_hooks,
+                )
+            else:
+                self._assumed[key] = self.aws.assume(
+                    environment.role_arn, region=region, session_name=self.session_name
+                )
+        return self._assumed[key]

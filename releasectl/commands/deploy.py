@@ -10,8 +10,10 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from releasectl.core.definition_plan import revision_tags
 from releasectl.core.deploy_plan import (
     REUSE_SCAN,
     Action,
@@ -29,16 +31,62 @@ from releasectl.core.versions import parse_version_argument
 if TYPE_CHECKING:
     from releasectl.adapters.aws.ecs import EcsApi
     from releasectl.commands.context import Context
+    from releasectl.core.gate import GatePassed
     from releasectl.core.ledger import Release
 
 
-def deploy(ctx: Context, *, version: str | None, timeout: int | None, wait: bool) -> CommandResult:
-    """Deploy a released version (default: the newest) to the configured service."""
+def deploy(
+    ctx: Context,
+    *,
+    version: str | None,
+    timeout: int | None,
+    wait: bool,
+    dry_run: bool = False,
+    override_gate: bool = False,
+    reason: str | None = None,
+) -> CommandResult:
+    """Deploy a released version (default: the newest) to the selected environment's service.
+
+    Everything that can refuse does so before the first write: the version, the service
+    definition, the promotion gate. With a service definition, the revision is rendered from it."""
+    from releasectl.commands.definition import read_definition, resolve_definition
+    from releasectl.commands.gate import check_gate
+    from releasectl.core.gate import check_override_options
+
+    override_reason = check_override_options(override_gate, reason)
     wanted = _version_argument(ctx, version)
-    ecs, repository_uri = _boundary(ctx)
+    definition = read_definition(ctx)
+    ctx.config.require("container_name")
+    ctx.config.require("ecr_repository")
     releases = _load_releases(ctx)
-    return run_deploy(
-        ctx, ecs, releases, version=wanted, timeout=timeout, wait=wait, repository_uri=repository_uri
+    release = resolve_release(releases, wanted)
+    ctx.name_session(release.version, ctx.config.env)
+    gate = check_gate(ctx, release, override_reason=override_reason)
+    ecs, repository_uri = _boundary(ctx)
+    if definition is None:
+        return run_deploy(
+            ctx,
+            ecs,
+            releases,
+            version=release.version,
+            timeout=timeout,
+            wait=wait,
+            repository_uri=repository_uri,
+            dry_run=dry_run,
+            gate=gate,
+        )
+    resolved = resolve_definition(ctx, definition)
+    return run_definition_deploy(
+        ctx,
+        ecs,
+        release,
+        spec=resolved.spec,
+        region=resolved.region,
+        repository_uri=repository_uri(),
+        timeout=timeout,
+        wait=wait,
+        dry_run=dry_run,
+        gate=gate,
     )
 
 
@@ -98,6 +146,8 @@ def run_deploy(
     wait: bool,
     repository_uri: Callable[[], str],
     rng: random.Random | None = None,
+    dry_run: bool = False,
+    gate: GatePassed | None = None,
 ) -> CommandResult:
     started = ctx.clock.now()
     release = resolve_release(releases, version)
@@ -113,7 +163,77 @@ def run_deploy(
         release=release,
         repository_uri=repository_uri,
     )
-    return execute(ctx, ecs, plan, snapshot=snapshot, timeout=timeout, wait=wait, rng=rng, started=started)
+    if gate is not None and gate.overridden and plan.register_input is not None:
+        tags = [
+            *plan.register_input.get("tags", ()),
+            *revision_tags(release, override_reason=gate.override_reason),
+        ]
+        plan = replace(plan, register_input={**plan.register_input, "tags": _unique_tags(tags)})
+    return execute(
+        ctx,
+        ecs,
+        plan,
+        snapshot=snapshot,
+        timeout=timeout,
+        wait=wait,
+        rng=rng,
+        started=started,
+        dry_run=dry_run,
+        gate=gate,
+    )
+
+
+def run_definition_deploy(
+    ctx: Context,
+    ecs: EcsApi,
+    release: Release,
+    *,
+    spec: Mapping[str, Any],
+    region: str,
+    repository_uri: str,
+    timeout: int | None,
+    wait: bool,
+    dry_run: bool = False,
+    gate: GatePassed | None = None,
+    rng: random.Random | None = None,
+) -> CommandResult:
+    """Deploy `release` as the service definition says: create the service, change its settings,
+    or register a revision, whichever is the least that makes ECS match the file."""
+    from releasectl.core.definition_plan import plan_from_definition
+
+    started = ctx.clock.now()
+    snapshot = ecs.find_service()
+    current = ecs.describe_task_definition(str(snapshot["taskDefinition"])) if snapshot else None
+    plan = plan_from_definition(
+        command="deploy",
+        cluster=ecs.cluster,
+        service=ecs.service,
+        container_name=ctx.config.require("container_name"),
+        spec=spec,
+        region=region,
+        repository_uri=repository_uri,
+        release=release,
+        snapshot=snapshot,
+        current=current,
+        override_reason=gate.override_reason if gate else None,
+    )
+    return execute(
+        ctx,
+        ecs,
+        plan,
+        snapshot=snapshot or {},
+        timeout=timeout,
+        wait=wait,
+        rng=rng,
+        started=started,
+        dry_run=dry_run,
+        gate=gate,
+    )
+
+
+def _unique_tags(tags: Iterable[Mapping[str, str]]) -> list[dict[str, str]]:
+    by_key = {str(t["key"]): str(t["value"]) for t in tags}
+    return [{"key": k, "value": v} for k, v in by_key.items()]
 
 
 def run_rollback(
@@ -211,14 +331,51 @@ def execute(
     wait: bool,
     rng: random.Random | None = None,
     started: float | None = None,
+    dry_run: bool = False,
+    gate: GatePassed | None = None,
 ) -> CommandResult:
-    """Carry a plan out: register if needed, update the service, wait, record the outcome."""
-    from releasectl.adapters.aws.ecs import outcome_tags
-    from releasectl.commands.rollout_waiter import wait_for_rollout
-
+    """Carry a plan out: register if needed, update (or create) the service, wait, record the
+    outcome. A dry run prints the plan and makes no AWS call at all."""
     started = ctx.clock.now() if started is None else started
     for line in plan.lines():
-        ctx.reporter.detail(line)
+        (ctx.reporter.info if dry_run else ctx.reporter.detail)(line)
+    if dry_run:
+        result = _result(
+            ctx,
+            plan,
+            Outcome.NOOP,
+            f"dry run: would {plan.action.value} ({plan.reason}); nothing was changed",
+            plan.task_definition or "",
+            None,
+            started,
+            verified=False,
+        )
+        result.extra["dry_run"] = True
+        result.extra["plan"] = plan.to_json()
+    else:
+        result = _carry_out(
+            ctx, ecs, plan, snapshot=snapshot, timeout=timeout, wait=wait, rng=rng, started=started
+        )
+    if gate is not None:
+        result.extra["gate"] = gate.to_json()
+    if plan.changes:
+        result.extra["changes"] = plan.to_json()["changes"]
+    return result
+
+
+def _carry_out(
+    ctx: Context,
+    ecs: EcsApi,
+    plan: DeployPlan,
+    *,
+    snapshot: Mapping[str, Any],
+    timeout: int | None,
+    wait: bool,
+    rng: random.Random | None,
+    started: float,
+) -> CommandResult:
+    from releasectl.adapters.aws.ecs import outcome_tags
+    from releasectl.commands.rollout_waiter import wait_for_rollout
 
     if plan.action is Action.NOOP:
         lead = primary(snapshot) or {}
@@ -227,12 +384,19 @@ def execute(
             plan,
             Outcome.NOOP,
             f"nothing to do: {plan.reason}",
-            plan.current.arn,
+            str(plan.task_definition),
             lead.get("id"),
             started,
         )
 
-    if plan.action is Action.REGISTER:
+    if plan.action is Action.SETTINGS:
+        arn = str(plan.task_definition)
+        ecs.update_service(arn, plan.service_settings)
+        fields = ", ".join(c.field.removeprefix("service.") for c in plan.changes)
+        message = f"service settings updated ({fields}); the revision stays {arn}"
+        return _result(ctx, plan, Outcome.SUCCEEDED, message, arn, None, started)
+
+    if plan.action in (Action.REGISTER, Action.CREATE):
         assert plan.register_input is not None
         registered = ecs.register(plan.register_input)
         arn = registered.arn
@@ -241,7 +405,12 @@ def execute(
         arn = str(plan.task_definition)
         ctx.reporter.info(f"reusing {arn}: {plan.reason}")
 
-    updated = ecs.update_service(arn)
+    if plan.action is Action.CREATE:
+        assert plan.create_input is not None
+        updated = ecs.create_service({**plan.create_input, "taskDefinition": arn})
+        ctx.reporter.info(f"created service {ecs.service} in cluster {ecs.cluster}")
+    else:
+        updated = ecs.update_service(arn, plan.service_settings)
     deployment_id = _our_deployment(updated, arn, before=snapshot)
     if deployment_id:
         ctx.reporter.info(
@@ -273,7 +442,9 @@ def execute(
         )
 
     target = Target(
-        deployment_id=deployment_id, task_definition=arn, previous_task_definition=plan.current.arn
+        deployment_id=deployment_id,
+        task_definition=arn,
+        previous_task_definition=plan.previous_task_definition,
     )
     limit = timeout or ctx.config.deploy_timeout
     with interrupted_as(
@@ -344,7 +515,7 @@ def _result(
             "service": plan.service,
             "cluster": plan.cluster,
             "task_definition": task_definition,
-            "previous_task_definition": plan.current.arn,
+            "previous_task_definition": plan.previous_task_definition,
             "deployment_id": deployment_id,
             "action": plan.action.value,
             "verified": verified is not False,

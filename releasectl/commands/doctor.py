@@ -182,7 +182,7 @@ def _codebuild_project(ctx: Context, name: str) -> tuple[bool, str]:
 def _ecs_cluster(ctx: Context, name: str) -> tuple[bool, str]:
     from releasectl.adapters.aws.ecs import find_cluster
 
-    cluster = find_cluster(ctx.aws.client("ecs"), name)
+    cluster = find_cluster(ctx.env_aws().client("ecs"), name)
     if cluster is None:
         return False, f"cluster {name} not found"
     if cluster.status != "ACTIVE":
@@ -197,7 +197,7 @@ def _ecs_service(ctx: Context, name: str) -> tuple[bool, str]:
     from releasectl.adapters.aws.ecs import ClusterMissing, find_service
 
     try:
-        service = find_service(ctx.aws.client("ecs"), cluster=cluster, service=name)
+        service = find_service(ctx.env_aws().client("ecs"), cluster=cluster, service=name)
     except ClusterMissing:
         return False, f"cluster {cluster} not found, so service {name} cannot exist"
     if service is None:

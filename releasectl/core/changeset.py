@@ -474,7 +474,7 @@ def update_pyproject(text: str, values: Mapping[str, str]) -> str:
         raise UsageError(
             "tool.releasectl in pyproject.toml is not a table, so nothing can be set in it; "
             "the file was not changed",
-            hint="set them by hand, or use `releasectl infra outputs --env`",
+            hint="set them by hand, or use `releasectl infra outputs --exports`",
         )
     section.update(values)
     return tomlkit.dumps(document)

@@ -296,10 +296,12 @@ class Config:
 
     def service_definition_path(self) -> Path | None:
         """The service definition file in use: the configured one, else service.toml beside the config
-        file when it exists, else None."""
+        file when it exists, else None (and None without a config file)."""
         base = Path(self.base_dir) if self.base_dir else Path.cwd()
         if self.service_definition:
             return base / self.service_definition
+        if self.base_dir is None:
+            return None  # no config file, nothing beside it
         default = base / DEFAULT_SERVICE_DEFINITION
         return default if default.is_file() else None
 

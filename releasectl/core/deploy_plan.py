@@ -18,6 +18,7 @@ from releasectl.core import imageref
 from releasectl.core.errors import EnvironmentProblem, UsageError
 from releasectl.core.ledger import Release
 from releasectl.core.rollout import steady_on
+from releasectl.core.service_shape import Change
 from releasectl.core.versions import COMMIT_TAG, OUTCOME_TAG, RELEASECTL_TAG_PREFIX, VERSION_TAG
 
 # describe_task_definition fields that register_task_definition does not take. Everything
@@ -178,6 +179,8 @@ class Action(StrEnum):
     REGISTER = "register"  # register a new revision, then point the service at it
     REUSE = "reuse"  # point the service at an existing ACTIVE revision
     NOOP = "noop"  # the service already runs this digest, steadily
+    CREATE = "create"  # register the first revision and create the service (service definition)
+    SETTINGS = "settings"  # same revision; only the service's own settings change (service definition)
 
 
 @dataclass(frozen=True)
@@ -187,29 +190,71 @@ class DeployPlan:
     service: str
     container_name: str
     release: Release
-    current: Revision
+    current: Revision | None  # None: the service does not exist yet (CREATE)
     action: Action
     image: str  # what the container will run: repo@sha256:…
     reason: str
-    task_definition: str | None = None  # REUSE / NOOP: the revision the service will run
-    register_input: Mapping[str, Any] | None = None  # REGISTER
+    task_definition: str | None = None  # REUSE / NOOP / SETTINGS: the revision the service will run
+    register_input: Mapping[str, Any] | None = None  # REGISTER, CREATE
+    # From a service definition: the service's own settings (update_service / create_service
+    # arguments) and the owned fields that change, in the definition's vocabulary.
+    service_settings: Mapping[str, Any] | None = None
+    create_input: Mapping[str, Any] | None = None  # CREATE, without the task definition
+    changes: tuple[Change, ...] = ()
 
     @property
     def digest(self) -> str:
         return str(self.release.digest)
 
+    @property
+    def previous_task_definition(self) -> str | None:
+        return self.current.arn if self.current else None
+
     def lines(self) -> list[str]:
         """The plan in words, for a dry run or a log."""
-        target = self.task_definition or f"a new revision of {self.current.family}"
+        family = self.register_input.get("family") if self.register_input else None
+        family = family or (self.current.family if self.current else "?")
+        target = self.task_definition or f"a new revision of {family}"
+        running = (
+            f"{self.current.arn} ({self.current.version or 'unversioned'})"
+            if self.current
+            else "nothing: the service does not exist yet"
+        )
         lines = [
             f"{self.command} {self.release.version} ({self.digest}) to service {self.service} "
             f"in cluster {self.cluster}",
-            f"  running now  {self.current.arn} ({self.current.version or 'unversioned'})",
+            f"  running now  {running}",
             f"  action       {self.action.value}: {self.reason}",
             f"  will run     {target}",
             f"  container    {self.container_name} -> {self.image}",
         ]
+        lines += [
+            f"  change       {describe_change(c)}" for c in self.changes if not c.field.endswith(".image")
+        ]
         return lines
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "action": self.action.value,
+            "reason": self.reason,
+            "service": self.service,
+            "cluster": self.cluster,
+            "running": self.previous_task_definition,
+            "task_definition": self.task_definition,
+            "image": self.image,
+            "changes": [
+                {"field": c.field, "kind": c.kind, "before": c.before, "after": c.after} for c in self.changes
+            ],
+        }
+
+
+def describe_change(change: Change) -> str:
+    """One field's change in words; secrets show their names and references, never values."""
+    if change.kind == "added":
+        return f"{change.field}: added {change.after!r}"
+    if change.kind == "removed":
+        return f"{change.field}: removed (was {change.before!r})"
+    return f"{change.field}: {change.before!r} -> {change.after!r}"
 
 
 def plan_deploy(

@@ -131,7 +131,17 @@ def test_a_global_option_after_the_command_does_not_undo_one_before_it() -> None
 def test_the_equals_form_and_command_options_around_it_parse() -> None:
     options, ctx = parse(["deploy", "--region=eu-north-1", "1.2.0", "--timeout", "60", "--json", "--no-wait"])
     assert options.region == "eu-north-1" and options.json_output
-    assert ctx.params == {"version": "1.2.0", "timeout": 60, "wait": False}
+    assert {k: ctx.params[k] for k in ("version", "timeout", "wait")} == {
+        "version": "1.2.0",
+        "timeout": 60,
+        "wait": False,
+    }
+
+
+def test_env_is_a_global_option_before_or_after_the_command() -> None:
+    before, _ = parse(["--env", "prod", "deploy", "1.2.0"])
+    after, _ = parse(["deploy", "1.2.0", "--env=prod"])
+    assert before.env == after.env == "prod"
 
 
 def test_after_double_dash_a_global_option_name_is_an_argument() -> None:

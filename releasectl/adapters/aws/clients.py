@@ -83,6 +83,40 @@ class AwsClients:
                 ) from None
         return self._session
 
+    def assume(self, role_arn: str, *, region: str | None, session_name: str) -> AwsClients:
+        """Clients acting as `role_arn` (another account's deploy role, say), made from these
+        credentials. One sts:AssumeRole call; refused is exit 4 naming the role and the action."""
+        import boto3
+        import botocore.exceptions
+
+        sts = self.client("sts")
+        with aws_errors(f"assuming role {role_arn}"):
+            try:
+                credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
+            except botocore.exceptions.ClientError as exc:
+                if error_code(exc) in _ACCESS_CODES:
+                    message = str(exc.response.get("Error", {}).get("Message", "")) or str(exc)
+                    raise EnvironmentProblem(
+                        f"cannot assume role {role_arn}: sts:AssumeRole denied ({message})",
+                        hint="the role's trust policy must let the caller assume it; "
+                        "`aws sts get-caller-identity` shows who the caller is",
+                    ) from None
+                raise
+        session = boto3.session.Session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+            region_name=region or self.resolved_region(),
+        )
+        return AwsClients(
+            region=region or self.region,
+            profile=None,
+            endpoint_url=self.endpoint_url,
+            max_attempts=self.max_attempts,
+            _session=session,
+            call_hooks=self.call_hooks,
+        )
+
     def resolved_region(self) -> str | None:
         """The region in use: the one given, else the one boto3 finds (AWS_REGION, the profile)."""
         return self.region or self.session().region_name

@@ -44,7 +44,7 @@ class EcsApi:
     def from_context(cls, ctx: Context) -> EcsApi:
         cluster = ctx.config.require("ecs_cluster")
         service = ctx.config.require("ecs_service")
-        return cls(ctx.aws.client("ecs"), cluster=cluster, service=service)
+        return cls(ctx.env_aws().client("ecs"), cluster=cluster, service=service)
 
     def _counted(self, pages: Iterable[_Page]) -> Iterator[_Page]:
         # A paginator makes one call per page.
@@ -81,8 +81,28 @@ class EcsApi:
             raise self._missing(f"its status is {service.get('status')}")
         return service
 
-    def update_service(self, task_definition_arn: str) -> ServiceTypeDef:
-        """Point the service at a revision; the response carries the new deployment."""
+    def find_service(self) -> ServiceTypeDef | None:
+        """The service, or None when the cluster has none by that name (yet): the first deploy
+        from a service definition creates it. A missing cluster is still exit 4."""
+        try:
+            return self.describe_service()
+        except EnvironmentProblem as exc:
+            if isinstance(exc, ClusterMissing) or "cluster does not exist" in exc.message:
+                raise
+            return None
+
+    def create_service(self, body: Mapping[str, Any]) -> ServiceTypeDef:
+        """Create the service (its first deployment starts with it)."""
+        with aws_errors(f"creating ECS service {self.service!r} in cluster {self.cluster!r}"):
+            self.calls += 1
+            response = self.client.create_service(**body)
+        return response["service"]
+
+    def update_service(
+        self, task_definition_arn: str, settings: Mapping[str, Any] | None = None
+    ) -> ServiceTypeDef:
+        """Point the service at a revision, with the owned service settings when a service
+        definition gives them; the response carries the new deployment."""
         with aws_errors(f"updating ECS service {self.service!r} to {task_definition_arn}"):
             self.calls += 1
             response = self.client.update_service(
@@ -90,6 +110,7 @@ class EcsApi:
                 service=self.service,
                 taskDefinition=task_definition_arn,
                 forceNewDeployment=False,
+                **dict(settings or {}),
             )
         return response["service"]
 
