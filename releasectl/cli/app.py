@@ -269,6 +269,20 @@ def deploy(
 
 
 @app.command()
+def diff(
+    ctx: typer.Context,
+    version: Annotated[
+        str | None, typer.Argument(help="Released version, e.g. 1.2.0.", show_default="newest release")
+    ] = None,
+) -> None:
+    """What a deploy of VERSION would change on the environment's service, field by field."""
+    context = _context(ctx)
+    from releasectl.commands.diff import service_diff
+
+    _show(service_diff(context, version=version), context)
+
+
+@app.command()
 def rollback(
     ctx: typer.Context,
     to: Annotated[

@@ -146,8 +146,12 @@ COMMAND_EXIT_CODES: dict[str, list[tuple[int, str]]] = {
         (0, "deployed and healthy (--no-wait: started), or already running it"),
         (1, "the deployment failed, or ECS rolled it back"),
         (3, "timed out waiting; the rollout may still be in progress"),
-        (4, "VERSION is not released, or the cluster, service or repository is missing"),
+        (4, "VERSION is not released, the promotion gate is not met, or a resource is missing"),
         (5, "superseded by another deployment"),
+    ],
+    "diff": [
+        (0, "printed what a deploy would change (nothing is written)"),
+        (4, "VERSION is not released, or the service, cluster or platform stack does not exist"),
     ],
     "rollback": [
         (0, "rolled back and healthy (--no-wait: started), or already running it"),

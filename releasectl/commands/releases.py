@@ -89,12 +89,15 @@ class ReleasesView(View):
         releases: Sequence[Release],
         tags: Mapping[str, Sequence[str]],
         outcomes: Mapping[str, str] | None = None,
+        by_environment: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self.repository = repository
         self.releases = list(releases)
         self.tags = tags  # every tag of each digest
         # version → outcome of its latest deployment, when a caller knows it.
         self.outcomes = dict(outcomes or {})
+        # environment → version → outcome there: one column per environment.
+        self.by_environment = {name: dict(found) for name, found in (by_environment or {}).items()}
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -107,6 +110,15 @@ class ReleasesView(View):
                     "pushed_at": _utc(r.pushed_at),
                     "tags": sorted(self.tags.get(r.digest, ())) if r.digest else [],
                     "outcome": self.outcomes.get(r.version),
+                    **(
+                        {
+                            "outcomes": {
+                                env: found.get(r.version) for env, found in self.by_environment.items()
+                            }
+                        }
+                        if self.by_environment
+                        else {}
+                    ),
                     "sources": sorted(r.sources),
                 }
                 for r in self.releases
@@ -132,13 +144,18 @@ class ReleasesView(View):
                     r.commit[:8] if r.commit else None,
                     pushed,
                     ", ".join(floating),
-                    self.outcomes.get(r.version),
+                    *(
+                        [found.get(r.version) for found in self.by_environment.values()]
+                        if self.by_environment
+                        else [self.outcomes.get(r.version)]
+                    ),
                 )
             )
+        outcome_columns = list(self.by_environment) if self.by_environment else ["outcome"]
         return [
             Table.of(
                 f"Releases in {self.repository}",
-                ["version", "digest", "commit", "pushed (UTC)", "tags", "outcome"],
+                ["version", "digest", "commit", "pushed (UTC)", "tags", *outcome_columns],
                 rows,
             )
         ]
@@ -169,10 +186,36 @@ def _deployment_outcomes(ctx: Context) -> dict[str, str]:
         return {}
 
 
+def _outcomes_by_environment(ctx: Context) -> dict[str, dict[str, str]]:
+    """environment → version → outcome, for every configured environment (best effort each)."""
+    from releasectl.adapters.aws.ecs import EcsApi
+    from releasectl.core.deploy_plan import family_of
+
+    found: dict[str, dict[str, str]] = {}
+    for environment in ctx.config.environments.values():
+        try:
+            ecs = EcsApi(
+                ctx.env_aws(environment).client("ecs"),
+                cluster=environment.cluster,
+                service=environment.service,
+            )
+            service = ecs.find_service()
+            family = family_of(str(service.get("taskDefinition") or "")) if service else ""
+            found[environment.name] = ecs.recorded_outcomes(family, limit=OUTCOME_SCAN) if family else {}
+        except ReleasectlError as exc:
+            ctx.reporter.warn(f"deployment outcomes in {environment.name} not shown: {exc.one_line()}")
+            found[environment.name] = {}
+    return found
+
+
 def list_releases(ctx: Context) -> View:
     ledger = _ecr_ledger(ctx)
     releases = merge(ledger.releases(), _git_releases(ctx))
     tags = {image.digest: image.tags for image in ledger.images()}
+    if ctx.config.environments:
+        by_environment = _outcomes_by_environment(ctx)
+        selected = by_environment.get(ctx.config.env or "", {})
+        return ReleasesView(ledger.repository, releases, tags, selected, by_environment)
     return ReleasesView(ledger.repository, releases, tags, _deployment_outcomes(ctx))
 
 

@@ -94,3 +94,13 @@ def test_an_unknown_environment_is_exit_2_naming_the_known_ones(envs: EnvWorld) 
 
 def test_releasectl_env_selects_the_environment(envs: EnvWorld) -> None:
     assert envs.cli("deploy", "1.2.0", RELEASECTL_ENV="prod").code == 4
+
+
+def test_releases_shows_an_outcome_column_per_environment(envs: EnvWorld) -> None:
+    to_staging(envs, "1.2.0")
+    assert envs.cli("deploy", "--no-wait", "1.2.0", "--env", "prod").code == 0
+    answer = json.loads(envs.cli("--json", "releases").stdout)
+    outcomes = {r["version"]: r["outcomes"] for r in answer["releases"]}
+    assert outcomes["1.2.0"] == {"staging": "succeeded", "prod": None}
+    header = next(line for line in envs.cli("releases", COLUMNS="120").stdout.splitlines() if "version" in line)
+    assert header.split()[-4:] == ["staging", "┃", "prod", "┃"]
