@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -43,6 +43,13 @@ class LoggedCommit(NamedTuple):
 class RangeLog(NamedTuple):
     commits: list[LoggedCommit]  # newest first
     boundary: frozenset[str]  # excluded parents of the range: contains `since` iff it is an ancestor
+
+
+class HistoryCommit(NamedTuple):
+    sha: str
+    parents: tuple[str, ...]
+    date: str  # committer date, YYYY-MM-DD
+    message: str
 
 
 class UnknownCommit(Exception):
@@ -206,6 +213,26 @@ class Git:
                 commits.append(LoggedCommit(sha, message))
         return RangeLog(commits, frozenset(boundary))
 
+    def history(self, tips: Sequence[str], exclude: Sequence[str] = ()) -> list[HistoryCommit]:
+        """The commits ``tips`` reach and ``exclude`` do not, newest first, in one git process
+        (release notes, the changelog). Commits this clone lacks are passed over."""
+        if not tips:
+            return []
+        proc = self._run(
+            "log", "-z", "--no-color", "--ignore-missing", "--format=%H %P%n%cs%n%B",
+            *tips, "--not", *exclude, "--",
+        )  # fmt: skip
+        if proc.returncode != 0:
+            raise OperationFailed(f"git log failed: {self._err(proc)}")
+        found = []
+        for record in proc.stdout.decode("utf-8", "replace").split("\0"):
+            shas, _, rest = record.partition("\n")
+            date, _, message = rest.partition("\n")
+            if shas.strip():
+                sha, *parents = shas.split()
+                found.append(HistoryCommit(sha, tuple(parents), date, message))
+        return found
+
     def is_ancestor(self, commit: str, head: str) -> bool:
         proc = self._run("merge-base", "--is-ancestor", commit, head)
         if proc.returncode in (0, 1):
@@ -224,7 +251,8 @@ class Git:
         return remotes
 
     def create_tag(self, name: str, commit: str, message: str) -> None:
-        proc = self._run("tag", "-a", name, "-m", message, commit)
+        # whitespace, not the default strip: the notes' markdown headings start with #.
+        proc = self._run("tag", "-a", "--cleanup=whitespace", name, "-m", message, commit)
         if proc.returncode == 0:
             return
         error = self._err(proc)
