@@ -131,6 +131,52 @@ def _git_remote(key: str, value: Any) -> str | None:
     return text
 
 
+_GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
+
+
+def _github_repository(key: str, value: Any) -> str:
+    """owner/name, or "none": publish no GitHub release whatever the remote says."""
+    text = str(value).strip()
+    if text.lower() == "none":
+        return "none"
+    if not _GITHUB_REPOSITORY.match(text) or text.endswith(".git"):
+        raise UsageError(
+            f"config {key}: {value!r} is not a GitHub repository",
+            hint='name it owner/name, e.g. "example/shop", or "none" to publish no GitHub release',
+        )
+    return text
+
+
+_ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+_TOKEN_LIKE = re.compile(r"^(gh[pousr]_|github_pat_)")
+
+
+def _env_var_name(key: str, value: Any) -> str:
+    """The name of the environment variable that holds a secret; never the secret itself."""
+    text = str(value).strip()
+    if _TOKEN_LIKE.match(text):
+        # Not echoed: it is a credential written where a name belongs.
+        raise UsageError(
+            f"config {key} holds what looks like a token, not the name of a variable",
+            hint="remove the token from the config, revoke it, and name the variable that holds it",
+        )
+    if not _ENV_VAR.match(text):
+        raise UsageError(f"config {key}: {value!r} is not an environment variable name")
+    return text
+
+
+def _github_api_url(key: str, value: Any) -> str:
+    """https, or http to this machine only (a stand-in): the token travels with every request."""
+    text = _endpoint(key, value)
+    host = re.sub(r"^https?://(?:[^@/]*@)?", "", text).split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
+    if not text.startswith("https://") and host not in {"127.0.0.1", "localhost", "::1"}:
+        raise UsageError(
+            f"config {key}: {value!r} is not https; the token would travel in the clear",
+            hint="use https://api.github.com or your GitHub Enterprise https://HOST/api/v3",
+        )
+    return text
+
+
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 
 
@@ -285,6 +331,11 @@ class Config:
     stack_name: str | None = None
     # The service definition file (docs/service-definition.md); None: deploy changes the image only.
     service_definition: str | None = None
+    # GitHub releases (docs/release-notes.md): owner/name, else the repository of git_tag_remote's
+    # URL; "none" publishes nothing. The token is read from the variable named here, never a file.
+    github_repository: str | None = None
+    github_token_env: str = "GITHUB_TOKEN"  # noqa: S105 (a variable name)  # nosec B105
+    github_api_url: str = "https://api.github.com"
     environments: Mapping[str, Environment] = field(default_factory=dict)
     # The directory of the config file, which relative paths in it are read against.
     base_dir: str | None = None
@@ -351,6 +402,9 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "role_arn": _role_arn,
     "stack_name": _name,
     "service_definition": _text,
+    "github_repository": _github_repository,
+    "github_token_env": _env_var_name,
+    "github_api_url": _github_api_url,
 }
 
 # Set by the loader, not by a key of their own: the table of environments is read apart.
