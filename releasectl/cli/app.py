@@ -141,6 +141,53 @@ def bump(
 
 
 @app.command()
+def notes(
+    ctx: typer.Context,
+    version: Annotated[
+        str | None,
+        typer.Argument(
+            help="A version tagged here, e.g. 1.2.0, or the next one.", show_default="the next version"
+        ),
+    ] = None,
+    output_format: Annotated[str, typer.Option("--format", help="md (markdown) or json.")] = "md",
+) -> None:
+    """Release notes: a version's commits as breaking changes, features, fixes and others."""
+    context = _context(ctx)
+    from releasectl.commands.notes import check_format, notes_report
+
+    chosen = check_format(output_format)
+    view = notes_report(context, version=version)
+    if chosen == "json" and not context.json_output:
+        from releasectl.cli.render import write_view
+
+        write_view(view, json_output=True)
+        return
+    _show(view, context)
+
+
+@app.command()
+def changelog(
+    ctx: typer.Context,
+    write: Annotated[
+        Path | None,
+        typer.Option(
+            "--write",
+            metavar="FILE",
+            help="Write it to FILE, keeping the hand-written header at its top; an unchanged FILE stays.",
+        ),
+    ] = None,
+) -> None:
+    """Every release with its notes, newest first (markdown; --json for data)."""
+    context = _context(ctx)
+    from releasectl.commands.notes import changelog_report, write_changelog
+
+    if write is None:
+        _show(changelog_report(context), context)
+        return
+    _finish(write_changelog(context, write), context)
+
+
+@app.command()
 def demo(
     ctx: typer.Context,
     record: Annotated[Path | None, typer.Option(help="Save the terminal session as SVG.")] = None,

@@ -120,6 +120,16 @@ COMMAND_EXIT_CODES: dict[str, list[tuple[int, str]]] = {
         (4, "not a git repository, shallow clone, or the ECR ledger cannot be read"),
         (5, "the version or its tag is already taken by a commit that is not HEAD"),
     ],
+    "notes": [
+        (0, "printed the notes"),
+        (1, "git could not read the history"),
+        (4, "not a git repository, shallow clone, or VERSION is neither tagged here nor the next version"),
+    ],
+    "changelog": [
+        (0, "printed or wrote the changelog, or FILE was up to date"),
+        (1, "git could not read the history"),
+        (4, "not a git repository, shallow clone, or FILE cannot be read or written"),
+    ],
     "demo": [
         (0, "the whole story ran as told"),
         (1, "a step did not turn out as the story expects"),

@@ -121,7 +121,11 @@ def release(
             hint="run the release again; raise claim_attempts in [tool.releasectl] if this repeats",
         )
 
-    git_tag = _mirror_git_tag(ctx, plan, version, commit)
+    from releasectl.commands.notes import publish_github_release, release_notes, tag_message
+
+    notes = release_notes(ctx, plan, version, commit)
+    git_tag = _mirror_git_tag(ctx, plan, version, commit, tag_message(notes, version))
+    github_release = publish_github_release(ctx, plan, notes, env=env)
     uri = f"{info.uri}@{digest}"
     _write_image_definitions(ctx, uri)
     exported = {"RELEASE_VERSION": version, "IMAGE_DIGEST": digest, "IMAGE_URI": uri}
@@ -133,6 +137,7 @@ def release(
         "builder": chosen.name,
         "rule": plan.decision.rule,
         "git_tag": git_tag,
+        "github_release": github_release,
         **exported,
     }
 
@@ -213,7 +218,9 @@ def _require_pushed(plan: VersionPlan, env: Mapping[str, str]) -> None:
     )
 
 
-def _mirror_git_tag(ctx: Context, plan: VersionPlan, version: str, commit: str) -> dict[str, Any]:
+def _mirror_git_tag(
+    ctx: Context, plan: VersionPlan, version: str, commit: str, message: str
+) -> dict[str, Any]:
     """Mirror the release as an annotated git tag, pushed to git_tag_remote (docs/design.md §4).
 
     ECR is the ledger of record, so a tag that cannot be made or pushed is a warning: the
@@ -236,7 +243,7 @@ def _mirror_git_tag(ctx: Context, plan: VersionPlan, version: str, commit: str) 
         record["note"] = "already tagged"
         return record
     try:
-        plan.git.create_tag(name, commit, f"release {version}")
+        plan.git.create_tag(name, commit, message)
         record["created"] = True
         ctx.reporter.info(f"tagged {commit[:12]} as {name}")
         remote = tag_remote(ctx, plan.git)

@@ -363,7 +363,10 @@ def bump(
 
     done = []
     if tag_missing:
-        plan.git.create_tag(tag, plan.head, f"release {decision.next}")
+        from releasectl.commands.notes import release_notes, tag_message
+
+        notes = release_notes(ctx, plan, decision.next)
+        plan.git.create_tag(tag, plan.head, tag_message(notes, decision.next))
         extra["tagged"] = True
         done.append(f"tagged {tag} on {plan.head[:12]}")
         ctx.reporter.info(f"created tag {tag} on {plan.head[:12]}")
