@@ -107,7 +107,10 @@ def make_env_world(endpoint: str, cwd: Path) -> EnvWorld:
     group = ec2.create_security_group(GroupName="shop-tasks", Description="tasks", VpcId=vpc)["GroupId"]
     network = {"PrivateSubnets": ",".join(subnets), "TaskSecurityGroup": group}
     ecr.create_repository(repositoryName=REPOSITORY)
-    digests = {version: push_image(ecr, REPOSITORY, tags=list(tags)) for version, tags in RELEASES.items()}
+    digests = {
+        version: push_image(ecr, REPOSITORY, tags=list(tags), config_bytes=f"config of {version}".encode())
+        for version, tags in RELEASES.items()
+    }
     for environment in ENVIRONMENTS:
         ecs.create_cluster(clusterName=f"shop-{environment}")
         cloudformation.create_stack(

@@ -263,6 +263,28 @@ def _rollback_setup(endpoint: str, workdir: Path) -> dict[str, Any]:
     return world
 
 
+def _staging_setup(endpoint: str, workdir: Path) -> dict[str, Any]:
+    from tests.support.env_world import make_env_world
+
+    cwd = workdir / "environments"
+    cwd.mkdir(exist_ok=True)
+    make_env_world(endpoint, cwd)
+    return {"cwd": cwd, "env": {}}
+
+
+def _prod_setup(endpoint: str, workdir: Path) -> dict[str, Any]:
+    """1.2.0 deployed to staging and recorded there as succeeded: the gate to prod is open."""
+    world = _staging_setup(endpoint, workdir)
+    ran = run_cli("deploy", "1.2.0", "--no-wait", cwd=world["cwd"], env={"AWS_ENDPOINT_URL": endpoint})
+    assert ran.code == 0, ran.stderr
+    ecs = client(endpoint, "ecs")
+    service = ecs.describe_services(cluster="shop-staging", services=["shop"])["services"][0]
+    ecs.tag_resource(
+        resourceArn=service["taskDefinition"], tags=[{"key": "releasectl:outcome", "value": "succeeded"}]
+    )
+    return world
+
+
 FLOWS: dict[str, Flow] = {
     flow.name: flow
     for flow in (
@@ -270,6 +292,8 @@ FLOWS: dict[str, Flow] = {
         Flow("promote", _ledger_setup, ("promote", "1.2.0", "--tag", "latest")),
         Flow("deploy", _ledger_setup, ("deploy", "1.2.0", "--no-wait")),
         Flow("rollback", _rollback_setup, ("rollback", "--to", "1.1.0", "--no-wait")),
+        Flow("deploy-staging", _staging_setup, ("deploy", "1.2.0", "--no-wait")),
+        Flow("deploy-prod", _prod_setup, ("deploy", "1.2.0", "--no-wait", "--env", "prod")),
     )
 }
 
