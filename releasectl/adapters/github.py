@@ -101,7 +101,7 @@ class GitHubClient:
     def release_by_tag(self, tag: str) -> GitHubRelease | None:
         """The published release of ``tag``, or None (GitHub does not return drafts by tag)."""
         try:
-            data = self._request("GET", f"/releases/tags/{_quote(tag)}", what=f"the release of {tag}")
+            data = self._request("GET", f"/releases/tags/{_quote(tag)}", what=f"read the release of {tag}")
         except GitHubError as exc:
             if exc.status == 404:
                 return None
@@ -130,7 +130,7 @@ class GitHubClient:
         if make_latest is not None:
             payload["make_latest"] = make_latest
         return GitHubRelease.from_json(
-            self._request("POST", "/releases", payload, what=f"a release for {tag}")
+            self._request("POST", "/releases", payload, what=f"create a release for {tag}")
         )
 
     def update_release(
@@ -139,7 +139,9 @@ class GitHubClient:
         payload: dict[str, Any] = {"name": name, "body": body, "prerelease": prerelease}
         if make_latest is not None:
             payload["make_latest"] = make_latest
-        data = self._request("PATCH", f"/releases/{int(release_id)}", payload, what=f"release {release_id}")
+        data = self._request(
+            "PATCH", f"/releases/{int(release_id)}", payload, what=f"update release {release_id}"
+        )
         return GitHubRelease.from_json(data)
 
     # ------------------------------------------------------------------------- the wire
@@ -162,7 +164,7 @@ class GitHubClient:
         except urllib.error.HTTPError as exc:
             with exc:
                 body = _json_object(exc.read())
-            raise self._error(exc.code, body, exc.headers, method=method, what=what) from None
+            raise self._error(exc.code, body, exc.headers, what=what) from None
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise GitHubError(
@@ -171,7 +173,7 @@ class GitHubClient:
             ) from None
 
     def _error(
-        self, status: int, body: Mapping[str, Any], headers: Message[str, str], *, method: str, what: str
+        self, status: int, body: Mapping[str, Any], headers: Message[str, str], *, what: str
     ) -> GitHubError:
         said = str(body.get("message") or "").strip() or "no message"
         if status in (403, 429) and headers.get("x-ratelimit-remaining") == "0":
@@ -184,7 +186,7 @@ class GitHubClient:
             )
         if status in (403, 429) and headers.get("retry-after"):
             return GitHubError(
-                f"GitHub's secondary rate limit stopped {method} {what} ({status} {said}); "
+                f"GitHub's secondary rate limit refused to {what} ({status} {said}); "
                 f"retry after {headers['retry-after']} s",
                 status=status,
                 rate_limited=True,
@@ -197,13 +199,13 @@ class GitHubClient:
             )
         if status == 403:
             return GitHubError(
-                f"GitHub refused {method} {what} (403 {said})",
+                f"GitHub refused to {what} (403 {said})",
                 status=status,
                 hint=f"the token needs contents: write on {self.repository}",
             )
         if status == 404:
             return GitHubError(
-                f"GitHub has no {what} in {self.repository} (404 {said})",
+                f"GitHub could not {what} in {self.repository} (404 {said})",
                 status=status,
                 hint="check github_repository, and that the token can see the repository",
             )
@@ -215,11 +217,11 @@ class GitHubClient:
                 for e in errors
             )
             return GitHubError(
-                f"GitHub refused {what} (422 {said}{': ' + detail if detail else ''})",
+                f"GitHub refused to {what} (422 {said}{': ' + detail if detail else ''})",
                 status=status,
                 code=code,
             )
-        return GitHubError(f"GitHub answered {method} {what} with {status} {said}", status=status)
+        return GitHubError(f"GitHub could not {what} ({status} {said})", status=status)
 
 
 def _quote(text: str) -> str:

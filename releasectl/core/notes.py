@@ -283,5 +283,12 @@ def header(existing: str | None) -> str:
             kept = "".join(lines[: index + 1])
             return kept if kept.endswith("\n") else f"{kept}\n"
     end = next((i for i, line in enumerate(lines) if line.startswith("## ")), len(lines))
-    kept = "".join(lines[:end]).rstrip()
-    return f"{kept}\n\n{MARKER}\n" if kept else f"{DEFAULT_HEADER}{MARKER}\n"
+    kept = "".join(lines[:end])
+    if not kept.strip():
+        return f"{DEFAULT_HEADER}{MARKER}\n"
+    newline = "\r\n" if "\r\n" in kept else "\n"  # the header's own line ends, for what is added to it
+    if not kept.endswith("\n"):
+        kept += newline
+    if not kept.endswith(("\n\n", "\n\r\n")):
+        kept += newline  # a blank line before the marker
+    return f"{kept}{MARKER}{newline}"

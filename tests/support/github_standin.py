@@ -113,6 +113,13 @@ class GitHubStandin:
         with self._lock:
             return self._create(repository, {"tag_name": tag, "name": tag, "body": body, "draft": draft})
 
+    def edit_release(self, repository: str, tag: str, *, body: str) -> None:
+        """Someone edits a release's notes on GitHub by hand."""
+        with self._lock:
+            for release in self._releases.values():
+                if release["_repository"] == repository and release["tag_name"] == tag:
+                    release["body"] = body
+
     def releases_of(self, repository: str) -> list[dict[str, Any]]:
         with self._lock:
             return [dict(r) for r in self._releases.values() if r["_repository"] == repository]
