@@ -436,7 +436,21 @@ infra_app = ReleasectlTyper(
 )
 app.add_typer(infra_app, name="infra")
 
-StackNameOption = Annotated[str, typer.Option("--stack-name", help="CloudFormation stack name.")]
+StackNameOption = Annotated[
+    str | None,
+    typer.Option(
+        "--stack-name",
+        help="CloudFormation stack name.",
+        show_default="the environment's stack, else releasectl",
+    ),
+]
+
+
+def _stack(context: Any, given: str | None) -> str:
+    """The stack an infra command acts on: --stack-name, else the environment's platform stack."""
+    return given or context.config.stack_name or "releasectl"
+
+
 TemplateOption = Annotated[Path, typer.Option("--template", help="Template file.")]
 ParameterOption = Annotated[
     list[str] | None,
@@ -448,7 +462,7 @@ InfraTimeoutOption = Annotated[int, typer.Option(help="Seconds to wait for the s
 @infra_app.command("deploy")
 def infra_deploy(
     ctx: typer.Context,
-    stack_name: StackNameOption = "releasectl",
+    stack_name: StackNameOption = None,
     template: TemplateOption = Path("infra/releasectl.yaml"),
     parameter: ParameterOption = None,
     timeout: InfraTimeoutOption = 3600,
@@ -458,7 +472,11 @@ def infra_deploy(
     from releasectl.commands.infra import deploy as do_deploy
 
     result = do_deploy(
-        context, stack_name=stack_name, template=template, parameters=parameter or [], timeout=timeout
+        context,
+        stack_name=_stack(context, stack_name),
+        template=template,
+        parameters=parameter or [],
+        timeout=timeout,
     )
     _finish(result, context)
 
@@ -466,7 +484,7 @@ def infra_deploy(
 @infra_app.command("diff")
 def infra_diff(
     ctx: typer.Context,
-    stack_name: StackNameOption = "releasectl",
+    stack_name: StackNameOption = None,
     template: TemplateOption = Path("infra/releasectl.yaml"),
     parameter: ParameterOption = None,
 ) -> None:
@@ -474,13 +492,18 @@ def infra_diff(
     context = _context(ctx)
     from releasectl.commands.infra import diff as do_diff
 
-    _show(do_diff(context, stack_name=stack_name, template=template, parameters=parameter or []), context)
+    _show(
+        do_diff(
+            context, stack_name=_stack(context, stack_name), template=template, parameters=parameter or []
+        ),
+        context,
+    )
 
 
 @infra_app.command("outputs")
 def infra_outputs(
     ctx: typer.Context,
-    stack_name: StackNameOption = "releasectl",
+    stack_name: StackNameOption = None,
     write_config: Annotated[
         bool, typer.Option("--write-config", help="Write them into [tool.releasectl] of pyproject.toml.")
     ] = False,
@@ -494,7 +517,7 @@ def infra_outputs(
 
     view = do_outputs(
         context,
-        stack_name=stack_name,
+        stack_name=_stack(context, stack_name),
         write_config=write_config,
         env=exports,
         config_path=_options(ctx).config,
@@ -505,7 +528,7 @@ def infra_outputs(
 @infra_app.command("destroy")
 def infra_destroy(
     ctx: typer.Context,
-    stack_name: StackNameOption = "releasectl",
+    stack_name: StackNameOption = None,
     yes: Annotated[bool, typer.Option("--yes", help="Confirm: delete the stack.")] = False,
     timeout: InfraTimeoutOption = 3600,
 ) -> None:
@@ -513,7 +536,7 @@ def infra_destroy(
     context = _context(ctx)
     from releasectl.commands.infra import destroy as do_destroy
 
-    _finish(do_destroy(context, stack_name=stack_name, yes=yes, timeout=timeout), context)
+    _finish(do_destroy(context, stack_name=_stack(context, stack_name), yes=yes, timeout=timeout), context)
 
 
 # ----------------------------------------------------------------------------- sandbox

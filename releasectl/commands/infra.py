@@ -122,7 +122,8 @@ class _Prepared:
 def _stacks(ctx: Context) -> CloudFormationStacks:
     from releasectl.adapters.aws.cloudformation import CloudFormationStacks
 
-    return CloudFormationStacks(ctx.aws.client("cloudformation"))
+    # The environment's account and region: its platform stack lives there.
+    return CloudFormationStacks(ctx.env_aws().client("cloudformation"))
 
 
 def _read_template(ctx: Context, template: Path | None) -> str:
@@ -173,6 +174,9 @@ def _prepare(
     declared = cfn.template_parameters(body, url=url)
     existing = before.parameters if before is not None and kind == "UPDATE" else None
     derived = _kept_repository(ctx, given, declared) if kind == "CREATE" else {}
+    if ctx.config.env and "EnvironmentName" not in given and "EnvironmentName" in {p.key for p in declared}:
+        # The selected environment's stack is that environment's platform (staging holds the tools).
+        derived["EnvironmentName"] = ctx.config.env
     parameter_list = plan.plan_parameters({**given, **derived}, declared, existing)
 
     name = plan.change_set_name(purpose, uuid.uuid4().hex[:12])

@@ -301,3 +301,30 @@ def test_cli_malformed_parameter_exits_2(tmp_path: Path) -> None:
     result = run_cli("infra", "deploy", "--parameter", "DesiredCount", cwd=tmp_path)
 
     assert result.code == 2 and "KEY=VALUE" in result.stderr
+
+
+@needs_cli
+def test_infra_acts_on_the_environments_stack_and_names_the_environment(
+    tmp_path: Path, moto_endpoint: str
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.releasectl]\n"
+        '[tool.releasectl.environments.staging]\ncluster = "c-staging"\nservice = "s"\n'
+        'stack = "shop-staging"\n'
+        '[tool.releasectl.environments.prod]\ncluster = "c-prod"\nservice = "s"\nstack = "shop-prod"\n'
+    )
+    (tmp_path / "infra").mkdir()
+    template = TEMPLATE.replace(
+        "Parameters:\n", "Parameters:\n  EnvironmentName:\n    Type: String\n    Default: staging\n"
+    )
+    (tmp_path / "infra" / "releasectl.yaml").write_text(template)
+
+    result = run_cli(
+        "--endpoint-url", moto_endpoint, "--json", "infra", "deploy", "--env", "prod", cwd=tmp_path
+    )
+
+    assert result.code == 0, result.stderr
+    assert json.loads(result.stdout)["derived_parameters"] == {"EnvironmentName": "prod"}
+    cloudformation = boto3.client("cloudformation", endpoint_url=moto_endpoint, region_name="us-east-1")
+    stack = cloudformation.describe_stacks(StackName="shop-prod")["Stacks"][0]
+    assert {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}["EnvironmentName"] == "prod"
