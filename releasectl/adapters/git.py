@@ -1,23 +1,25 @@
 """A thin adapter over the git command line (no GitPython), and the git-tag ledger.
 
-The only code in the product that runs git: every call goes through Git._run, so a missing
-git, a missing directory or a hung process ends the same way everywhere (exit 4 or 3).
-Each method is one git process, and the versioning path needs three of them: probe
-(repository, shallow, HEAD), the release tags with their commits, and one ranged log.
-Nothing here walks the whole history unless there is no release to stop at.
+The only code in the product that runs git: every call goes through Git._run (or, for a
+walk read as it streams, Git._stream), so a missing git, a missing directory or a hung process
+ends the same way everywhere (exit 4 or 3). Each method is one git process, and the versioning
+path needs three of them: probe (repository, shallow, HEAD), the release tags with their
+commits, and one walk back from HEAD that stops at the first release. Nothing here walks the
+whole history unless there is no release to stop at.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from releasectl.core.errors import Conflict, EnvironmentProblem, OperationFailed, TimedOut, UsageError
 from releasectl.core.ledger import Release
-from releasectl.core.versions import parse_tag
+from releasectl.core.versions import PRE_LABELS, TagReading, read_tag
 
 UNSHALLOW_HINT = "git fetch --unshallow --tags"
 # Read-only calls are local and quick; a push talks to a remote and may wait on the network.
@@ -45,6 +47,14 @@ class RangeLog(NamedTuple):
     boundary: frozenset[str]  # excluded parents of the range: contains `since` iff it is an ancestor
 
 
+class Walk(NamedTuple):
+    """HEAD's history read newest first (commit date order), up to the first of the ``stops``."""
+
+    commits: list[LoggedCommit]  # read before the stop, newest first
+    reached: str | None  # the stop met, or None: the whole history was read
+    linear: bool  # one parent each, each the next one read: `commits` is exactly reached..head
+
+
 class HistoryCommit(NamedTuple):
     sha: str
     parents: tuple[str, ...]
@@ -65,8 +75,10 @@ class Git:
         self._env = base
         self.calls: list[tuple[str, ...]] = []
 
-    def _run(self, *args: str, timeout: float | None = _LOCAL_TIMEOUT) -> subprocess.CompletedProcess[bytes]:
-        """The one place git runs."""
+    def _run(
+        self, *args: str, timeout: float | None = _LOCAL_TIMEOUT, stdin: bytes | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
+        """The one place git runs to completion."""
         self.calls.append(args)
         try:
             return subprocess.run(
@@ -76,6 +88,7 @@ class Git:
                 capture_output=True,
                 timeout=timeout,
                 check=False,
+                input=stdin,
             )
         except FileNotFoundError:
             raise EnvironmentProblem("git is not installed", hint="install git and run again") from None
@@ -169,24 +182,134 @@ class Git:
             raise OperationFailed(f"unexpected answer from git rev-parse: {' '.join(out)!r}")
         return Probe(head=out[1], shallow=out[0] == "true")
 
-    def tags(self, prefix: str) -> list[Tag]:
-        """Every tag whose name starts with ``prefix``, with the commit it points at."""
+    def tags(self, *prefixes: str) -> list[Tag]:
+        """Every tag whose name starts with one of ``prefixes``, with the commit it points at.
+
+        An annotated tag of an annotated tag (promoting v1.2.0-rc.1 by tagging it v1.2.0) names
+        its commit two objects down, which for-each-ref's `*` does not reach before git 2.46:
+        those few are peeled to their commit in one more call.
+        """
+        patterns = ["refs/tags"] if "" in prefixes else sorted({f"refs/tags/{p}*" for p in prefixes})
         proc = self._run(
             "for-each-ref",
             "--format=%(refname:strip=2)%00%(objecttype)%00%(objectname)%00%(*objecttype)%00%(*objectname)",
-            f"refs/tags/{prefix}*",
+            *patterns,
         )
         if proc.returncode != 0:
             raise OperationFailed(f"git for-each-ref failed: {self._err(proc)}")
-        found = []
+        found: list[Tag] = []
+        nested: list[int] = []
         for line in proc.stdout.decode("utf-8", "replace").splitlines():
             parts = line.split("\0")
             if len(parts) != 5:
                 continue
             name, kind, sha, peeled_kind, peeled = parts
             commit = sha if kind == "commit" else peeled if peeled_kind == "commit" else None
+            if peeled_kind == "tag":
+                nested.append(len(found))
             found.append(Tag(name, commit))
+        if nested:
+            peeled_commits = self._peel([found[i].name for i in nested])
+            for index in nested:
+                found[index] = Tag(found[index].name, peeled_commits.get(found[index].name))
         return found
+
+    def _peel(self, names: Sequence[str]) -> dict[str, str]:
+        """Tag name → the commit it finally names, for tags whose target is another tag."""
+        query = "".join(f"refs/tags/{name}^{{commit}}\n" for name in names).encode()
+        proc = self._run("cat-file", "--batch-check=%(objectname) %(objecttype)", stdin=query)
+        if proc.returncode != 0:
+            raise OperationFailed(f"git cat-file failed: {self._err(proc)}")
+        peeled = {}
+        for name, line in zip(names, proc.stdout.decode("utf-8", "replace").splitlines(), strict=False):
+            sha, _, kind = line.partition(" ")
+            if kind == "commit":
+                peeled[name] = sha
+        return peeled
+
+    def walk(self, head: str, stops: Collection[str]) -> Walk:
+        """HEAD's history newest first, read until the first commit in ``stops`` (a release).
+
+        One git process, read as it streams and stopped once a release is met, so its cost is
+        the distance to the nearest release, however many releases sit on other branches and
+        however long the history behind it. When every commit on the way has one parent, the
+        commits read are exactly ``reached..head``; otherwise the caller reads that range
+        exactly (Git.log), since commit-date order may interleave a merged branch's commits.
+        """
+        commits: list[LoggedCommit] = []
+        expected: str | None = head
+        linear = True
+        for record in self._stream("log", "-z", "--no-color", "--format=%H %P%n%B", head, "--"):
+            first, _, message = record.partition("\n")
+            sha, *parents = first.split()
+            if sha in stops:
+                return Walk(commits, sha, linear and sha == expected)
+            linear = linear and sha == expected and len(parents) == 1
+            expected = parents[0] if len(parents) == 1 else None
+            commits.append(LoggedCommit(sha, message))
+        return Walk(commits, None, linear)
+
+    def _stream(self, *args: str, timeout: float = _LOCAL_TIMEOUT) -> Any:
+        """A git command's NUL-separated records as it prints them; stopping the iteration stops git.
+
+        The other place git runs (see _run): a walk back through history is stopped as soon as
+        it has found what it looks for, rather than left to read the whole history.
+        """
+        import selectors
+
+        self.calls.append(args)
+        try:
+            proc = subprocess.Popen(
+                ["git", "-c", "log.showSignature=false", *args],
+                cwd=self.cwd,
+                env=self._env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+        except FileNotFoundError:
+            raise EnvironmentProblem("git is not installed", hint="install git and run again") from None
+        except NotADirectoryError:
+            raise EnvironmentProblem(f"{self.cwd} is not a directory") from None
+        assert proc.stdout is not None and proc.stderr is not None
+        deadline = time.monotonic() + timeout
+        errors: list[bytes] = []
+        pending = b""
+        finished = False
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(proc.stdout, selectors.EVENT_READ)
+                selector.register(proc.stderr, selectors.EVENT_READ)
+                open_streams = 2
+                while open_streams:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise TimedOut(f"git {args[0]} did not finish within {timeout:.0f}s")
+                    for key, _ in selector.select(left):
+                        chunk = os.read(key.fd, 1 << 16)
+                        if not chunk:
+                            selector.unregister(key.fileobj)
+                            open_streams -= 1
+                        elif key.fileobj is proc.stderr:
+                            errors.append(chunk)
+                        else:
+                            records = (pending + chunk).split(b"\0")
+                            pending = records.pop()
+                            for record in records:
+                                if record:
+                                    yield record.decode("utf-8", "replace")
+            if pending.strip():
+                yield pending.decode("utf-8", "replace")
+            finished = True
+        finally:
+            if not finished:
+                proc.kill()  # stopped early (or timed out): git need not walk on
+            proc.stdout.close()
+            proc.stderr.close()
+            code = proc.wait()
+        if code != 0:
+            fake = subprocess.CompletedProcess(args, code, b"", b"".join(errors))
+            raise OperationFailed(f"git {args[0]} failed: {self._err(fake)}")
 
     def log(self, since: str | None, head: str) -> RangeLog:
         """The commits in ``since..head`` (all of head's history when since is None), newest first."""
@@ -336,26 +459,100 @@ def without_credentials(url: str) -> str:
     return f"{scheme}://{host}{slash}{path}"
 
 
-class GitTagLedger:
-    """The git mirror of the release ledger: tags ``<prefix>X.Y.Z`` on commits."""
+class UnreadTag(NamedTuple):
+    """A tag that looks like a version but names no release releasectl reads."""
 
-    def __init__(self, git: Git, prefix: str = "v") -> None:
+    tag: str
+    commit: str | None
+    reason: str
+    hint: str
+    nominal: tuple[Any, ...] | None  # precedence of the version it appears to name
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"tag": self.tag, "commit": self.commit, "reason": self.reason, "hint": self.hint}
+
+
+class GitTagLedger:
+    """The git mirror of the release ledger: tags ``<prefix>X.Y.Z`` on commits.
+
+    Read under ``prefix`` (what releasectl writes) and ``legacy_prefixes`` (what the project
+    wrote before: "" for `8.0.1`, "release-"), with the pre-release labels configured. Where
+    several tags name one version, releasectl's own spelling wins, then the prefixes in order.
+    """
+
+    def __init__(
+        self,
+        git: Git,
+        prefix: str = "v",
+        *,
+        legacy_prefixes: Sequence[str] = (),
+        prerelease_labels: Collection[str] = PRE_LABELS,
+    ) -> None:
         self.git = git
         self.prefix = prefix
+        self.prefixes = tuple(dict.fromkeys((prefix, *legacy_prefixes)))
+        self.labels = tuple(prerelease_labels)
         self._tags: list[Tag] | None = None
+        self._read: tuple[list[Release], list[UnreadTag]] | None = None
+
+    @classmethod
+    def for_config(cls, git: Git, config: Any) -> GitTagLedger:
+        """The ledger a Config describes (tag_prefix, legacy_tag_prefixes, prerelease_labels)."""
+        return cls(
+            git,
+            config.tag_prefix,
+            legacy_prefixes=config.legacy_tag_prefixes,
+            prerelease_labels=config.prerelease_labels,
+        )
 
     def all_tags(self) -> list[Tag]:
         if self._tags is None:
-            self._tags = self.git.tags(self.prefix)
+            self._tags = self.git.tags(*self.prefixes)
         return self._tags
 
     def releases(self) -> list[Release]:
-        found = []
+        return list(self._readings()[0])
+
+    def unread(self) -> list[UnreadTag]:
+        """Tags that look like versions but name none of the releases, each with the reason."""
+        return list(self._readings()[1])
+
+    def _readings(self) -> tuple[list[Release], list[UnreadTag]]:
+        if self._read is not None:
+            return self._read
+        named: dict[str, list[tuple[tuple[int, int], Tag, TagReading]]] = {}
+        unread: list[UnreadTag] = []
         for tag in self.all_tags():
-            version = parse_tag(tag.name, self.prefix)
-            if version is not None and tag.commit:
-                found.append(Release(version=str(version), commit=tag.commit, sources=frozenset({"git"})))
-        return found
+            reading = read_tag(tag.name, self.prefixes, self.labels)
+            if reading is None:
+                continue
+            if reading.version is None:
+                unread.append(UnreadTag(tag.name, tag.commit, reading.reason, reading.hint, reading.nominal))
+            elif tag.commit is None:
+                reason = "it points at no commit"
+                unread.append(UnreadTag(tag.name, None, reason, f"git show {tag.name}", reading.nominal))
+            else:
+                rank = (0 if reading.canonical else 1, self.prefixes.index(reading.prefix))
+                named.setdefault(reading.version, []).append((rank, tag, reading))
+        releases = []
+        for version, candidates in named.items():
+            candidates.sort(key=lambda found: found[0])
+            _, tag, _ = candidates[0]
+            releases.append(Release(version=version, commit=tag.commit, sources=frozenset({"git"})))
+            for _, other, reading in candidates[1:]:
+                if other.commit != tag.commit:
+                    where = f"commit {str(tag.commit)[:12]}"
+                    unread.append(
+                        UnreadTag(
+                            other.name,
+                            other.commit,
+                            f"it names {version} too, which {tag.name} names on {where}",
+                            f"delete the one that is wrong (git tag -d {other.name})",
+                            reading.nominal,
+                        )
+                    )
+        self._read = (releases, unread)
+        return self._read
 
     def tag_name(self, version: str) -> str:
         return f"{self.prefix}{version}"

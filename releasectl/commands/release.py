@@ -136,6 +136,7 @@ def release(
         "claim": claim_note,
         "builder": chosen.name,
         "rule": plan.decision.rule,
+        "version_warnings": list(plan.warnings),
         "git_tag": git_tag,
         "github_release": github_release,
         **exported,

@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from releasectl.adapters.git import UNSHALLOW_HINT, Git, GitTagLedger, RangeLog, UnknownCommit, head_ref
+from releasectl.adapters.git import UNSHALLOW_HINT, Git, GitTagLedger, LoggedCommit, UnreadTag, head_ref
 from releasectl.commands.context import Context
 from releasectl.core.conventional import parse
 from releasectl.core.errors import Conflict, EnvironmentProblem, UsageError
@@ -27,7 +27,7 @@ from releasectl.core.versioning import (
     next_free,
     released,
 )
-from releasectl.core.versions import is_prerelease
+from releasectl.core.versions import is_prerelease, version_key
 from releasectl.core.view import Block, Lines, View
 
 _SHOWN_REASONS = 10
@@ -41,6 +41,8 @@ class VersionPlan(NamedTuple):
     ledgers: tuple[str, ...]
     git: Git
     tags: GitTagLedger
+    warnings: tuple[str, ...] = ()  # also said on stderr as they were found
+    unread_tags: tuple[UnreadTag, ...] = ()  # tags that look like versions but name no release
 
 
 def plan_version(
@@ -69,26 +71,39 @@ def plan_version(
             "computed from it could be wrong",
             hint=UNSHALLOW_HINT,
         )
-    tags = GitTagLedger(git, ctx.config.tag_prefix)
+    tags = GitTagLedger.for_config(git, ctx.config)
     git_releases = tags.releases()
+    unread = tags.unread()
+    warnings = [f"tag {u.tag} is not read as a release: {u.reason} ({u.hint})" for u in unread]
+    for warning in warnings:
+        ctx.reporter.warn(warning)
     ecr_releases = [] if offline else _ecr_releases(ctx)
-    if not git_releases:
+    if not git_releases and not unread:
         _check_tags_fetched(ctx, git, env, offline=offline, ecr_releases=ecr_releases)
     releases = merge(git_releases, ecr_releases)
     ledgers = ("git",) if offline else ("git", "ecr")
     policy = Policy(major_on_zero=ctx.config.major_on_zero, other_commits=ctx.config.other_commits)
 
     on_head = for_commit(releases, probe.head)
+    walked: set[str] = {probe.head}
     if on_head:
         decision = _decide_released_head(on_head, level=level, pre=pre, policy=policy)
         base: Release | None = on_head[0]
     else:
-        base, log = _find_base(git, releases, probe.head)
-        changes = [Change(c.sha, parse(c.message)) for c in log.commits]
+        base, commits = _find_base(git, releases, probe.head)
+        walked.update(c.sha for c in commits)
+        changes = [Change(c.sha, parse(c.message)) for c in commits]
         decision = decide(base.version if base else None, changes, level=level, pre=pre, policy=policy)
+        decision = _spend_used_footer(git, decision, releases, changes, level=level, pre=pre, policy=policy)
     decision = release_decision(decision, releases, probe.head)
+    _refuse_below_unread_tags(decision, unread, walked)
+    for note in decision.notes:
+        ctx.reporter.warn(note)
+    warnings += decision.notes
     ctx.reporter.detail(f"git: {len(git.calls)} calls ({', '.join(c[0] for c in git.calls)})")
-    return VersionPlan(decision, probe.head, base, releases, ledgers, git, tags)
+    return VersionPlan(
+        decision, probe.head, base, releases, ledgers, git, tags, tuple(warnings), tuple(unread)
+    )
 
 
 class TagRemote(NamedTuple):
@@ -126,30 +141,89 @@ def _decide_released_head(
     return decide(on_head[0].version, [], level=level, pre=None, policy=policy)
 
 
-def _find_base(git: Git, releases: Sequence[Release], head: str) -> tuple[Release | None, RangeLog]:
-    """The newest release whose commit is an ancestor of head, and the log since it.
+def _find_base(git: Git, releases: Sequence[Release], head: str) -> tuple[Release | None, list[LoggedCommit]]:
+    """The release HEAD's history reaches first, and the commits since it (newest first).
 
-    The first candidate is checked by the ranged log itself: a commit is an ancestor of head
-    exactly when it is a boundary commit of since..head. Later candidates (rare: head sits on
-    an older line than the newest release) cost one merge-base call each.
+    One walk back from HEAD, stopped at the first commit that carries a release: its cost is
+    the distance to that release, whatever the number of releases on other branches (a
+    maintenance branch of a repository with hundreds of newer releases costs what a main
+    branch costs). On a linear stretch the commits walked are the range itself. Where merges
+    interleave it, the range is read exactly, and a newer release a merge brought in (one the
+    range holds) becomes the base instead; only a release deeper in history than the one
+    met first but with a higher version, which happens only when versions went backwards
+    along a branch, is not looked for.
     """
-    tried: set[str] = set()
-    for release in releases:
-        commit = release.commit
-        if not commit or commit in tried:
-            continue
-        first = not tried
-        tried.add(commit)
-        if first:
-            try:
-                log = git.log(commit, head)
-            except UnknownCommit:
-                continue
-            if commit in log.boundary:
-                return release, log
-        elif git.is_ancestor(commit, head):
-            return release, git.log(commit, head)
-    return None, git.log(None, head)
+    by_commit: dict[str, Release] = {}
+    for release in releases:  # newest first: the highest version on a commit stands for it
+        if release.commit:
+            by_commit.setdefault(release.commit, release)
+    walk = git.walk(head, by_commit)
+    if walk.reached is None:
+        return None, walk.commits
+    base = by_commit[walk.reached]
+    if walk.linear:
+        return base, walk.commits
+    for _ in range(len(by_commit)):
+        log = git.log(str(base.commit), head)
+        newer = [
+            by_commit[c.sha] for c in log.commits if c.sha in by_commit and by_commit[c.sha].key > base.key
+        ]
+        if not newer:
+            return base, log.commits
+        base = max(newer, key=lambda release: release.key)
+    return base, git.log(str(base.commit), head).commits
+
+
+def _spend_used_footer(
+    git: Git,
+    decision: BumpDecision,
+    releases: Sequence[Release],
+    changes: Sequence[Change],
+    *,
+    level: str,
+    pre: str | None,
+    policy: Policy,
+) -> BumpDecision:
+    """A Release-As footer applies to the first release after its commit only.
+
+    The range since the base can still hold a footer whose version was released from a commit
+    after it on another branch (a release branch cut after the footer). That release used the
+    footer: the commits decide here, with a note. A version another branch holds without
+    having come from the footer's commit stays a conflict (release_decision).
+    """
+    footer = decision.release_as
+    if footer is None:
+        return decision
+    holder = next((r for r in releases if r.version == decision.next and r.commit), None)
+    if holder is None or holder.commit is None or not git.is_ancestor(footer.commit, holder.commit):
+        return decision
+    again = decide(decision.current, changes, level=level, pre=pre, policy=policy, release_as=False)
+    note = (
+        f"commit {footer.commit[:12]} says Release-As: {decision.next}, which the release of "
+        f"{holder.version} on commit {holder.commit[:12]} already used (a footer applies to the first "
+        "release after its commit only), so the commits decide"
+    )
+    return again._replace(notes=(*decision.notes, note))
+
+
+def _refuse_below_unread_tags(decision: BumpDecision, unread: Sequence[UnreadTag], walked: set[str]) -> None:
+    """Never answer a version at or below one a tag on HEAD's history appears to name.
+
+    `v1.2` or `v2.0.0-beta.1` (beta not configured) after the base release means the project
+    released something releasectl cannot read; answering past the base alone would go back
+    below it. Tags elsewhere (not on the commits walked) are only warned about.
+    """
+    if not decision.changes:
+        return
+    answer = version_key(decision.next)
+    for tag in unread:
+        if tag.commit in walked and tag.nominal is not None and tag.nominal >= answer:
+            where = "HEAD" if decision.commits == 0 else f"commit {str(tag.commit)[:12]}"
+            raise EnvironmentProblem(
+                f"tag {tag.tag} on {where} looks like a release at or above {decision.next}, the version "
+                f"the rules give, but it is not read as one: {tag.reason}",
+                hint=tag.hint,
+            )
 
 
 def _check_tags_fetched(
@@ -250,6 +324,8 @@ def _summary(plan: VersionPlan) -> dict[str, Any]:
         },
         "ledgers": list(plan.ledgers),
         "skipped": list(decision.skipped),
+        "warnings": list(plan.warnings),
+        "unread_tags": [tag.to_json() for tag in plan.unread_tags],
     }
 
 

@@ -232,6 +232,24 @@ def _floating_tags(key: str, value: Any) -> tuple[str, ...]:
     return tuple(tags)
 
 
+def _tag_prefix(key: str, value: Any) -> str:
+    from releasectl.core.versions import check_tag_prefix
+
+    return check_tag_prefix(key, value)
+
+
+def _tag_prefixes(key: str, value: Any) -> tuple[str, ...]:
+    from releasectl.core.versions import check_tag_prefixes
+
+    return check_tag_prefixes(key, value)
+
+
+def _pre_labels(key: str, value: Any) -> tuple[str, ...]:
+    from releasectl.core.versions import check_pre_labels
+
+    return check_pre_labels(key, value)
+
+
 @dataclass(frozen=True)
 class Environment:
     """One place the service runs: [tool.releasectl.environments.<name>]."""
@@ -312,6 +330,10 @@ class Config:
     # What a push with no breaking, feat or fix commit does: ship a patch, or nothing.
     other_commits: str = "patch"
     tag_prefix: str = "v"
+    # Prefixes of older release tags, read alongside tag_prefix ("" for tags like 8.0.1).
+    legacy_tag_prefixes: tuple[str, ...] = ()
+    # Pre-release labels of git tags read as releases; releasectl itself makes -rc.N only.
+    prerelease_labels: tuple[str, ...] = ("rc",)
     # Concurrent pipelines each win one round at worst: eight racing releases needed up to 8.
     claim_attempts: int = 10
     max_attempts: int = 5
@@ -387,7 +409,9 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "build_timeout": _positive_int,
     "major_on_zero": _bool,
     "other_commits": _choice("patch", "none"),
-    "tag_prefix": _text,
+    "tag_prefix": _tag_prefix,
+    "legacy_tag_prefixes": _tag_prefixes,
+    "prerelease_labels": _pre_labels,
     "claim_attempts": _positive_int,
     "max_attempts": _positive_int,
     # Builders other than docker are plugins (releasectl.commands.image_builders), looked up only

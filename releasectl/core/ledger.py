@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from releasectl.core.versions import version_key
+
+if TYPE_CHECKING:  # only named in an annotation: datetime costs its import on every run
+    from datetime import datetime
 
 
 @dataclass(frozen=True)

@@ -5,15 +5,20 @@ Rules, in the order they apply:
 1. No release yet: the first version is 0.1.0, or what a ``Release-As`` footer names
    (an explicit ``major`` gives 1.0.0, ``minor`` 0.1.0, ``patch`` 0.0.1).
 2. An explicit level (major, minor, patch) wins over the commits.
-3. Otherwise the newest ``Release-As: X.Y.Z`` footer in the range forces that version; it
-   must be greater than the current one.
+3. Otherwise the newest ``Release-As: X.Y.Z`` footer in the range forces that version. A
+   footer that cannot apply (not a release version, or not above the current one) does not
+   block: it is set aside with a note naming its commit and the fix, and the commits decide.
+   ``Release-As: v2.0.0`` is read as 2.0.0, with a note. The range starts after the base
+   release, so a footer applies to the first release after its commit only.
 4. Otherwise the highest commit decides: breaking → major, feat → minor, fix → patch,
    anything else → patch (or no release with ``other_commits = "none"``). On 0.x a
    breaking change is a minor bump unless ``major_on_zero``.
 5. Pre-releases: ``--pre rc`` gives X.Y.Z-rc.1, the next run -rc.2, and a run without
    ``--pre`` the final X.Y.Z (even with no new commits). A pre-release already covers its
    own level (1.3.0-rc.1 covers a minor bump): only a higher level moves the core version.
-   Pre-releases are -rc.N only: image tags and the ECR ledger know no other form.
+   releasectl makes -rc.N only: image tags and the ECR ledger know no other form. A base
+   read from another label's tag (2.0.0-beta.1, with ``prerelease_labels``) is finalised or
+   followed by 2.0.0-rc.1 like any pre-release.
 """
 
 from __future__ import annotations
@@ -21,11 +26,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
-import semver
-
 from releasectl.core.conventional import ConventionalCommit
 from releasectl.core.errors import UsageError
-from releasectl.core.versions import PRE_LABELS, parse_release, parse_version
+from releasectl.core.versions import PRE_LABELS, Version, parse_release, parse_version
 
 INITIAL_VERSION = "0.1.0"
 LEVELS = ("none", "patch", "minor", "major")
@@ -76,10 +79,16 @@ class BumpDecision(NamedTuple):
     reasons: tuple[Reason, ...] = ()
     released: bool = False  # HEAD already carries `next`
     skipped: tuple[str, ...] = ()  # versions stepped past because other commits hold them
+    notes: tuple[str, ...] = ()  # what was set aside and why (a Release-As footer that cannot apply)
 
     @property
     def changes(self) -> bool:
         return self.bump != "none"
+
+    @property
+    def release_as(self) -> Reason | None:
+        """The footer that forced this version, if one did."""
+        return next((r for r in self.reasons if r.level == RELEASE_AS), None)
 
 
 class Policy(NamedTuple):
@@ -112,24 +121,34 @@ def decide(
     level: str = "auto",
     pre: str | None = None,
     policy: Policy | None = None,
+    release_as: bool = True,
 ) -> BumpDecision:
-    """The next version after ``current`` given the commits since it (newest first)."""
+    """The next version after ``current`` given the commits since it (newest first).
+
+    ``release_as=False`` sets every Release-As footer aside (one already used by a release).
+    """
     policy = policy or Policy()
     level = check_level(level)
     if pre is not None:
         check_pre_label(pre)
-    forced = _release_as(changes) if level == "auto" else None
-    if current is None:
-        return _initial(changes, level=level, pre=pre, forced=forced)
-    base = parse_version(current, what="current version")
+    base = parse_version(current, what="current version") if current is not None else None
+    forced, notes = _release_as(changes, base, pre) if level == "auto" and release_as else (None, ())
+    if base is None:
+        return _initial(changes, level=level, pre=pre, forced=forced)._replace(notes=notes)
+    assert current is not None  # for the type checker: base was parsed from it
 
     if forced is not None:
         change, version = forced
         target = _with_pre(version, base, pre)
-        _require_greater(target, base, f"commit {change.sha[:12]} asks for Release-As: {version}")
         reason = Reason(change.sha, change.commit.header, RELEASE_AS, change.commit.kind)
         return BumpDecision(
-            current, str(target), _kind(base, target), len(changes), f"Release-As: {version}", (reason,)
+            current,
+            str(target),
+            _kind(base, target),
+            len(changes),
+            f"Release-As: {version}",
+            (reason,),
+            notes=notes,
         )
 
     if level == "auto":
@@ -138,17 +157,17 @@ def decide(
         wanted, reasons, rule = level, (), f"explicit {level} bump"
 
     if wanted == "none" and not (base.prerelease and pre is None):
-        return BumpDecision(current, current, "none", len(changes), rule, reasons)
+        return BumpDecision(current, current, "none", len(changes), rule, reasons, notes=notes)
     core = _core(base, wanted)
     if pre is None and base.prerelease and core == base.finalize_version():
         rule = f"{rule}; finalises {current}" if changes or level != "auto" else f"finalises {current}"
     target = _with_pre(core, base, pre)
     _require_greater(target, base, f"pre-release {pre}")
-    return BumpDecision(current, str(target), _kind(base, target), len(changes), rule, reasons)
+    return BumpDecision(current, str(target), _kind(base, target), len(changes), rule, reasons, notes=notes)
 
 
 def _initial(
-    changes: Sequence[Change], *, level: str, pre: str | None, forced: tuple[Change, semver.Version] | None
+    changes: Sequence[Change], *, level: str, pre: str | None, forced: tuple[Change, Version] | None
 ) -> BumpDecision:
     reasons: tuple[Reason, ...] = ()
     if forced is not None:
@@ -156,26 +175,54 @@ def _initial(
         rule = f"first release, Release-As: {version}"
         reasons = (Reason(change.sha, change.commit.header, RELEASE_AS, change.commit.kind),)
     elif level == "auto":
-        version, rule = semver.Version.parse(INITIAL_VERSION), f"first release: {INITIAL_VERSION}"
+        version, rule = Version.parse(INITIAL_VERSION), f"first release: {INITIAL_VERSION}"
     else:
         version = {
-            "major": semver.Version(1),
-            "minor": semver.Version(0, 1),
-            "patch": semver.Version(0, 0, 1),
+            "major": Version(1),
+            "minor": Version(0, 1),
+            "patch": Version(0, 0, 1),
         }[level]
         rule = f"first release, explicit {level}: {version}"
     target = version.replace(prerelease=f"{pre}.1") if pre and not version.prerelease else version
     return BumpDecision(None, str(target), "initial", len(changes), rule, reasons)
 
 
-def _release_as(changes: Sequence[Change]) -> tuple[Change, semver.Version] | None:
-    # Newest first: a later Release-As footer overrides an earlier one in the same range.
+def _release_as(
+    changes: Sequence[Change], base: Version | None, pre: str | None
+) -> tuple[tuple[Change, Version] | None, tuple[str, ...]]:
+    """The newest Release-As footer in the range, if it can apply, and notes on the one that cannot.
+
+    Newest first: a later footer overrides an earlier one in the same range. When the newest
+    cannot apply, the commits decide rather than an older footer it overrode. A footer lives in
+    history and cannot be edited, so a footer that cannot apply must never block releasing:
+    once a release is made past it, it is out of every later range.
+    """
     for change in changes:
         value = change.commit.release_as
-        if value is not None:
-            version = parse_release(value, what=f"Release-As footer of commit {change.sha[:12]}")
-            return change, version
-    return None
+        if value is None:
+            continue
+        where = f"commit {change.sha[:12]} ({change.commit.header[:60]})"
+        notes: tuple[str, ...] = ()
+        text = value
+        if len(value) > 1 and value[0] in "vV" and value[1].isdigit():
+            text = value[1:]
+            notes = (f"{where} says Release-As: {value}; read as {text} (a footer names the version bare)",)
+        try:
+            version = parse_release(text, what="Release-As")
+        except UsageError as exc:
+            why = exc.message.removeprefix("Release-As ")
+            return None, (
+                f"{where} says Release-As: {value}, which is set aside ({why}) and the commits decide. "
+                "To force a version, name X.Y.Z (or X.Y.Z-rc.N) in a new commit's footer",
+            )
+        if base is not None and _with_pre(version, base, pre) <= base:
+            return None, (
+                f"{where} says Release-As: {version}, which is not above the current {base}, so it is set "
+                "aside and the commits decide. To force a version, name one above "
+                f"{base} in a new commit's footer; this one is out of range after the next release",
+            )
+        return (change, version), notes
+    return None, ()
 
 
 def _from_commits(
@@ -210,7 +257,7 @@ def _rule(best: str, reasons: Sequence[Reason], total: int, *, on_zero: bool, po
     return "other commits → patch"
 
 
-def _core(base: semver.Version, wanted: str) -> semver.Version:
+def _core(base: Version, wanted: str) -> Version:
     """The release X.Y.Z a bump of ``wanted`` from ``base`` lands on."""
     if base.prerelease:
         core = base.finalize_version()
@@ -220,7 +267,7 @@ def _core(base: semver.Version, wanted: str) -> semver.Version:
     return _bump(base, wanted)
 
 
-def _covered(core: semver.Version) -> str:
+def _covered(core: Version) -> str:
     """The level a pre-release's core version already stands for: 1.3.0-rc.1 is a minor."""
     if core.patch:
         return "patch"
@@ -229,7 +276,7 @@ def _covered(core: semver.Version) -> str:
     return "major"
 
 
-def _bump(version: semver.Version, level: str) -> semver.Version:
+def _bump(version: Version, level: str) -> Version:
     if level == "major":
         return version.bump_major()
     if level == "minor":
@@ -237,7 +284,7 @@ def _bump(version: semver.Version, level: str) -> semver.Version:
     return version.bump_patch()
 
 
-def _with_pre(core: semver.Version, base: semver.Version, pre: str | None) -> semver.Version:
+def _with_pre(core: Version, base: Version, pre: str | None) -> Version:
     if pre is None or core.prerelease:
         return core
     if base.prerelease and base.finalize_version() == core:
@@ -247,7 +294,7 @@ def _with_pre(core: semver.Version, base: semver.Version, pre: str | None) -> se
     return core.replace(prerelease=f"{pre}.1")
 
 
-def _require_greater(target: semver.Version, base: semver.Version, what: str) -> None:
+def _require_greater(target: Version, base: Version, what: str) -> None:
     if target <= base:
         raise UsageError(
             f"{what} gives {target}, which is not greater than the current {base}",
@@ -255,7 +302,7 @@ def _require_greater(target: semver.Version, base: semver.Version, what: str) ->
         )
 
 
-def _kind(base: semver.Version, target: semver.Version) -> str:
+def _kind(base: Version, target: Version) -> str:
     if target.prerelease:
         return "prerelease"
     reference = base.finalize_version() if base.prerelease else base
@@ -282,7 +329,7 @@ def next_free(
     held = set(taken)
     if not decision.changes or decision.next not in held:
         return decision
-    target = semver.Version.parse(decision.next)
+    target = Version.parse(decision.next)
     skipped: list[str] = []
     while str(target) in held:
         skipped.append(str(target))

@@ -184,7 +184,8 @@ def test_planning_costs_three_git_calls_and_no_history_walk(git_repo: GitRepo) -
     git_repo.commit("feat: a")
     plan = plan_version(context_for(git_repo), offline=True, env={})
     assert [call[0] for call in plan.git.calls] == ["rev-parse", "for-each-ref", "log"]
-    assert f"{plan.base.commit}..{plan.head}" in plan.git.calls[-1]
+    assert plan.head in plan.git.calls[-1]
+    assert (plan.base.version, plan.decision.commits) == ("1.2.3", 1)
 
 
 def test_plan_reads_the_commits_since_the_nearest_release(git_repo: GitRepo) -> None:

@@ -108,16 +108,20 @@ def test_version_offline_in_codebuild_without_tags_is_exit_4(git_repo: GitRepo) 
     assert "git fetch --tags" in one_line_error(result.stderr)
 
 
-@pytest.mark.parametrize("bad", ["1.2", "v1.2.3.4", "01.2.3", "1.2.3-", ""])
-def test_invalid_release_as_version_is_exit_2_with_one_line(git_repo: GitRepo, bad: str) -> None:
+@pytest.mark.parametrize("bad", ["1.2", "v1.2.3.4", "01.2.3", "1.2.3-", "", "0.9.0"])
+def test_a_release_as_footer_that_cannot_apply_is_a_warning_and_the_commits_decide(
+    git_repo: GitRepo, bad: str
+) -> None:
     git_repo.commit("chore: initial")
     git_repo.tag("v1.0.0")
-    git_repo.commit(f"chore: cut\n\nRelease-As: {bad}")
-    for args in (["version", "--offline"], ["bump", "--offline", "--git-tag"]):
-        result = run_cli(*args, cwd=git_repo.path)
-        assert result.code == 2, result.stderr
-        assert "Release-As" in one_line_error(result.stderr)
-    assert git_repo.git("tag") == "v1.0.0"
+    cut = git_repo.commit(f"chore: cut\n\nRelease-As: {bad}")
+    result = run_cli("--json", "version", "--offline", cwd=git_repo.path)
+    assert result.code == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["next"] == "1.0.1"
+    (warning,) = payload["warnings"]
+    assert f"commit {cut[:12]} (chore: cut) says Release-As:" in warning
+    assert f"warning: {warning}" in result.stderr
 
 
 def test_release_as_forces_the_version_through_the_cli(git_repo: GitRepo) -> None:

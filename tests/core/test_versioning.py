@@ -98,14 +98,48 @@ def test_release_as_footer_forces_the_version() -> None:
     assert decision.reasons[0].level == "release-as"
 
 
-def test_release_as_not_greater_than_current_is_a_usage_error() -> None:
-    with pytest.raises(UsageError, match=r"not greater than the current 1\.2\.3"):
-        decide("1.2.3", changes("chore: cut\n\nRelease-As: 1.2.3"))
+def footer_commit(message: str) -> Change:
+    return Change("c0ffee" + "0" * 34, parse(message))
 
 
-def test_release_as_with_an_invalid_version_is_a_usage_error() -> None:
-    with pytest.raises(UsageError, match="Release-As footer"):
-        decide("1.2.3", changes("chore: cut\n\nRelease-As: 2.0"))
+def test_release_as_not_above_the_current_version_is_set_aside_with_the_commit_and_the_fix() -> None:
+    decision = decide("1.2.3", [*changes("fix: a"), footer_commit("chore: cut\n\nRelease-As: 1.0.0")])
+    assert (decision.next, decision.rule) == ("1.2.4", "fix → patch")
+    (note,) = decision.notes
+    assert "commit c0ffee000000 (chore: cut) says Release-As: 1.0.0" in note
+    assert "not above the current 1.2.3" in note
+    assert "name one above 1.2.3 in a new commit's footer" in note
+
+
+def test_release_as_equal_to_the_current_version_is_set_aside_too() -> None:
+    decision = decide("1.2.3", changes("chore: cut\n\nRelease-As: 1.2.3"))
+    assert (decision.next, decision.bump) == ("1.2.4", "patch")
+    assert "not above the current 1.2.3" in decision.notes[0]
+
+
+def test_release_as_written_with_a_v_is_read_as_the_bare_version_with_a_note() -> None:
+    decision = decide("1.2.3", [footer_commit("chore: cut\n\nRelease-As: v2.0.0")])
+    assert (decision.next, decision.rule) == ("2.0.0", "Release-As: 2.0.0")
+    (note,) = decision.notes
+    assert "commit c0ffee000000 (chore: cut) says Release-As: v2.0.0; read as 2.0.0" in note
+
+
+def test_release_as_that_is_no_version_is_set_aside_and_the_commits_decide() -> None:
+    decision = decide("1.2.3", changes("feat: a", "chore: cut\n\nRelease-As: 2.0"))
+    assert (decision.next, decision.rule) == ("1.3.0", "feat → minor")
+    assert "says Release-As: 2.0, which is set aside ('2.0' is not a valid version)" in decision.notes[0]
+    assert "name X.Y.Z (or X.Y.Z-rc.N) in a new commit's footer" in decision.notes[0]
+
+
+def test_a_newer_footer_that_cannot_apply_does_not_bring_back_the_older_one_it_overrode() -> None:
+    decision = decide("1.2.3", changes("chore: undo\n\nRelease-As: 1.0.0", "chore: cut\n\nRelease-As: 3.0.0"))
+    assert decision.next == "1.2.4"
+    assert "Release-As: 1.0.0" in decision.notes[0]
+
+
+def test_release_as_set_aside_on_request_lets_the_commits_decide_without_a_note() -> None:
+    decision = decide("1.2.3", changes("fix: a", "chore: cut\n\nRelease-As: 3.0.0"), release_as=False)
+    assert (decision.next, decision.notes) == ("1.2.4", ())
 
 
 def test_explicit_level_overrides_the_commits() -> None:
@@ -144,9 +178,15 @@ def test_only_rc_pre_releases_are_supported() -> None:
         assert info.value.exit_code == ExitCode.USAGE
 
 
-def test_release_as_with_a_non_rc_pre_release_is_a_usage_error() -> None:
-    with pytest.raises(UsageError, match=r"only pre-releases are -rc\.N"):
-        decide("1.2.3", changes("chore: cut\n\nRelease-As: 2.0.0-beta.1"))
+def test_release_as_with_a_non_rc_pre_release_is_set_aside_with_the_reason() -> None:
+    decision = decide("1.2.3", changes("chore: cut\n\nRelease-As: 2.0.0-beta.1"))
+    assert decision.next == "1.2.4"
+    assert "the only pre-releases are -rc.N" in decision.notes[0]
+
+
+def test_a_beta_base_read_from_a_tag_is_finalised_or_followed_by_a_release_candidate() -> None:
+    assert decide("2.0.0-beta.1", changes("fix: a")).next == "2.0.0"
+    assert decide("2.0.0-beta.1", changes("fix: a"), pre="rc").next == "2.0.0-rc.1"
 
 
 def test_release_as_may_name_a_release_candidate() -> None:
