@@ -88,7 +88,7 @@ def notes_report(ctx: Context, *, version: str | None, env: Mapping[str, str] | 
     wanted = parse_version_argument(version, prefix=ctx.config.tag_prefix) if version else None
     if wanted is not None:
         git = _full_clone(ctx, env)
-        tags = GitTagLedger(git, ctx.config.tag_prefix)
+        tags = GitTagLedger.for_config(git, ctx.config)
         releases = tags.releases()
         found = find(releases, wanted)
         if found is not None and found.commit:
@@ -138,8 +138,10 @@ def _full_clone(ctx: Context, env: Mapping[str, str]) -> Git:
 
 def _changelog_sections(ctx: Context, env: Mapping[str, str]) -> list[Notes]:
     git = _full_clone(ctx, env)
-    tags = GitTagLedger(git, ctx.config.tag_prefix)
+    tags = GitTagLedger.for_config(git, ctx.config)
     releases = [r for r in tags.releases() if r.commit]
+    for unread in tags.unread():
+        ctx.reporter.warn(f"tag {unread.tag} is not in the changelog: {unread.reason} ({unread.hint})")
     history = git.history(sorted({str(r.commit) for r in releases}))
     found = sections(history, releases, tag_of=tags.tag_name)
     ctx.reporter.detail(f"git: {len(git.calls)} calls ({', '.join(c[0] for c in git.calls)})")

@@ -169,6 +169,24 @@ def test_the_changelog_holds_every_commit_of_every_release_once(history: GitRepo
     assert [r["version"] for r in payload["releases"]] == ["0.2.1", "0.2.0", "0.1.0"]
 
 
+def test_the_changelog_reads_every_tag_shape_and_names_the_tags_it_cannot_read(git_repo: GitRepo) -> None:
+    (git_repo.path / "pyproject.toml").write_text('[tool.releasectl]\nlegacy_tag_prefixes = [""]\n')
+    git_repo.commit("feat: first")
+    git_repo.tag("0.1.0")  # the project's old, unprefixed spelling
+    git_repo.commit("fix: second")
+    git_repo.tag("v0.1.1-rc.1")
+    git_repo.git("tag", "-a", "v0.1.1", "-m", "promoted", "v0.1.1-rc.1")  # a tag of a tag
+    git_repo.commit("docs: third")
+    git_repo.tag("v0.2")
+
+    ran = run_cli("--json", "changelog", cwd=git_repo.path)
+
+    assert ran.code == 0, ran.stderr
+    payload = json.loads(ran.stdout)
+    assert [(r["version"], r["commits"]) for r in payload["releases"]] == [("0.1.1", 1), ("0.1.0", 1)]
+    assert "warning: tag v0.2 is not in the changelog: " in ran.stderr
+
+
 def test_the_changelog_a_release_would_print_is_what_it_writes(history: GitRepo) -> None:
     history.tag("v0.2.0")
 
