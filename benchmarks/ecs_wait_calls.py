@@ -58,7 +58,8 @@ use_fake_aws_credentials()
 from releasectl.adapters.aws.clients import AwsClients  # noqa: E402
 from releasectl.adapters.aws.ecs import EcsApi  # noqa: E402
 from releasectl.commands.context import Context, RecordingReporter  # noqa: E402
-from releasectl.commands.deploy import rollback, run_deploy  # noqa: E402
+from releasectl.commands.deploy import run_deploy  # noqa: E402
+from releasectl.commands.rollback import rollback  # noqa: E402
 from releasectl.commands.rollout_waiter import wait_for_rollout  # noqa: E402
 from releasectl.core.clock import FakeClock, SystemClock  # noqa: E402
 from releasectl.core.config import Config  # noqa: E402

@@ -271,7 +271,7 @@ def promote(
 ) -> None:
     """Move a floating tag to VERSION's digest, without pulling the image."""
     context = _context(ctx)
-    from releasectl.commands.releases import promote as do_promote
+    from releasectl.commands.promote import promote as do_promote
 
     _finish(do_promote(context, version=version, tag=tag), context)
 
@@ -344,7 +344,7 @@ def rollback(
 ) -> None:
     """Deploy an earlier version (default: newest earlier one verified healthy)."""
     context = _context(ctx)
-    from releasectl.commands.deploy import rollback as do_rollback
+    from releasectl.commands.rollback import rollback as do_rollback
 
     _finish(do_rollback(context, to=to, timeout=timeout, wait=wait, force=force), context)
 

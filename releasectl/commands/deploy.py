@@ -1,4 +1,4 @@
-"""`releasectl deploy` and `releasectl rollback`: plan, point the service, wait for the truth.
+"""`releasectl deploy`: plan, point the service, wait for the truth (rollback shares execute()).
 
 The CLI handlers resolve configuration, the release ledger and the ECS boundary, then hand
 them to run_deploy / run_rollback, which take everything as parameters so tests can give
@@ -7,7 +7,6 @@ them a scripted ECS client and a fixed list of releases.
 
 from __future__ import annotations
 
-import itertools
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -15,16 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from releasectl.core.definition_plan import revision_tags
 from releasectl.core.deploy_plan import (
-    REUSE_SCAN,
     Action,
     DeployPlan,
-    Revision,
     plan_deploy,
     resolve_release,
 )
-from releasectl.core.errors import OperationFailed, ReleasectlError, UsageError, interrupted_as
+from releasectl.core.errors import OperationFailed, ReleasectlError, interrupted_as
 from releasectl.core.result import CommandResult, ImageInfo, Outcome
-from releasectl.core.rollback_target import TargetRecord, check_named_target, choose_rollback_target
 from releasectl.core.rollout import Seen, Target, primary
 from releasectl.core.versions import parse_version_argument
 
@@ -54,15 +50,15 @@ def deploy(
     from releasectl.core.gate import check_override_options
 
     override_reason = check_override_options(override_gate, reason)
-    wanted = _version_argument(ctx, version)
+    wanted = version_argument(ctx, version)
     definition = read_definition(ctx)
     ctx.config.require("container_name")
     ctx.config.require("ecr_repository")
-    releases = _load_releases(ctx)
+    releases = load_releases(ctx)
     release = resolve_release(releases, wanted)
     ctx.name_session(release.version, ctx.config.env)
     gate = check_gate(ctx, release, override_reason=override_reason)
-    ecs, repository_uri = _boundary(ctx)
+    ecs, repository_uri = boundary(ctx)
     if definition is None:
         return run_deploy(
             ctx,
@@ -90,28 +86,11 @@ def deploy(
     )
 
 
-def rollback(
-    ctx: Context, *, to: str | None, timeout: int | None, wait: bool, force: bool = False
-) -> CommandResult:
-    """Deploy `to`, or the newest earlier version whose deployment verifiably succeeded."""
-    if force and to is None:
-        # The automatic choice only ever picks a verified-good version: there is nothing to force.
-        raise UsageError(
-            "--force applies only with --to VERSION", hint="releasectl rollback --to VERSION --force"
-        )
-    wanted = _version_argument(ctx, to)
-    ecs, repository_uri = _boundary(ctx)
-    releases = _load_releases(ctx)
-    return run_rollback(
-        ctx, ecs, releases, to=wanted, timeout=timeout, wait=wait, repository_uri=repository_uri, force=force
-    )
-
-
-def _version_argument(ctx: Context, text: str | None) -> str | None:
+def version_argument(ctx: Context, text: str | None) -> str | None:
     return parse_version_argument(text, prefix=ctx.config.tag_prefix) if text is not None else None
 
 
-def _boundary(ctx: Context) -> tuple[EcsApi, Callable[[], str]]:
+def boundary(ctx: Context) -> tuple[EcsApi, Callable[[], str]]:
     from releasectl.adapters.aws.ecs import EcsApi
 
     # Every required key is checked before the first AWS call: a missing one changes nothing.
@@ -127,7 +106,7 @@ def _boundary(ctx: Context) -> tuple[EcsApi, Callable[[], str]]:
     return ecs, repository_uri
 
 
-def _load_releases(ctx: Context) -> list[Release]:
+def load_releases(ctx: Context) -> list[Release]:
     from releasectl.commands.releases import load_releases
 
     return list(load_releases(ctx))
@@ -234,91 +213,6 @@ def run_definition_deploy(
 def _unique_tags(tags: Iterable[Mapping[str, str]]) -> list[dict[str, str]]:
     by_key = {str(t["key"]): str(t["value"]) for t in tags}
     return [{"key": k, "value": v} for k, v in by_key.items()]
-
-
-def run_rollback(
-    ctx: Context,
-    ecs: EcsApi,
-    releases: Sequence[Release],
-    *,
-    to: str | None,
-    timeout: int | None,
-    wait: bool,
-    repository_uri: Callable[[], str],
-    rng: random.Random | None = None,
-    force: bool = False,
-) -> CommandResult:
-    started = ctx.clock.now()
-    container_name = ctx.config.require("container_name")
-    if to is not None:
-        # Fail on an unknown version before the first ECS call.
-        release = resolve_release(releases, to)
-    snapshot = ecs.describe_service()
-    current = ecs.describe_task_definition(str(snapshot["taskDefinition"]))
-    candidates: Iterable[Revision]
-    record: TargetRecord | None = None
-    if to is not None:
-        # A rollback goes back to what ran here before: checked before anything is written.
-        history = ecs.history(current.family, skip=[current.arn])
-        record = check_named_target(
-            target=release,
-            running=current,
-            history=history,
-            releases=releases,
-            container_name=container_name,
-            service=ecs.service,
-            force=force,
-        )
-        # The revisions already read come first; reuse may look a little further, ACTIVE ones only.
-        candidates = itertools.chain(record.scanned, itertools.islice(history, REUSE_SCAN))
-        rolled_from = record.running_version
-        if record.refused_outcome:
-            ctx.reporter.warn(
-                f"{release.version}'s last recorded deployment to {ecs.service} was {record.outcome}; "
-                "rolling back to it anyway because of --force"
-            )
-        elif record.outcome not in (None, "succeeded"):
-            ctx.reporter.warn(
-                f"{release.version}'s last recorded deployment to {ecs.service} ended {record.outcome}: "
-                "it was never verified healthy there"
-            )
-    else:
-        choice = choose_rollback_target(
-            running=current,
-            history=ecs.history(current.family, skip=[current.arn]),
-            releases=releases,
-            container_name=container_name,
-            service=ecs.service,
-        )
-        release = choice.release
-        candidates = iter([choice.revision])
-        rolled_from = choice.running_version
-        ctx.reporter.info(
-            f"rolling back from {choice.running_version or 'the running image'} to {release.version}: "
-            f"the newest earlier version whose deployment succeeded (revision {choice.revision.number})"
-        )
-    plan = plan_deploy(
-        command="rollback",
-        cluster=ecs.cluster,
-        service=ecs.service,
-        container_name=container_name,
-        snapshot=snapshot,
-        current=current,
-        release=release,
-        repository_uri=repository_uri,
-        reuse_candidates=candidates,
-    )
-    result = execute(ctx, ecs, plan, snapshot=snapshot, timeout=timeout, wait=wait, rng=rng, started=started)
-    result.extra["rolled_back_from"] = rolled_from
-    if record is not None:
-        result.extra["target_recorded_outcome"] = record.outcome
-        result.extra["forced"] = record.refused_outcome
-        if record.refused_outcome:
-            result.message += (
-                f" ({release.version}'s recorded outcome was {record.outcome}; "
-                "rolled back to it because of --force)"
-            )
-    return result
 
 
 def execute(

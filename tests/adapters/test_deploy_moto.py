@@ -13,7 +13,8 @@ import pytest
 
 from releasectl.adapters.aws.clients import AwsClients
 from releasectl.commands.context import Context, RecordingReporter
-from releasectl.commands.deploy import run_deploy, run_rollback
+from releasectl.commands.deploy import run_deploy
+from releasectl.commands.rollback import run_rollback
 from releasectl.core.clock import FakeClock
 from releasectl.core.config import Config
 from releasectl.core.errors import EnvironmentProblem, ExitCode, OperationFailed
@@ -58,7 +59,7 @@ def context(**config: Any) -> Context:
 
 
 def boundary(ctx: Context) -> tuple[Any, Any]:
-    from releasectl.commands.deploy import _boundary
+    from releasectl.commands.deploy import boundary as _boundary
 
     return _boundary(ctx)
 

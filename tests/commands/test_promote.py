@@ -12,7 +12,7 @@ from botocore.stub import ANY, Stubber
 from releasectl.adapters.aws.clients import AwsClients
 from releasectl.adapters.aws.ecr_tags import retag
 from releasectl.commands.context import Context, RecordingReporter
-from releasectl.commands.releases import promote
+from releasectl.commands.promote import promote
 from releasectl.core.clock import FakeClock
 from releasectl.core.config import Config
 from releasectl.core.errors import Conflict, EnvironmentProblem, ExitCode, OperationFailed, UsageError

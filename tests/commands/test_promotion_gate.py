@@ -102,5 +102,6 @@ def test_releases_shows_an_outcome_column_per_environment(envs: EnvWorld) -> Non
     answer = json.loads(envs.cli("--json", "releases").stdout)
     outcomes = {r["version"]: r["outcomes"] for r in answer["releases"]}
     assert outcomes["1.2.0"] == {"staging": "succeeded", "prod": None}
-    header = next(line for line in envs.cli("releases", COLUMNS="120").stdout.splitlines() if "version" in line)
+    table = envs.cli("releases", COLUMNS="120").stdout
+    header = next(line for line in table.splitlines() if "version" in line)
     assert header.split()[-4:] == ["staging", "┃", "prod", "┃"]

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from releasectl.commands.deploy import rollback as rollback_command
-from releasectl.commands.deploy import run_rollback
+from releasectl.commands.rollback import rollback as rollback_command
+from releasectl.commands.rollback import run_rollback
 from releasectl.core.errors import EnvironmentProblem, ExitCode, UsageError
 from releasectl.core.result import CommandResult, Outcome
 from tests.support.scripted_ecs import (

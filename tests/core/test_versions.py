@@ -110,7 +110,7 @@ def test_text_that_is_no_version_has_no_precedence(text: str | None) -> None:
 def test_a_tag_that_looks_like_a_version_is_refused_by_config_and_by_promote_alike(
     tmp_path: Path, tag: str
 ) -> None:
-    from releasectl.commands.releases import floating_tag
+    from releasectl.commands.promote import floating_tag
 
     assert looks_like_version(tag)
     with pytest.raises(UsageError, match="looks like a"):

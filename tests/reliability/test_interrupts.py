@@ -154,6 +154,7 @@ def test_ctrl_c_while_waiting_for_a_rollout_exits_130_naming_the_deployment_ecs_
 ) -> None:
     from releasectl.adapters.aws.ecs import EcsApi
     from releasectl.commands import deploy as deploy_module
+    from releasectl.commands import rollback as rollback_module
     from tests.support.scripted_ecs import REPO_URI, ScriptedEcs, digest, release, task_definition_body
 
     fake = ScriptedEcs()
@@ -169,10 +170,9 @@ def test_ctrl_c_while_waiting_for_a_rollout_exits_130_naming_the_deployment_ecs_
     )
     fake.start_service(current)
     api = EcsApi(fake, cluster=fake.cluster, service=fake.service_name)
-    monkeypatch.setattr(deploy_module, "_boundary", lambda ctx: (api, lambda: REPO_URI))
-    monkeypatch.setattr(
-        deploy_module, "_load_releases", lambda ctx: [release("1.2.0", 2), release("1.1.0", 1)]
-    )
+    for module in (deploy_module, rollback_module):
+        monkeypatch.setattr(module, "boundary", lambda ctx: (api, lambda: REPO_URI))
+        monkeypatch.setattr(module, "load_releases", lambda ctx: [release("1.2.0", 2), release("1.1.0", 1)])
     (tmp_path / "pyproject.toml").write_text(
         '[tool.releasectl]\necr_repository = "hello-world"\ncontainer_name = "app"\n'
         'ecs_cluster = "web"\necs_service = "hello-world"\n'
