@@ -95,7 +95,7 @@ def test_a_second_release_for_a_tag_is_refused_as_422_already_exists(github: Git
 
 
 def test_a_rejected_token_is_a_401_error_that_never_shows_the_token(github: GitHubStandin) -> None:
-    wrong = "ghp_notTheRightOne0000000000000000000000"
+    wrong = "not-the-standin-token"
 
     with pytest.raises(GitHubError) as caught:
         client(github, token=wrong).release_by_tag("v1.0.0")

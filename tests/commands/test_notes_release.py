@@ -16,7 +16,7 @@ from tests.support.github_standin import GitHubStandin
 from tests.support.release_world import World, bare_remote, result_of
 
 REPO = "example/shop"
-TOKEN = "ghp_standin0000000000000000000000000000"  # the stand-in's, nothing real
+TOKEN = "standin-token-for-release-tests"  # the stand-in's, nothing real
 
 
 @pytest.fixture
@@ -108,7 +108,7 @@ def test_a_failure_to_publish_is_one_warning_and_the_release_succeeds(
 ) -> None:
     env = publishing(github)
     if case == "401":
-        env["GITHUB_TOKEN"] = "ghp_wrong000000000000000000000000000000"
+        env["GITHUB_TOKEN"] = "not-the-standin-token"
     elif case == "404":
         env["RELEASECTL_GITHUB_REPOSITORY"] = "example/gone"
     elif case == "422":

@@ -46,6 +46,8 @@ EXCLUSIONS = {
         "made-up URLs of the form whose credentials git.py strips (its docstring example, its tests)"
     ),
     '"integrity": "sha(1|256|384|512)-[A-Za-z0-9+/=]+"': "npm lockfile integrity hashes (public)",
+    'ghp_notTheRightOne0{22}"': "a made-up GitHub token, mostly zeros, that an early version of "
+    "tests/adapters/test_github.py sent to the GitHub stand-in as the wrong token",
 }
 
 
