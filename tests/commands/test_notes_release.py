@@ -116,7 +116,7 @@ def test_a_failure_to_publish_is_one_warning_and_the_release_succeeds(
     else:
         github.rate_limited = True
 
-    proc = world.cli("release", "--no-deploy", env=env)
+    proc = world.cli("-v", "release", "--no-deploy", env=env)  # -v: not even the details show the token
 
     assert proc.code == 0, proc.stderr
     result = result_of(proc)
