@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from releasectl.adapters.aws.clients import aws_errors, each_page, error_code
 from releasectl.core.deploy_plan import Revision, revision_of
-from releasectl.core.errors import EnvironmentProblem
+from releasectl.core.errors import Conflict, EnvironmentProblem
 from releasectl.core.rollback_target import HISTORY_SCAN
 from releasectl.core.versions import COMMIT_TAG, OUTCOME_TAG, VERSION_TAG
 
@@ -92,10 +92,21 @@ class EcsApi:
             return None
 
     def create_service(self, body: Mapping[str, Any]) -> ServiceTypeDef:
-        """Create the service (its first deployment starts with it)."""
+        """Create the service (its first deployment starts with it). Another deploy that created
+        it first, with something else, is a lost race (exit 5), not a failure."""
+        client_error = _client_error()
         with aws_errors(f"creating ECS service {self.service!r} in cluster {self.cluster!r}"):
-            self.calls += 1
-            response = self.client.create_service(**body)
+            try:
+                self.calls += 1
+                response = self.client.create_service(**body)
+            except client_error as exc:
+                if error_code(exc) == "InvalidParameterException" and "not idempotent" in str(exc):
+                    raise Conflict(
+                        f"ECS service {self.service!r} was created in cluster {self.cluster!r} by another "
+                        "deploy while this one was creating it",
+                        hint="`releasectl status` shows what it runs; deploy again to put this version on it",
+                    ) from None
+                raise
         return response["service"]
 
     def update_service(
