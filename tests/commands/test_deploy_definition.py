@@ -115,3 +115,21 @@ def test_dry_run_prints_the_plan_and_makes_no_aws_write(envs: EnvWorld) -> None:
     assert calls and all(op.startswith(("Describe", "List", "BatchGet", "Get")) for op in calls), calls
     assert envs.state() == before
     assert any("LOG_LEVEL: 'info' -> 'debug'" in line for line in reporter.texts("info"))
+
+
+def test_rollback_in_an_environment_returns_to_the_revision_that_ran_there(envs: EnvWorld) -> None:
+    deployed(envs, "1.1.0", "--env", "staging")
+    first = envs.running("staging")["taskDefinition"]["taskDefinitionArn"]
+    envs.ecs.tag_resource(resourceArn=first, tags=[{"key": "releasectl:outcome", "value": "succeeded"}])
+    deployed(envs, "1.2.0", "--env", "staging")
+    result = envs.cli("--json", "rollback", "--to", "1.1.0", "--no-wait", "--env", "staging")
+    assert result.code == 0, result.stderr
+    assert json.loads(result.stdout)["action"] == "reuse"
+    assert envs.running("staging")["taskDefinition"]["taskDefinitionArn"] == first
+
+
+def test_status_takes_the_environment(envs: EnvWorld) -> None:
+    deployed(envs, "1.2.0")
+    staging = json.loads(envs.cli("--json", "status", "--env", "staging").stdout)
+    assert staging["version"] == "1.2.0"
+    assert envs.cli("status", "--env", "prod").code == 4
