@@ -48,6 +48,10 @@ def version_fast_path(args: list[str]) -> int | None:
         return None
     flags.update(_VERSION_FLAGS[arg] for arg in rest[1:])
     offline = "offline" in flags
+    # git reads what the answer needs while the rest is imported (docs/performance.md).
+    from releasectl.adapters.git import start_version_reads
+
+    start_version_reads()
 
     from releasectl.cli.exits import RunState, guarded
 

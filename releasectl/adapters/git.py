@@ -6,6 +6,11 @@ ends the same way everywhere (exit 4 or 3). Each method is one git process, and 
 path needs three of them: probe (repository, shallow, HEAD), the release tags with their
 commits, and one walk back from HEAD that stops at the first release. Nothing here walks the
 whole history unless there is no release to stop at.
+
+`releasectl version` starts those three before it imports the rest of the CLI
+(start_version_reads), so git works while Python imports; a Git call that asks for exactly one
+of them takes the started process instead of starting another. Hence this module imports the
+ledger and the version rules only where it needs them.
 """
 
 from __future__ import annotations
@@ -13,15 +18,19 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Generator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from releasectl.core.errors import Conflict, EnvironmentProblem, OperationFailed, TimedOut, UsageError
-from releasectl.core.ledger import Release
-from releasectl.core.versions import PRE_LABELS, TagReading, read_tag
+
+if TYPE_CHECKING:
+    from releasectl.core.ledger import Release
+    from releasectl.core.versions import TagReading
 
 UNSHALLOW_HINT = "git fetch --unshallow --tags"
+_TAGS_FORMAT = "--format=%(refname:strip=2)%00%(objecttype)%00%(objectname)%00%(*objecttype)%00%(*objectname)"
+_WALK_FORMAT = "--format=%H %P%n%B"
 # Read-only calls are local and quick; a push talks to a remote and may wait on the network.
 _LOCAL_TIMEOUT = 60.0
 _PUSH_TIMEOUT = 120.0
@@ -66,23 +75,110 @@ class UnknownCommit(Exception):
     """A commit named by a ledger is not in this clone."""
 
 
+def _git_env(env: Mapping[str, str]) -> dict[str, str]:
+    base = dict(env)
+    # Messages in English so the few we recognise stay recognisable; never prompt for credentials.
+    # GIT_FLUSH=0: a log into a pipe is otherwise flushed commit by commit, a write (and a
+    # wake-up of the reader) per commit.
+    base.update({"LC_ALL": "C", "LANGUAGE": "", "GIT_TERMINAL_PROMPT": "0", "GIT_FLUSH": "0"})
+    return base
+
+
+def _argv(args: Sequence[str]) -> list[str]:
+    return ["git", "-c", "log.showSignature=false", *args]
+
+
+def _probe_args(ref: str) -> tuple[str, ...]:
+    return ("rev-parse", "--is-shallow-repository", "--verify", "--end-of-options", f"{ref}^{{commit}}")
+
+
+def _walk_args(ref: str) -> tuple[str, ...]:
+    return ("log", "-z", "--no-color", _WALK_FORMAT, ref, "--")
+
+
+_TAGS_ARGS = ("for-each-ref", _TAGS_FORMAT, "refs/tags")
+
+# Started by start_version_reads: (directory, args) → the process and the environment it got.
+_started: dict[tuple[str, tuple[str, ...]], tuple[subprocess.Popen[bytes], dict[str, str]]] = {}
+
+
+def start_version_reads(env: Mapping[str, str] | None = None) -> None:
+    """Start the three git reads of `releasectl version` in the current directory, to be taken
+    by the Git calls that ask for them; whatever no call takes is stopped at exit. A process
+    that cannot start is left to the real call, which reports why."""
+    import atexit
+
+    source = os.environ if env is None else env
+    where, git_env = os.getcwd(), _git_env(source)
+    ref = head_ref(source)
+    for args in (_probe_args(ref), _TAGS_ARGS, _walk_args(ref)):
+        try:
+            proc = subprocess.Popen(
+                _argv(args),
+                cwd=where,
+                env=git_env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+        except OSError:
+            break
+        _widen(proc)
+        _started[(where, args)] = (proc, git_env)
+    atexit.register(_stop_started)
+
+
+def _widen(proc: subprocess.Popen[bytes]) -> None:
+    """Let git write up to 1 MiB ahead of a reader that is still importing: a pipe holds 64 KiB,
+    a few hundred commits, after which git would wait instead of walking on."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(proc.stdout.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)  # type: ignore[union-attr]
+    except (ImportError, AttributeError, OSError):
+        pass  # not Linux, or a system limit below 1 MiB: git waits a little, nothing else changes
+
+
+def _stop_started() -> None:
+    for proc, _ in _started.values():
+        proc.kill()
+        proc.communicate()
+    _started.clear()
+
+
 class Git:
     def __init__(self, cwd: Path, *, env: Mapping[str, str] | None = None) -> None:
         self.cwd = cwd
-        base = dict(os.environ if env is None else env)
-        # Messages in English so the few we recognise stay recognisable; never prompt for credentials.
-        base.update({"LC_ALL": "C", "LANGUAGE": "", "GIT_TERMINAL_PROMPT": "0"})
-        self._env = base
+        self._env = _git_env(os.environ if env is None else env)
         self.calls: list[tuple[str, ...]] = []
+
+    def _take_started(self, args: tuple[str, ...]) -> subprocess.Popen[bytes] | None:
+        """The process start_version_reads started for exactly this call, if there is one."""
+        if not _started:
+            return None
+        found = _started.get((str(self.cwd), args))
+        if found is None or found[1] != self._env:
+            return None
+        del _started[(str(self.cwd), args)]
+        return found[0]
 
     def _run(
         self, *args: str, timeout: float | None = _LOCAL_TIMEOUT, stdin: bytes | None = None
     ) -> subprocess.CompletedProcess[bytes]:
         """The one place git runs to completion."""
         self.calls.append(args)
+        started = self._take_started(args) if stdin is None else None
+        if started is not None:
+            try:
+                out, err = started.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                started.kill()
+                started.communicate()
+                raise TimedOut(f"git {args[0]} did not finish within {timeout or 0:.0f}s") from None
+            return subprocess.CompletedProcess(_argv(args), started.returncode, out, err)
         try:
             return subprocess.run(
-                ["git", "-c", "log.showSignature=false", *args],
+                _argv(args),
                 cwd=self.cwd,
                 env=self._env,
                 capture_output=True,
@@ -162,9 +258,7 @@ class Git:
 
     def probe(self, ref: str = "HEAD") -> Probe:
         """Is this a repository, is it shallow, which commit is ``ref`` — in one call."""
-        proc = self._run(
-            "rev-parse", "--is-shallow-repository", "--verify", "--end-of-options", f"{ref}^{{commit}}"
-        )
+        proc = self._run(*_probe_args(ref))
         out = proc.stdout.decode("utf-8", "replace").split()
         if proc.returncode != 0:
             message = self._err(proc)
@@ -185,23 +279,21 @@ class Git:
     def tags(self, *prefixes: str) -> list[Tag]:
         """Every tag whose name starts with one of ``prefixes``, with the commit it points at.
 
-        An annotated tag of an annotated tag (promoting v1.2.0-rc.1 by tagging it v1.2.0) names
-        its commit two objects down, which for-each-ref's `*` does not reach before git 2.46:
-        those few are peeled to their commit in one more call.
+        All tags are listed and filtered here, so the call is the same whatever the prefixes
+        (start_version_reads starts it before the config is read). An annotated tag of an
+        annotated tag (promoting v1.2.0-rc.1 by tagging it v1.2.0) names its commit two objects
+        down, which for-each-ref's `*` does not reach before git 2.46: those few are peeled to
+        their commit in one more call.
         """
-        patterns = ["refs/tags"] if "" in prefixes else sorted({f"refs/tags/{p}*" for p in prefixes})
-        proc = self._run(
-            "for-each-ref",
-            "--format=%(refname:strip=2)%00%(objecttype)%00%(objectname)%00%(*objecttype)%00%(*objectname)",
-            *patterns,
-        )
+        proc = self._run(*_TAGS_ARGS)
         if proc.returncode != 0:
             raise OperationFailed(f"git for-each-ref failed: {self._err(proc)}")
+        wanted = tuple(prefixes)
         found: list[Tag] = []
         nested: list[int] = []
         for line in proc.stdout.decode("utf-8", "replace").splitlines():
             parts = line.split("\0")
-            if len(parts) != 5:
+            if len(parts) != 5 or not parts[0].startswith(wanted):
                 continue
             name, kind, sha, peeled_kind, peeled = parts
             commit = sha if kind == "commit" else peeled if peeled_kind == "commit" else None
@@ -227,7 +319,7 @@ class Git:
                 peeled[name] = sha
         return peeled
 
-    def walk(self, head: str, stops: Collection[str]) -> Walk:
+    def walk(self, head: str, stops: Collection[str], *, ref: str | None = None) -> Walk:
         """HEAD's history newest first, read until the first commit in ``stops`` (a release).
 
         One git process, read as it streams and stopped once a release is met, so its cost is
@@ -235,21 +327,41 @@ class Git:
         however long the history behind it. When every commit on the way has one parent, the
         commits read are exactly ``reached..head``; otherwise the caller reads that range
         exactly (Git.log), since commit-date order may interleave a merged branch's commits.
+        ``ref`` names head as the caller was asked for it (HEAD): should it have moved since head
+        was resolved, the walk starts again from head itself.
         """
-        commits: list[LoggedCommit] = []
-        expected: str | None = head
+        wanted = {stop.encode() for stop in stops}
+        records: list[bytes] = []
+        expected: bytes | None = head.encode()
         linear = True
-        for record in self._stream("log", "-z", "--no-color", "--format=%H %P%n%B", head, "--"):
-            first, _, message = record.partition("\n")
-            sha, *parents = first.split()
-            if sha in stops:
-                return Walk(commits, sha, linear and sha == expected)
-            linear = linear and sha == expected and len(parents) == 1
-            expected = parents[0] if len(parents) == 1 else None
-            commits.append(LoggedCommit(sha, message))
-        return Walk(commits, None, linear)
+        reached: str | None = None
+        stream = self._stream(*_walk_args(ref or head))
+        try:
+            for record in stream:
+                # Bytes until the stop is found: most of a record is its message, decoded once below.
+                ids = record.partition(b"\n")[0].split()
+                if not ids:
+                    continue
+                if not records and reached is None and ids[0] != expected:
+                    stream.close()
+                    return self.walk(head, stops)  # ref has moved on since head was resolved
+                if ids[0] in wanted:
+                    reached = ids[0].decode()
+                    linear = linear and ids[0] == expected
+                    break
+                linear = linear and ids[0] == expected and len(ids) == 2
+                expected = ids[1] if len(ids) == 2 else None
+                records.append(record)
+        finally:
+            stream.close()  # stops git once the release is found
+        commits = []
+        for record in records:
+            text = record.decode("utf-8", "replace")
+            first, _, message = text.partition("\n")
+            commits.append(LoggedCommit(first.split(" ", 1)[0], message))
+        return Walk(commits, reached, linear)
 
-    def _stream(self, *args: str, timeout: float = _LOCAL_TIMEOUT) -> Any:
+    def _stream(self, *args: str, timeout: float = _LOCAL_TIMEOUT) -> Generator[bytes, None, None]:
         """A git command's NUL-separated records as it prints them; stopping the iteration stops git.
 
         The other place git runs (see _run): a walk back through history is stopped as soon as
@@ -258,9 +370,10 @@ class Git:
         import selectors
 
         self.calls.append(args)
+        proc = self._take_started(args)
         try:
-            proc = subprocess.Popen(
-                ["git", "-c", "log.showSignature=false", *args],
+            proc = proc or subprocess.Popen(
+                _argv(args),
                 cwd=self.cwd,
                 env=self._env,
                 stdin=subprocess.DEVNULL,
@@ -295,11 +408,9 @@ class Git:
                         else:
                             records = (pending + chunk).split(b"\0")
                             pending = records.pop()
-                            for record in records:
-                                if record:
-                                    yield record.decode("utf-8", "replace")
+                            yield from records
             if pending.strip():
-                yield pending.decode("utf-8", "replace")
+                yield pending
             finished = True
         finally:
             if not finished:
@@ -486,7 +597,7 @@ class GitTagLedger:
         prefix: str = "v",
         *,
         legacy_prefixes: Sequence[str] = (),
-        prerelease_labels: Collection[str] = PRE_LABELS,
+        prerelease_labels: Collection[str] = ("rc",),
     ) -> None:
         self.git = git
         self.prefix = prefix
@@ -518,6 +629,9 @@ class GitTagLedger:
         return list(self._readings()[1])
 
     def _readings(self) -> tuple[list[Release], list[UnreadTag]]:
+        from releasectl.core.ledger import Release
+        from releasectl.core.versions import read_tag
+
         if self._read is not None:
             return self._read
         named: dict[str, list[tuple[tuple[int, int], Tag, TagReading]]] = {}

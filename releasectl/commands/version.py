@@ -90,7 +90,7 @@ def plan_version(
         decision = _decide_released_head(on_head, level=level, pre=pre, policy=policy)
         base: Release | None = on_head[0]
     else:
-        base, commits = _find_base(git, releases, probe.head)
+        base, commits = _find_base(git, releases, probe.head, ref=head_ref(env))
         walked.update(c.sha for c in commits)
         changes = [Change(c.sha, parse(c.message)) for c in commits]
         decision = decide(base.version if base else None, changes, level=level, pre=pre, policy=policy)
@@ -141,7 +141,9 @@ def _decide_released_head(
     return decide(on_head[0].version, [], level=level, pre=None, policy=policy)
 
 
-def _find_base(git: Git, releases: Sequence[Release], head: str) -> tuple[Release | None, list[LoggedCommit]]:
+def _find_base(
+    git: Git, releases: Sequence[Release], head: str, *, ref: str | None = None
+) -> tuple[Release | None, list[LoggedCommit]]:
     """The release HEAD's history reaches first, and the commits since it (newest first).
 
     One walk back from HEAD, stopped at the first commit that carries a release: its cost is
@@ -157,7 +159,7 @@ def _find_base(git: Git, releases: Sequence[Release], head: str) -> tuple[Releas
     for release in releases:  # newest first: the highest version on a commit stands for it
         if release.commit:
             by_commit.setdefault(release.commit, release)
-    walk = git.walk(head, by_commit)
+    walk = git.walk(head, by_commit, ref=ref)
     if walk.reached is None:
         return None, walk.commits
     base = by_commit[walk.reached]

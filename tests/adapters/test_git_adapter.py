@@ -184,8 +184,7 @@ def test_planning_costs_three_git_calls_and_no_history_walk(git_repo: GitRepo) -
     git_repo.commit("feat: a")
     plan = plan_version(context_for(git_repo), offline=True, env={})
     assert [call[0] for call in plan.git.calls] == ["rev-parse", "for-each-ref", "log"]
-    assert plan.head in plan.git.calls[-1]
-    assert (plan.base.version, plan.decision.commits) == ("1.2.3", 1)
+    assert (plan.base.version, plan.decision.commits) == ("1.2.3", 1)  # the walk stopped at the base
 
 
 def test_plan_reads_the_commits_since_the_nearest_release(git_repo: GitRepo) -> None:
@@ -315,3 +314,63 @@ def test_tag_prefix_from_config_is_honoured(git_repo: GitRepo) -> None:
     git_repo.commit("fix: a")
     decision = plan_version(context_for(git_repo, tag_prefix="svc-"), offline=True, env={}).decision
     assert (decision.current, decision.next) == ("1.0.0", "1.0.1")
+
+
+# ----------------------------------------------------------------------------- reads started early
+
+
+def test_reads_started_before_the_cli_is_imported_are_what_planning_uses(
+    git_repo: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from releasectl.adapters import git as adapter
+
+    released_repo(git_repo)
+    git_repo.commit("feat: a")
+    ctx = context_for(git_repo)
+    expected = plan_version(ctx, offline=True, env={}).decision
+    monkeypatch.chdir(git_repo.path)
+    adapter.start_version_reads()
+    assert len(adapter._started) == 3
+    plan = plan_version(ctx, offline=True, env={})
+    assert adapter._started == {}
+    assert plan.decision == expected
+    assert [call[0] for call in plan.git.calls] == ["rev-parse", "for-each-ref", "log"]
+
+
+def test_a_commit_made_after_the_early_start_is_not_part_of_the_answer(
+    git_repo: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from releasectl.adapters import git as adapter
+
+    released_repo(git_repo)
+    started_at = git_repo.commit("fix: a")
+    monkeypatch.chdir(git_repo.path)
+    adapter.start_version_reads()
+    git_repo.commit("feat: committed meanwhile")
+    try:
+        plan = plan_version(context_for(git_repo), offline=True, env={})
+    finally:
+        adapter._stop_started()
+    assert (plan.head, plan.decision.next, plan.decision.commits) == (started_at, "1.2.4", 1)
+
+
+def test_a_walk_whose_ref_moved_on_walks_from_the_commit_it_was_given(git_repo: GitRepo) -> None:
+    base = git_repo.commit("chore: base")
+    head = git_repo.commit("fix: a")
+    git_repo.commit("feat: later")
+    walk = Git(git_repo.path).walk(head, {base}, ref="HEAD")
+    assert ([c.message.strip() for c in walk.commits], walk.reached, walk.linear) == (["fix: a"], base, True)
+
+
+def test_reads_started_early_and_never_asked_for_are_stopped(
+    git_repo: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from releasectl.adapters import git as adapter
+
+    released_repo(git_repo)
+    monkeypatch.chdir(git_repo.path)
+    adapter.start_version_reads()
+    processes = [proc for proc, _ in adapter._started.values()]
+    adapter._stop_started()
+    assert adapter._started == {}
+    assert all(proc.returncode is not None for proc in processes)
