@@ -7,6 +7,7 @@ a revision a rollback may need, or one that runs, is never removed by releasectl
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import heapq
 from collections.abc import Iterable, Iterator, Mapping
@@ -15,18 +16,37 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from releasectl.adapters.aws.clients import aws_errors, each_page, error_code
 from releasectl.core.deploy_plan import Revision, revision_of
-from releasectl.core.errors import Conflict, EnvironmentProblem
+from releasectl.core.errors import Conflict, EnvironmentProblem, ReleasectlError
 from releasectl.core.rollback_target import HISTORY_SCAN
 from releasectl.core.versions import COMMIT_TAG, OUTCOME_TAG, VERSION_TAG
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
     from mypy_boto3_ecs.literals import TaskDefinitionStatusType
-    from mypy_boto3_ecs.type_defs import ServiceTypeDef, TaskTypeDef
+    from mypy_boto3_ecs.type_defs import (
+        ServiceDeploymentBriefTypeDef,
+        ServiceDeploymentTypeDef,
+        ServiceRevisionTypeDef,
+        ServiceTypeDef,
+        TaskTypeDef,
+    )
 
     from releasectl.commands.context import Context
 
 _PAGE = 100  # list_tasks / list_task_definitions maximum page size
+# What an endpoint without the service-deployments API answers (an older partition, moto): the
+# operation is unknown to it, or the feature is not offered there.
+_UNAVAILABLE_CODES = {
+    "UnknownOperationException",
+    "UnknownOperation",
+    "InvalidAction",
+    "UnsupportedOperation",
+    "UnsupportedFeatureException",
+    "NotImplemented",
+    "NotImplementedException",
+}
+# StopServiceDeployment refused: the deployment has finished, or is in no state to stop.
+_STOP_REFUSED_CODES = {"ConflictException", "ClientException", "InvalidParameterException"}
 _DESCRIBE_TASKS_MAX = 100  # describe_tasks takes at most 100 ARNs per call
 _Page = TypeVar("_Page")
 
@@ -125,6 +145,86 @@ class EcsApi:
             )
         return response["service"]
 
+    # ------------------------------------------------------------------------- service deployments
+
+    def describe_service_deployment(self, arn: str) -> ServiceDeploymentTypeDef:
+        """One service deployment: status, lifecycle stage, traffic weights, rollback details.
+        ServiceDeploymentsUnavailable when the endpoint has no such API."""
+        with self._service_deployments(f"describing service deployment {arn}"):
+            self.calls += 1
+            response = self.client.describe_service_deployments(serviceDeploymentArns=[arn])
+        found = response.get("serviceDeployments") or []
+        if not found:
+            reasons = ", ".join(str(f.get("reason")) for f in response.get("failures") or ()) or "not listed"
+            raise EnvironmentProblem(f"service deployment {arn} not found ({reasons})")
+        return found[0]
+
+    def list_service_deployments(
+        self, *, created_after: Any = None, in_flight_only: bool = False
+    ) -> list[ServiceDeploymentBriefTypeDef]:
+        """The service's deployments (newest first, as ECS lists them), optionally only those
+        created after a moment or still under way. One call per page."""
+        args: dict[str, Any] = {"cluster": self.cluster, "service": self.service}
+        if created_after is not None:
+            args["createdAt"] = {"after": created_after}
+        if in_flight_only:
+            args["status"] = ["PENDING", "IN_PROGRESS"]
+        found: list[ServiceDeploymentBriefTypeDef] = []
+        while True:
+            with self._service_deployments(f"listing deployments of ECS service {self.service!r}"):
+                self.calls += 1
+                page = self.client.list_service_deployments(**args)
+            found.extend(page.get("serviceDeployments") or ())
+            token = page.get("nextToken")
+            if not token:
+                return found
+            args["nextToken"] = token
+
+    def describe_service_revision(self, arn: str) -> ServiceRevisionTypeDef | None:
+        """A service revision: the task definition and load balancers a deployment runs."""
+        with self._service_deployments(f"describing service revision {arn}"):
+            self.calls += 1
+            response = self.client.describe_service_revisions(serviceRevisionArns=[arn])
+        found = response.get("serviceRevisions") or []
+        return found[0] if found else None
+
+    def stop_service_deployment(self, arn: str) -> bool:
+        """Ask ECS to stop a deployment and roll it back (StopServiceDeployment, stopType
+        ROLLBACK). False when ECS refuses because the deployment is in no state to stop (it has
+        finished): the caller describes it again to learn how it ended."""
+        client_error = _client_error()
+        with self._service_deployments(f"stopping service deployment {arn}"):
+            try:
+                self.calls += 1
+                self.client.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
+            except client_error as exc:
+                if error_code(exc) in _STOP_REFUSED_CODES:
+                    return False
+                raise
+        return True
+
+    @contextlib.contextmanager
+    def _service_deployments(self, action: str) -> Iterator[None]:
+        """aws_errors, with the answers of an endpoint that lacks the API turned into
+        ServiceDeploymentsUnavailable, so the caller can fall back (docs/design.md §5)."""
+        client_error = _client_error()
+        with aws_errors(action):
+            try:
+                yield
+            except AttributeError as exc:
+                # A botocore too old to know the operation.
+                raise ServiceDeploymentsUnavailable(
+                    f"{action}: this botocore has no such operation ({exc})"
+                ) from None
+            except client_error as exc:
+                if _api_absent(exc):
+                    raise ServiceDeploymentsUnavailable(
+                        f"{action}: the endpoint does not offer it ({error_code(exc)})"
+                    ) from None
+                if error_code(exc) == "ServiceDeploymentNotFoundException":
+                    raise EnvironmentProblem(f"{action}: ECS knows no such service deployment") from None
+                raise
+
     # ------------------------------------------------------------------------- task definitions
 
     def describe_task_definition(self, ref: str) -> Revision:
@@ -208,6 +308,28 @@ class EcsApi:
             tasks.extend(response.get("tasks") or ())
         seen.update(fresh)
         return [t for t in tasks if t.get("startedBy") == started_by]
+
+
+class ServiceDeploymentsUnavailable(ReleasectlError):
+    """The endpoint has no service-deployments API (an older partition, moto): callers fall back
+    to the service's deployments list."""
+
+
+def service_deployments_offered(service: Mapping[str, Any]) -> bool:
+    """Whether ECS reports service deployments for this service: it names the current one
+    (currentServiceDeployment) in every service description, where the API exists."""
+    return bool(service.get("currentServiceDeployment"))
+
+
+def _api_absent(exc: BaseException) -> bool:
+    code = error_code(exc)
+    if code in _UNAVAILABLE_CODES:
+        return True
+    response = getattr(exc, "response", None) or {}
+    status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
+    message = str((response.get("Error") or {}).get("Message", ""))
+    # An endpoint that routes no such action (404, 501), or moto's "has not been implemented" 500.
+    return status in (404, 501) or "not been implemented" in message
 
 
 class ClusterMissing(EnvironmentProblem):
