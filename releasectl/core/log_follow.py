@@ -1,5 +1,8 @@
 """Follow a CodeBuild build's CloudWatch log stream until the build is over (docs/design.md §5).
 
+What is followed is anything with an id, a terminal flag and a log location (`Followed`): a
+CodeBuild build, or a one-off ECS task (`releasectl run`), under the same rules.
+
 The follower is a loop over small pure decisions: `decide()` looks at the state and the
 time and says what to do next (read logs, poll the build, wait, or stop); the `on_*`
 functions fold each answer back into a new state. Only `follow()` does I/O, through the
@@ -22,13 +25,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Protocol
+from typing import Generic, Protocol, TypeVar
 
 from releasectl.core.backoff import Backoff
 from releasectl.core.clock import Clock
-
-if TYPE_CHECKING:
-    from releasectl.adapters.aws.codebuild import BuildInfo
 
 
 @dataclass(frozen=True)
@@ -51,14 +51,33 @@ class Throttled(Exception):
     """AWS still throttled the call after botocore's own retries."""
 
 
+class Followed(Protocol):
+    """What the follower needs of the thing whose logs it follows (a build, a one-off task)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def terminal(self) -> bool: ...
+    @property
+    def logs_enabled(self) -> bool: ...
+    @property
+    def log_location(self) -> LogLocation | None: ...
+    @property
+    def default_log_location(self) -> LogLocation: ...
+
+
+BuildInfo = TypeVar("BuildInfo", bound=Followed)
+_Read = TypeVar("_Read", bound=Followed, covariant=True)
+
+
 class LogReader(Protocol):
     def read(self, location: LogLocation, token: str | None) -> LogPage:
         """One GetLogEvents page; raises LogStreamMissing or Throttled."""
         ...
 
 
-class BuildReader(Protocol):
-    def get(self, build_id: str) -> BuildInfo:
+class BuildReader(Protocol[_Read]):
+    def get(self, build_id: str) -> _Read:
         """The build as CodeBuild reports it now; raises Throttled."""
         ...
 
@@ -102,7 +121,7 @@ Action = ReadLogs | PollStatus | Wait | Done
 
 
 @dataclass(frozen=True)
-class FollowState:
+class FollowState(Generic[BuildInfo]):
     build: BuildInfo
     read_logs: bool
     location: LogLocation | None
@@ -117,7 +136,7 @@ class FollowState:
     lines_shown: int = 0
 
 
-def _location_for(build: BuildInfo, current: LogLocation | None) -> LogLocation | None:
+def _location_for(build: Followed, current: LogLocation | None) -> LogLocation | None:
     if not build.logs_enabled:
         return None
     # Names CodeBuild reports beat our guess of the default names.
@@ -126,7 +145,7 @@ def _location_for(build: BuildInfo, current: LogLocation | None) -> LogLocation 
 
 def initial_state(
     build: BuildInfo, *, now: float, deadline: float | None, read_logs: bool, policy: FollowPolicy
-) -> FollowState:
+) -> FollowState[BuildInfo]:
     return FollowState(
         build=build,
         read_logs=read_logs,
@@ -138,7 +157,7 @@ def initial_state(
     )
 
 
-def decide(state: FollowState, now: float, policy: FollowPolicy) -> Action:
+def decide(state: FollowState[BuildInfo], now: float, policy: FollowPolicy) -> Action:
     reading = state.read_logs and state.location is not None
     if state.build.terminal:
         if not reading or state.empty_reads_since_terminal >= policy.empty_reads_to_finish:
@@ -162,7 +181,9 @@ def decide(state: FollowState, now: float, policy: FollowPolicy) -> Action:
     return Wait(max(0.0, min(wake) - now))
 
 
-def on_status(state: FollowState, build: BuildInfo, now: float, policy: FollowPolicy) -> FollowState:
+def on_status(
+    state: FollowState[BuildInfo], build: BuildInfo, now: float, policy: FollowPolicy
+) -> FollowState[BuildInfo]:
     location = _location_for(build, state.location)
     moved = location != state.location
     newly_terminal = build.terminal and not state.build.terminal
@@ -178,14 +199,21 @@ def on_status(state: FollowState, build: BuildInfo, now: float, policy: FollowPo
     )
 
 
-def on_status_throttled(state: FollowState, now: float, policy: FollowPolicy) -> FollowState:
+def on_status_throttled(
+    state: FollowState[BuildInfo], now: float, policy: FollowPolicy
+) -> FollowState[BuildInfo]:
     backoff = policy.throttle.step(state.status_backoff)
     return replace(state, status_backoff=backoff, next_status_at=now + max(policy.status_interval, backoff))
 
 
 def on_page(
-    state: FollowState, page: LogPage, *, sent_token: str | None, started: float, policy: FollowPolicy
-) -> FollowState:
+    state: FollowState[BuildInfo],
+    page: LogPage,
+    *,
+    sent_token: str | None,
+    started: float,
+    policy: FollowPolicy,
+) -> FollowState[BuildInfo]:
     # Only "no lines and the same token back" is the end of the stream for now; an empty
     # page with a new token can still be followed by data.
     at_end = not page.lines and sent_token is not None and page.next_token == sent_token
@@ -203,7 +231,9 @@ def on_page(
     )
 
 
-def on_missing(state: FollowState, *, started: float, policy: FollowPolicy) -> FollowState:
+def on_missing(
+    state: FollowState[BuildInfo], *, started: float, policy: FollowPolicy
+) -> FollowState[BuildInfo]:
     empty_reads = state.empty_reads_since_terminal + 1 if state.build.terminal else 0
     return replace(
         state,
@@ -213,7 +243,9 @@ def on_missing(state: FollowState, *, started: float, policy: FollowPolicy) -> F
     )
 
 
-def on_log_throttled(state: FollowState, now: float, policy: FollowPolicy) -> FollowState:
+def on_log_throttled(
+    state: FollowState[BuildInfo], now: float, policy: FollowPolicy
+) -> FollowState[BuildInfo]:
     backoff = policy.throttle.step(state.log_backoff)
     return replace(state, log_backoff=backoff, next_log_at=now + backoff)
 
@@ -222,7 +254,7 @@ def on_log_throttled(state: FollowState, now: float, policy: FollowPolicy) -> Fo
 
 
 @dataclass(frozen=True)
-class FollowResult:
+class FollowResult(Generic[BuildInfo]):
     build: BuildInfo
     timed_out: bool
     lines_shown: int
@@ -235,7 +267,7 @@ class FollowResult:
 def follow(
     build: BuildInfo,
     *,
-    builds: BuildReader,
+    builds: BuildReader[BuildInfo],
     logs: LogReader,
     clock: Clock,
     emit: Callable[[str], None],
@@ -243,7 +275,7 @@ def follow(
     read_logs: bool = True,
     policy: FollowPolicy | None = None,
     on_change: Callable[[BuildInfo, BuildInfo], None] | None = None,
-) -> FollowResult:
+) -> FollowResult[BuildInfo]:
     """Show the build's log lines through `emit` until it is over (or `deadline` passes).
 
     `on_change(old, new)` is told about every status poll, so the caller can report phases.
