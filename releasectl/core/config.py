@@ -244,6 +244,55 @@ def _tag_prefixes(key: str, value: Any) -> tuple[str, ...]:
     return check_tag_prefixes(key, value)
 
 
+def _command(key: str, value: Any) -> tuple[str, ...]:
+    """A command as its words: a TOML list of strings, or one string split as a shell would
+    (RELEASECTL_MIGRATE_COMMAND="python -m service.migrate"). Empty: no command."""
+    import shlex
+
+    if isinstance(value, str):
+        try:
+            words: list[Any] = shlex.split(value)
+        except ValueError as exc:
+            raise UsageError(f"config {key}: {value!r} cannot be split into words ({exc})") from None
+    elif isinstance(value, list | tuple):
+        words = list(value)
+    else:
+        raise UsageError(f'config {key}: {value!r} is not a command (e.g. ["python", "-m", "migrate"])')
+    if not all(isinstance(word, str) and word for word in words):
+        raise UsageError(f"config {key}: every word of the command must be a non-empty string")
+    return tuple(words)
+
+
+_SNS_TOPIC = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
+
+
+def _notify(key: str, value: Any) -> tuple[str, ...]:
+    """Where finished commands are announced: names of environment variables that hold webhook
+    URLs, and SNS topic ARNs. A URL itself is refused, unechoed: it carries its secret."""
+    items = [part for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise UsageError(f'config {key}: {value!r} is not a list (e.g. ["SLACK_WEBHOOK_URL"])')
+    targets: list[str] = []
+    for item in items:
+        text = str(item).strip()
+        if "://" in text or text.lower().startswith(("http:", "https:", "hooks.")):
+            raise UsageError(
+                f"config {key} holds a webhook URL; its path is a secret and must not be in the config",
+                hint=f'put the URL in an environment variable and name it: {key} = ["SLACK_WEBHOOK_URL"]',
+            )
+        if text.startswith("arn:"):
+            if not _SNS_TOPIC.match(text):
+                raise UsageError(
+                    f"config {key}: {text!r} is not an SNS topic ARN",
+                    hint="name it as arn:aws:sns:<region>:<12-digit account>:<topic>",
+                )
+        else:
+            text = _env_var_name(key, text)
+        if text not in targets:
+            targets.append(text)
+    return tuple(targets)
+
+
 def _pre_labels(key: str, value: Any) -> tuple[str, ...]:
     from releasectl.core.versions import check_pre_labels
 
@@ -358,6 +407,12 @@ class Config:
     github_repository: str | None = None
     github_token_env: str = "GITHUB_TOKEN"  # noqa: S105 (a variable name)  # nosec B105
     github_api_url: str = "https://api.github.com"
+    # What `release` runs as a one-off task from the new image before the service is updated
+    # (docs/operations.md); empty: no migration.
+    migrate_command: tuple[str, ...] = ()
+    # Where each finished release, deploy, rollback, abort and run is announced: environment
+    # variables holding webhook URLs, and SNS topic ARNs (docs/operations.md).
+    notify: tuple[str, ...] = ()
     environments: Mapping[str, Environment] = field(default_factory=dict)
     # The directory of the config file, which relative paths in it are read against.
     base_dir: str | None = None
@@ -429,6 +484,8 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "github_repository": _github_repository,
     "github_token_env": _env_var_name,
     "github_api_url": _github_api_url,
+    "migrate_command": _command,
+    "notify": _notify,
 }
 
 # Set by the loader, not by a key of their own: the table of environments is read apart.

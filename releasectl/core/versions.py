@@ -32,6 +32,10 @@ RELEASECTL_TAG_PREFIX = "releasectl:"
 VERSION_TAG = f"{RELEASECTL_TAG_PREFIX}version"
 COMMIT_TAG = f"{RELEASECTL_TAG_PREFIX}commit"
 OUTCOME_TAG = f"{RELEASECTL_TAG_PREFIX}outcome"
+# On a revision that ran a release's migration: "exit N", or "not started" (docs/operations.md).
+MIGRATION_TAG = f"{RELEASECTL_TAG_PREFIX}migration"
+# On a revision registered only to run a one-off task: "run" or "migrate"; no deployment ran it.
+ONE_OFF_TAG = f"{RELEASECTL_TAG_PREFIX}one-off"
 
 # Always applied with fullmatch: `$` would let a trailing newline through.
 _NUMBER = r"(?:0|[1-9][0-9]*)"
