@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from mypy_boto3_logs import CloudWatchLogsClient
     from mypy_boto3_sts import STSClient
 
-Service = Literal["cloudformation", "codebuild", "ecr", "ecs", "logs", "s3", "sts"]
+Service = Literal["cloudformation", "codebuild", "ecr", "ecs", "elbv2", "logs", "s3", "sns", "sts"]
 _Page = TypeVar("_Page")
 
 # Codes that mean "you may not" or "you are not who you say": fix the credentials, exit 4.
@@ -135,6 +135,8 @@ class AwsClients:
     def client(self, service: Literal["sts"]) -> STSClient: ...
     @overload  # only `infra` uses S3 (templates too large to send inline): no stubs for it
     def client(self, service: Literal["s3"]) -> Any: ...
+    @overload  # target health as failure evidence, and notifications: no stubs for them either
+    def client(self, service: Literal["elbv2", "sns"]) -> Any: ...
 
     def client(self, service: Service) -> Any:
         if service not in self._clients:
