@@ -28,6 +28,10 @@ def write_result(result: CommandResult, *, json_output: bool) -> None:
     for key in ("service", "task_definition", "deployment_id"):
         if result.extra.get(key):
             lines.append(f"  {key.replace('_', ' '):<8} {result.extra[key]}")
+    if result.extra.get("evidence"):
+        from releasectl.core.evidence import panel_lines
+
+        lines.extend(panel_lines(result.extra["evidence"]))
     write_lines(lines)
 
 
