@@ -19,7 +19,7 @@ from releasectl.core.deploy_plan import (
     plan_deploy,
     resolve_release,
 )
-from releasectl.core.errors import OperationFailed, ReleasectlError, interrupted_as
+from releasectl.core.errors import EnvironmentProblem, OperationFailed, ReleasectlError, interrupted_as
 from releasectl.core.result import CommandResult, ImageInfo, Outcome
 from releasectl.core.rollout import Seen, Target, primary
 from releasectl.core.versions import parse_version_argument
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from releasectl.commands.context import Context
     from releasectl.core.gate import GatePassed
     from releasectl.core.ledger import Release
+    from releasectl.core.verification import VerifySettings
 
 
 def deploy(
@@ -40,16 +41,20 @@ def deploy(
     dry_run: bool = False,
     override_gate: bool = False,
     reason: str | None = None,
+    strategy: str | None = None,
 ) -> CommandResult:
     """Deploy a released version (default: the newest) to the selected environment's service.
 
     Everything that can refuse does so before the first write: the version, the service
-    definition, the promotion gate. With a service definition, the revision is rendered from it."""
+    definition, the strategy (and what the load balancer needs for it), the promotion gate. With a
+    service definition, the revision is rendered from it."""
     from releasectl.commands.definition import read_definition, resolve_definition
     from releasectl.commands.gate import check_gate
     from releasectl.core.gate import check_override_options
+    from releasectl.core.service_shape import strategy_argument
 
     override_reason = check_override_options(override_gate, reason)
+    chosen = strategy_argument(strategy)
     wanted = version_argument(ctx, version)
     definition = read_definition(ctx)
     ctx.config.require("container_name")
@@ -70,6 +75,7 @@ def deploy(
             repository_uri=repository_uri,
             dry_run=dry_run,
             gate=gate,
+            strategy=chosen,
         )
     resolved = resolve_definition(ctx, definition)
     return run_definition_deploy(
@@ -83,6 +89,7 @@ def deploy(
         wait=wait,
         dry_run=dry_run,
         gate=gate,
+        strategy=chosen,
     )
 
 
@@ -127,10 +134,13 @@ def run_deploy(
     rng: random.Random | None = None,
     dry_run: bool = False,
     gate: GatePassed | None = None,
+    strategy: str | None = None,
 ) -> CommandResult:
     started = ctx.clock.now()
     release = resolve_release(releases, version)
     snapshot = ecs.describe_service()
+    if strategy is not None:
+        _check_running_strategy(ecs, snapshot, strategy)
     current = ecs.describe_task_definition(str(snapshot["taskDefinition"]))
     plan = plan_deploy(
         command="deploy",
@@ -148,6 +158,11 @@ def run_deploy(
             *revision_tags(release, override_reason=gate.override_reason),
         ]
         plan = replace(plan, register_input={**plan.register_input, "tags": _unique_tags(tags)})
+    if strategy is not None and plan.action is not Action.NOOP:
+        from releasectl.core.service_shape import with_running_strategy
+
+        settings = {**(plan.service_settings or {}), **with_running_strategy(snapshot, strategy)}
+        plan = replace(plan, service_settings=settings)
     return execute(
         ctx,
         ecs,
@@ -160,6 +175,18 @@ def run_deploy(
         dry_run=dry_run,
         gate=gate,
     )
+
+
+def _check_running_strategy(ecs: EcsApi, snapshot: Mapping[str, Any], strategy: str) -> None:
+    from releasectl.core.service_shape import running_strategy_problems
+
+    missing = running_strategy_problems(snapshot, strategy)
+    if missing:
+        raise EnvironmentProblem(
+            f"service {ecs.service} cannot be deployed {strategy}: it lacks {'; '.join(missing)}",
+            hint="set them in the service definition (docs/service-definition.md#strategies) "
+            "or deploy --strategy rolling; nothing was changed",
+        )
 
 
 def run_definition_deploy(
@@ -175,11 +202,26 @@ def run_definition_deploy(
     dry_run: bool = False,
     gate: GatePassed | None = None,
     rng: random.Random | None = None,
+    strategy: str | None = None,
 ) -> CommandResult:
     """Deploy `release` as the service definition says: create the service, change its settings,
-    or register a revision, whichever is the least that makes ECS match the file."""
+    or register a revision, whichever is the least that makes ECS match the file. `strategy`
+    (deploy --strategy) replaces the file's for this deploy; a strategy the load balancer setup
+    cannot carry is refused here, before the first call."""
     from releasectl.core.definition_plan import plan_from_definition
+    from releasectl.core.service_shape import strategy_problems, with_strategy
+    from releasectl.core.verification import VerifySettings
 
+    spec = with_strategy(spec, strategy)
+    missing = strategy_problems(spec)
+    if missing:
+        chosen = spec["service"]["deployment"]["strategy"]
+        raise EnvironmentProblem(
+            f"service {ecs.service} cannot be deployed {chosen}: the service definition names no "
+            f"{'; no '.join(missing)}",
+            hint="the platform stack's outputs provide them (docs/service-definition.md#strategies); "
+            "nothing was changed",
+        )
     started = ctx.clock.now()
     snapshot = ecs.find_service()
     current = ecs.describe_task_definition(str(snapshot["taskDefinition"])) if snapshot else None
@@ -207,6 +249,7 @@ def run_definition_deploy(
         started=started,
         dry_run=dry_run,
         gate=gate,
+        verify=VerifySettings.from_spec(spec),
     )
 
 
@@ -227,9 +270,11 @@ def execute(
     started: float | None = None,
     dry_run: bool = False,
     gate: GatePassed | None = None,
+    verify: VerifySettings | None = None,
 ) -> CommandResult:
     """Carry a plan out: register if needed, update (or create) the service, wait, record the
-    outcome. A dry run prints the plan and makes no AWS call at all."""
+    outcome. A dry run prints the plan and makes no AWS call at all. `verify` checks the new
+    revision through the test listener during a blue/green, canary or linear deployment."""
     started = ctx.clock.now() if started is None else started
     for line in plan.lines():
         (ctx.reporter.info if dry_run else ctx.reporter.detail)(line)
@@ -248,12 +293,23 @@ def execute(
         result.extra["plan"] = plan.to_json()
     else:
         result = _carry_out(
-            ctx, ecs, plan, snapshot=snapshot, timeout=timeout, wait=wait, rng=rng, started=started
+            ctx,
+            ecs,
+            plan,
+            snapshot=snapshot,
+            timeout=timeout,
+            wait=wait,
+            rng=rng,
+            started=started,
+            verify=verify,
         )
     if gate is not None:
         result.extra["gate"] = gate.to_json()
     if plan.changes:
         result.extra["changes"] = plan.to_json()["changes"]
+    from releasectl.commands.evidence import attach_evidence
+
+    attach_evidence(ctx, ecs, result)  # why it failed, when it did (docs/operations.md)
     return result
 
 
@@ -267,9 +323,10 @@ def _carry_out(
     wait: bool,
     rng: random.Random | None,
     started: float,
+    verify: VerifySettings | None = None,
 ) -> CommandResult:
-    from releasectl.adapters.aws.ecs import outcome_tags
-    from releasectl.commands.rollout_waiter import wait_for_rollout
+    from releasectl.adapters.aws.ecs import ServiceDeploymentsUnavailable, outcome_tags
+    from releasectl.commands.rollout_waiter import wait_for_rollout, wait_for_service_deployment
 
     if plan.action is Action.NOOP:
         lead = primary(snapshot) or {}
@@ -306,10 +363,10 @@ def _carry_out(
     else:
         updated = ecs.update_service(arn, plan.service_settings)
     deployment_id = _our_deployment(updated, arn, before=snapshot)
-    if deployment_id:
-        ctx.reporter.info(
-            f"deployment {deployment_id} started: {ecs.service} -> {arn} ({plan.release.version})"
-        )
+    followed = _our_service_deployment(ctx, ecs, updated, before=snapshot, deployment_id=deployment_id)
+    label = _short(followed) if followed else deployment_id
+    if label:
+        ctx.reporter.info(f"deployment {label} started: {ecs.service} -> {arn} ({plan.release.version})")
     else:
         ctx.reporter.warn(
             f"{ecs.service} now points at {arn} ({plan.release.version}), but ECS listed no new deployment"
@@ -317,18 +374,20 @@ def _carry_out(
 
     if not wait:
         # The request was accepted; whether the rollout works is unknown, and the result says so.
-        return _result(
+        result = _result(
             ctx,
             plan,
             Outcome.SUCCEEDED,
-            f"deployment {deployment_id or 'of ' + arn} started, not verified (--no-wait); "
+            f"deployment {label or 'of ' + arn} started, not verified (--no-wait); "
             "`releasectl status` shows how it goes",
             arn,
             deployment_id,
             started,
             verified=False,
         )
-    if deployment_id is None:
+        result.extra["service_deployment"] = followed
+        return result
+    if deployment_id is None and followed is None:
         raise OperationFailed(
             f"ECS listed no deployment of {arn} after updating service {ecs.service}, "
             "so its outcome cannot be verified",
@@ -336,30 +395,52 @@ def _carry_out(
         )
 
     target = Target(
-        deployment_id=deployment_id,
+        deployment_id=deployment_id or "",
         task_definition=arn,
         previous_task_definition=plan.previous_task_definition,
     )
     limit = timeout or ctx.config.deploy_timeout
+    verifier = _verifier(plan, verify)
+    waited: Any = None
     with interrupted_as(
-        f"interrupted while waiting for deployment {deployment_id} ({plan.release.version}, {arn}) "
+        f"interrupted while waiting for deployment {label} ({plan.release.version}, {arn}) "
         f"on service {ecs.service}; ECS carries on with it",
-        hint="`releasectl status` shows how it ends",
+        hint="`releasectl status` shows how it ends; `releasectl abort` stops it",
     ):
         try:
-            waited = wait_for_rollout(
-                ctx,
-                ecs,
-                target=target,
-                seen=Seen.baseline(snapshot),
-                timeout=limit,
-                first_snapshot=updated,
-                rng=rng,
-            )
+            if followed is not None:
+                try:
+                    waited = wait_for_service_deployment(
+                        ctx,
+                        ecs,
+                        arn=followed,
+                        target=target,
+                        seen=Seen.baseline(snapshot),
+                        timeout=limit,
+                        rng=rng,
+                        verifier=verifier,
+                    )
+                except ServiceDeploymentsUnavailable as exc:
+                    ctx.reporter.detail(f"{exc.message}; reading the service's deployments list instead")
+                    followed = None
+            if waited is None:
+                if deployment_id is None:
+                    raise OperationFailed(
+                        f"ECS listed no deployment of {arn} after updating service {ecs.service}, "
+                        "so its outcome cannot be verified",
+                        hint="`releasectl status` shows what the service runs",
+                    )
+                waited = wait_for_rollout(
+                    ctx,
+                    ecs,
+                    target=target,
+                    seen=Seen.baseline(snapshot),
+                    timeout=limit,
+                    first_snapshot=updated,
+                    rng=rng,
+                )
         except ReleasectlError as exc:
-            exc.message = (
-                f"while waiting for deployment {deployment_id} (ECS carries on with it): {exc.message}"
-            )
+            exc.message = f"while waiting for deployment {label} (ECS carries on with it): {exc.message}"
             raise
 
     outcome = Outcome.TIMED_OUT if waited.timed_out else waited.decision.outcome
@@ -369,7 +450,81 @@ def _carry_out(
     except ReleasectlError as exc:
         # The outcome stands; only the record that automatic rollback relies on is missing.
         ctx.reporter.warn(f"could not record outcome {outcome.value} on {arn}: {exc.one_line()}")
-    return _result(ctx, plan, outcome, waited.message, arn, deployment_id, started)
+    result = _result(ctx, plan, outcome, waited.message, arn, deployment_id, started)
+    result.extra["service_deployment"] = followed
+    result.extra["followed"] = "service_deployments" if followed else "deployments_list"
+    if followed:
+        result.extra["stopped_by"] = waited.stopped_by
+        result.extra["manual_action"] = waited.verdict.manual_action
+        result.extra["test_listener_verified"] = waited.verified
+        if verifier is not None and outcome is Outcome.SUCCEEDED and not waited.verified:
+            ctx.reporter.warn(
+                "the test listener never carried the new revision while releasectl watched: "
+                "it was not verified there"
+            )
+    return result
+
+
+def _our_service_deployment(
+    ctx: Context,
+    ecs: EcsApi,
+    updated: Mapping[str, Any],
+    *,
+    before: Mapping[str, Any],
+    deployment_id: str | None,
+) -> str | None:
+    """The ARN of the service deployment our update started, or None where ECS reports none
+    (moto, an older partition): then the deployments list decides. Chosen once, said with -v."""
+    from datetime import datetime, timedelta
+
+    from releasectl.adapters.aws.ecs import ServiceDeploymentsUnavailable, service_deployments_offered
+    from releasectl.core.rollout import deployment
+
+    if not service_deployments_offered(updated):
+        ctx.reporter.detail(
+            "this ECS endpoint reports no service deployments (no currentServiceDeployment): "
+            "the outcome is read from the service's deployments list"
+        )
+        return None
+    current = str(updated["currentServiceDeployment"])
+    if current != before.get("currentServiceDeployment"):
+        ctx.reporter.detail(
+            f"the outcome is read from service deployment {current} (DescribeServiceDeployments)"
+        )
+        return current
+    # The answer still names the deployment before ours: find ours by when it was created.
+    ours = deployment(updated, deployment_id) if deployment_id else None
+    created = (ours or {}).get("createdAt")
+    after = created - timedelta(seconds=1) if isinstance(created, datetime) else None
+    try:
+        found = ecs.list_service_deployments(created_after=after)
+    except ServiceDeploymentsUnavailable as exc:
+        ctx.reporter.detail(f"{exc.message}: the outcome is read from the service's deployments list")
+        return None
+    candidates = [
+        d for d in found if d.get("serviceDeploymentArn") and d.get("serviceDeploymentArn") != current
+    ]
+    if not candidates:
+        ctx.reporter.detail(
+            "no service deployment of ours is listed: the outcome is read from the deployments list"
+        )
+        return None
+    newest = max(candidates, key=lambda d: str(d.get("createdAt") or ""))
+    arn = str(newest["serviceDeploymentArn"])
+    ctx.reporter.detail(f"the outcome is read from service deployment {arn} (DescribeServiceDeployments)")
+    return arn
+
+
+def _verifier(plan: DeployPlan, verify: VerifySettings | None) -> Any:
+    if verify is None:
+        return None
+    from releasectl.commands.verify import Verifier
+
+    return Verifier(settings=verify, version=plan.release.version, commit=plan.release.commit)
+
+
+def _short(arn: str) -> str:
+    return arn.rsplit("/", 1)[-1]
 
 
 def _our_deployment(service: Mapping[str, Any], arn: str, *, before: Mapping[str, Any]) -> str | None:

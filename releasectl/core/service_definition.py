@@ -132,11 +132,57 @@ _CONTAINER: dict[str, Any] = {
     "health_check": _HEALTH_CHECK,
     "logs": _LOGS,
 }
+
+
+def _percent(low: float, high: float) -> Check:
+    # ECS takes these in steps of 0.1 (CanaryConfiguration, LinearConfiguration).
+    def check(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            try:
+                value = float(str(value))
+            except ValueError:
+                raise ValueError(f"{value!r} is not a number") from None
+        number = float(value)
+        if not low <= number <= high:
+            raise ValueError(f"{value} is outside {low:g}..{high:g}")
+        if abs(number * 10 - round(number * 10)) > 1e-9:
+            raise ValueError(f"{value} is not a multiple of 0.1")
+        return round(number, 1)
+
+    return check
+
+
+def _path_or_off(value: Any) -> str | bool:
+    # A URL path such as "/version", or false for no such check.
+    if value is False:
+        return False
+    if not isinstance(value, str) or not value.startswith("/"):
+        raise ValueError(f"{value!r} is not a path starting with / (or false)")
+    return value
+
+
 _DEPLOYMENT: dict[str, Check] = {
     "circuit_breaker": _bool,
     "minimum_healthy_percent": _int(0, 100),
     "maximum_percent": _int(100, 200),
     "alarms": _str_list,
+    "strategy": _choice("ROLLING", "BLUE_GREEN", "CANARY", "LINEAR"),
+    "bake_time": _int(0, 1440),
+    "canary_percent": _percent(0.1, 100.0),
+    "canary_bake_time": _int(0, 1440),
+    "linear_step_percent": _percent(3.0, 100.0),
+    "linear_step_bake_time": _int(0, 1440),
+    "early_success_percent": _int(0, 100),
+    "early_success_cleanup": _choice("BLOCKING", "DEFERRED"),
+}
+_VERIFY: dict[str, Check] = {
+    "url": _str,
+    "version_path": _path_or_off,
+    "health_path": _path_or_off,
+    "expect_version": _bool,
+    "expect_commit": _bool,
+    "attempts": _int(1, 20),
+    "timeout": _int(1, 60),
 }
 _SERVICE: dict[str, Any] = {
     "desired_count": _int(0, 5000),
@@ -145,7 +191,13 @@ _SERVICE: dict[str, Any] = {
     "security_groups": _str_list,
     "assign_public_ip": _bool,
     "target_group_arn": _str,
+    # Blue/green, canary and linear: what ECS needs to move traffic between two revisions.
+    "alternate_target_group_arn": _str,
+    "production_listener_rule_arn": _str,
+    "test_listener_rule_arn": _str,
+    "infrastructure_role_arn": _str,
     "deployment": _DEPLOYMENT,
+    "verify": _VERIFY,
 }
 _TASK: dict[str, Any] = {
     "family": _str,

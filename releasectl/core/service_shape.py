@@ -118,6 +118,7 @@ def service_settings(spec: Mapping[str, Any], *, container_name: str) -> dict[st
             "enable": True,
             "rollback": True,
         }
+    settings["deploymentConfiguration"].update(_strategy_settings(deployment))
     if service.get("subnets"):
         settings["networkConfiguration"] = {
             "awsvpcConfiguration": {
@@ -128,16 +129,162 @@ def service_settings(spec: Mapping[str, Any], *, container_name: str) -> dict[st
         }
     if service.get("target_group_arn"):
         port = (spec["containers"].get(container_name) or {}).get("port")
-        settings["loadBalancers"] = [
-            {
-                "targetGroupArn": service["target_group_arn"],
-                "containerName": container_name,
-                "containerPort": port,
-            }
-        ]
+        balancer: dict[str, Any] = {
+            "targetGroupArn": service["target_group_arn"],
+            "containerName": container_name,
+            "containerPort": port,
+        }
+        advanced = {ecs_key: service[key] for key, ecs_key in _ADVANCED_KEYS.items() if service.get(key)}
+        if advanced:
+            balancer["advancedConfiguration"] = advanced
+        settings["loadBalancers"] = [balancer]
     if service.get("health_check_grace_period") is not None:
         settings["healthCheckGracePeriodSeconds"] = service["health_check_grace_period"]
     return settings
+
+
+# ECS's defaults where the service definition leaves a field out (the DeploymentConfiguration,
+# CanaryConfiguration and LinearConfiguration API reference); BLUE_GREEN requires a bake time.
+BAKE_TIME_DEFAULT = 5
+CANARY_PERCENT_DEFAULT = 5.0
+CANARY_BAKE_TIME_DEFAULT = 10
+LINEAR_STEP_PERCENT_DEFAULT = 10.0
+LINEAR_STEP_BAKE_TIME_DEFAULT = 6
+TRAFFIC_SHIFTING = ("BLUE_GREEN", "CANARY", "LINEAR")
+_ADVANCED_KEYS = {
+    "alternate_target_group_arn": "alternateTargetGroupArn",
+    "production_listener_rule_arn": "productionListenerRule",
+    "test_listener_rule_arn": "testListenerRule",
+    "infrastructure_role_arn": "roleArn",
+}
+
+
+def _strategy_settings(deployment: Mapping[str, Any]) -> dict[str, Any]:
+    """deploymentConfiguration's strategy fields: each strategy's own, its defaults filled in,
+    so that what is sent and what ECS describes back read the same."""
+    strategy = deployment.get("strategy")
+    out: dict[str, Any] = {}
+    if strategy:
+        out["strategy"] = strategy
+    if strategy in TRAFFIC_SHIFTING:
+        out["bakeTimeInMinutes"] = deployment.get("bake_time", BAKE_TIME_DEFAULT)
+    elif deployment.get("bake_time") is not None:
+        out["bakeTimeInMinutes"] = deployment["bake_time"]
+    if strategy == "CANARY":
+        out["canaryConfiguration"] = {
+            "canaryPercent": float(deployment.get("canary_percent", CANARY_PERCENT_DEFAULT)),
+            "canaryBakeTimeInMinutes": deployment.get("canary_bake_time", CANARY_BAKE_TIME_DEFAULT),
+        }
+    if strategy == "LINEAR":
+        out["linearConfiguration"] = {
+            "stepPercent": float(deployment.get("linear_step_percent", LINEAR_STEP_PERCENT_DEFAULT)),
+            "stepBakeTimeInMinutes": deployment.get("linear_step_bake_time", LINEAR_STEP_BAKE_TIME_DEFAULT),
+        }
+    if strategy in (None, "ROLLING") and deployment.get("early_success_percent") is not None:
+        out["earlySuccessCriteria"] = {
+            "enable": True,
+            "healthyPercent": deployment["early_success_percent"],
+            "sourceServiceRevisionCleanup": deployment.get("early_success_cleanup", "DEFERRED"),
+        }
+    return out
+
+
+def strategy_argument(text: str | None) -> str | None:
+    """`deploy --strategy`'s value as ECS names it: rolling, blue-green (or blue_green), canary,
+    linear, any case. Exit 2 for anything else."""
+    if text is None:
+        return None
+    from releasectl.core.errors import UsageError
+
+    name = text.strip().upper().replace("-", "_").replace("/", "_")
+    name = {"BLUEGREEN": "BLUE_GREEN"}.get(name, name)
+    if name not in ("ROLLING", *TRAFFIC_SHIFTING):
+        raise UsageError(
+            f"--strategy {text!r} is not a deployment strategy",
+            hint="use rolling, blue-green, canary or linear",
+        )
+    return name
+
+
+def with_strategy(spec: Mapping[str, Any], strategy: str | None) -> dict[str, Any]:
+    """The resolved definition with `strategy` in place of its own (deploy --strategy)."""
+    import copy
+
+    out = copy.deepcopy(dict(spec))
+    if strategy is not None:
+        service = out.setdefault("service", {})
+        service.setdefault("deployment", {})["strategy"] = strategy
+    return out
+
+
+def with_running_strategy(service: Mapping[str, Any], strategy: str) -> dict[str, Any]:
+    """update_service settings that switch a running service to `strategy`, keeping the rest of
+    its deployment configuration (a deploy without a service definition)."""
+    config = {
+        k: v
+        for k, v in dict(service.get("deploymentConfiguration") or {}).items()
+        if k not in ("strategy", "canaryConfiguration", "linearConfiguration", "earlySuccessCriteria")
+    }
+    config["strategy"] = strategy
+    if strategy in TRAFFIC_SHIFTING:
+        config.setdefault("bakeTimeInMinutes", BAKE_TIME_DEFAULT)
+    else:
+        config.pop("bakeTimeInMinutes", None)
+    if strategy == "CANARY":
+        config["canaryConfiguration"] = dict(
+            (service.get("deploymentConfiguration") or {}).get("canaryConfiguration")
+            or {"canaryPercent": CANARY_PERCENT_DEFAULT, "canaryBakeTimeInMinutes": CANARY_BAKE_TIME_DEFAULT}
+        )
+    if strategy == "LINEAR":
+        config["linearConfiguration"] = dict(
+            (service.get("deploymentConfiguration") or {}).get("linearConfiguration")
+            or {
+                "stepPercent": LINEAR_STEP_PERCENT_DEFAULT,
+                "stepBakeTimeInMinutes": LINEAR_STEP_BAKE_TIME_DEFAULT,
+            }
+        )
+    return {"deploymentConfiguration": config}
+
+
+def strategy_problems(spec: Mapping[str, Any]) -> list[str]:
+    """What the service's load balancer setup lacks for the strategy its definition asks for:
+    BLUE_GREEN, CANARY and LINEAR move traffic between two target groups through a listener
+    rule, with a role ECS assumes to change it. Empty when nothing is missing."""
+    service = spec.get("service") or {}
+    strategy = (service.get("deployment") or {}).get("strategy") or "ROLLING"
+    if strategy not in TRAFFIC_SHIFTING:
+        return []
+    needed = (
+        ("target_group_arn", "a target group (the production one)"),
+        ("alternate_target_group_arn", "an alternate target group"),
+        ("production_listener_rule_arn", "a production listener rule"),
+        ("infrastructure_role_arn", "the ECS infrastructure role for load balancers"),
+    )
+    return [f"service.{key} ({what})" for key, what in needed if not service.get(key)]
+
+
+def running_strategy_problems(service: Mapping[str, Any], strategy: str) -> list[str]:
+    """The same question about a running service (a deploy without a service definition):
+    its load balancer must already carry the advanced configuration blue/green needs."""
+    if strategy not in TRAFFIC_SHIFTING:
+        return []
+    controller = (service.get("deploymentController") or {}).get("type") or "ECS"
+    if controller != "ECS":
+        return [f"the ECS deployment controller (the service uses {controller})"]
+    balancers = service.get("loadBalancers") or ()
+    if not balancers:
+        return ["a load balancer (the service has none)"]
+    advanced = balancers[0].get("advancedConfiguration") or {}
+    needed = (
+        ("alternateTargetGroupArn", "an alternate target group"),
+        ("productionListenerRule", "a production listener rule"),
+        ("roleArn", "the ECS infrastructure role for load balancers"),
+    )
+    return [
+        f"loadBalancers[0].advancedConfiguration.{key} ({what})"
+        for key, what in needed
+        if not advanced.get(key)
+    ]
 
 
 def create_service_input(
@@ -222,6 +369,7 @@ def _read_service(s: Mapping[str, Any]) -> dict[str, Any]:
     alarms = config.get("alarms") or {}
     if alarms.get("enable") and alarms.get("alarmNames"):
         deployment["alarms"] = list(alarms["alarmNames"])
+    deployment.update(_read_strategy(config))
     out: dict[str, Any] = {"desired_count": s.get("desiredCount"), "deployment": deployment}
     network = (s.get("networkConfiguration") or {}).get("awsvpcConfiguration") or {}
     if network.get("subnets"):
@@ -231,8 +379,37 @@ def _read_service(s: Mapping[str, Any]) -> dict[str, Any]:
     balancers = s.get("loadBalancers") or ()
     if balancers:
         out["target_group_arn"] = balancers[0].get("targetGroupArn")
+        advanced = balancers[0].get("advancedConfiguration") or {}
+        for key, ecs_key in _ADVANCED_KEYS.items():
+            if advanced.get(ecs_key):
+                out[key] = advanced[ecs_key]
     if s.get("healthCheckGracePeriodSeconds") is not None:
         out["health_check_grace_period"] = s["healthCheckGracePeriodSeconds"]
+    return out
+
+
+def _read_strategy(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The strategy fields back, compared only where they mean something: ROLLING is the same as
+    no strategy, and a rolling deployment's bake time is not compared (ECS may report one the
+    file never set)."""
+    strategy = config.get("strategy") or "ROLLING"
+    out: dict[str, Any] = {}
+    if strategy in TRAFFIC_SHIFTING:
+        out["strategy"] = strategy
+        if config.get("bakeTimeInMinutes") is not None:
+            out["bake_time"] = config["bakeTimeInMinutes"]
+    canary = config.get("canaryConfiguration") or {}
+    if strategy == "CANARY" and canary:
+        out["canary_percent"] = float(canary.get("canaryPercent", CANARY_PERCENT_DEFAULT))
+        out["canary_bake_time"] = canary.get("canaryBakeTimeInMinutes", CANARY_BAKE_TIME_DEFAULT)
+    linear = config.get("linearConfiguration") or {}
+    if strategy == "LINEAR" and linear:
+        out["linear_step_percent"] = float(linear.get("stepPercent", LINEAR_STEP_PERCENT_DEFAULT))
+        out["linear_step_bake_time"] = linear.get("stepBakeTimeInMinutes", LINEAR_STEP_BAKE_TIME_DEFAULT)
+    early = config.get("earlySuccessCriteria") or {}
+    if strategy == "ROLLING" and early.get("enable"):
+        out["early_success_percent"] = early.get("healthyPercent")
+        out["early_success_cleanup"] = early.get("sourceServiceRevisionCleanup")
     return out
 
 
