@@ -296,6 +296,16 @@ def deploy(
         str | None,
         typer.Option("--reason", help="Why the gate is overridden (recorded with the deployment)."),
     ] = None,
+    strategy: Annotated[
+        str | None,
+        typer.Option(
+            "--strategy",
+            metavar="NAME",
+            help="rolling, blue-green, canary or linear, instead of the service definition's; "
+            "the service keeps it until a deploy changes it.",
+            show_default="the service definition's, else the service's",
+        ),
+    ] = None,
 ) -> None:
     """Deploy a released version to the environment's ECS service, pinned by digest."""
     context = _context(ctx)
@@ -310,9 +320,31 @@ def deploy(
             dry_run=dry_run,
             override_gate=override_gate,
             reason=reason,
+            strategy=strategy,
         ),
         context,
     )
+
+
+@app.command()
+def abort(
+    ctx: typer.Context,
+    any_deployment: Annotated[
+        bool,
+        typer.Option("--any", help="Stop the deployment in flight even if releasectl did not start it."),
+    ] = False,
+    timeout: Annotated[
+        int | None,
+        typer.Option(
+            help="Seconds to wait for the rollback.", min=1, show_default="deploy_timeout from config, 900"
+        ),
+    ] = None,
+) -> None:
+    """Stop the deployment in flight with a rollback, wait for the rollback, report it."""
+    context = _context(ctx)
+    from releasectl.commands.abort import abort as do_abort
+
+    _finish(do_abort(context, any_deployment=any_deployment, timeout=timeout), context)
 
 
 @app.command()
@@ -347,6 +379,73 @@ def rollback(
     from releasectl.commands.rollback import rollback as do_rollback
 
     _finish(do_rollback(context, to=to, timeout=timeout, wait=wait, force=force), context)
+
+
+@app.command("run", context_settings={"allow_interspersed_args": False})
+def run_cmd(
+    ctx: typer.Context,
+    command: Annotated[
+        list[str] | None,
+        typer.Argument(help="The command and its arguments, after `--`.", show_default=False),
+    ] = None,
+    version: Annotated[
+        str | None,
+        typer.Option(
+            "--version",
+            help="Released version whose revision runs the task.",
+            show_default="the version the service runs",
+        ),
+    ] = None,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Follow the task to its end.")] = True,
+    timeout: Annotated[
+        int | None,
+        typer.Option(
+            help="Seconds to follow the task; then exit 3 and leave it running.",
+            min=1,
+            show_default="deploy_timeout from config, 900",
+        ),
+    ] = None,
+    stop_on_interrupt: Annotated[
+        bool, typer.Option("--stop-on-interrupt", help="Stop the task on Ctrl-C (else a terminal asks).")
+    ] = False,
+) -> None:
+    """Run a one-off task (a migration, a script) from a release, as the service runs: `run -- CMD ARGS…`."""
+    options = _options(ctx)
+    if "--" not in options.argv or not command:
+        raise UsageError(
+            "run takes its command after `--`", hint="releasectl run [--version V] -- CMD ARGS…"
+        )
+    context = _context(ctx)
+    from releasectl.commands.run import run as do_run
+
+    result = do_run(
+        context,
+        command=list(command),
+        version=version,
+        wait=wait,
+        timeout=timeout,
+        stop_on_interrupt=stop_on_interrupt,
+        ask=_terminal_question(),
+    )
+    _finish(result, context)
+
+
+def _terminal_question() -> Any:
+    """A yes/no question for the person at the terminal, or None when nobody can answer it."""
+    import sys
+
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        return None
+
+    def ask(question: str) -> bool:
+        import click
+
+        try:
+            return bool(typer.confirm(question, default=False, err=True))
+        except click.exceptions.Abort:
+            return False
+
+    return ask
 
 
 @app.command()
@@ -583,7 +682,7 @@ def run(args: list[str]) -> int:
 
     command = typer.main.get_command(app)
     # One per run: callers in tests run many commands in one process.
-    options = GlobalOptions()
+    options = GlobalOptions(argv=tuple(args))
 
     def body() -> int:
         try:

@@ -38,6 +38,8 @@ class GlobalOptions(RunState):
     endpoint_url: str | None = None
     config: Path | None = None
     env: str | None = None
+    # The command line as given: `run` needs to know whether `--` was on it.
+    argv: tuple[str, ...] = ()
 
     def config_flags(self) -> dict[str, str | None]:
         return {
@@ -154,10 +156,27 @@ COMMAND_EXIT_CODES: dict[str, list[tuple[int, str]]] = {
     ],
     "deploy": [
         (0, "deployed and healthy (--no-wait: started), or already running it"),
-        (1, "the deployment failed, or ECS rolled it back"),
+        (
+            1,
+            "the deployment failed, ECS rolled it back (or was stopped: abort, a failed test-listener check)",
+        ),
         (3, "timed out waiting; the rollout may still be in progress"),
-        (4, "VERSION is not released, the promotion gate is not met, or a resource is missing"),
+        (
+            4,
+            "VERSION is not released, the promotion gate is not met, a resource is missing, "
+            "or the load balancer setup cannot carry the strategy",
+        ),
         (5, "superseded by another deployment"),
+    ],
+    "abort": [
+        (0, "the deployment in flight was stopped and rolled back"),
+        (1, "the rollback failed (manual action is needed), or the deployment stopped without one"),
+        (3, "timed out waiting for the rollback; it may still be in progress"),
+        (
+            4,
+            "nothing in flight (or it completed before the stop), someone else's without --any, "
+            "or ECS here reports no service deployments",
+        ),
     ],
     "diff": [
         (0, "printed what a deploy would change (nothing is written)"),
@@ -185,7 +204,13 @@ COMMAND_EXIT_CODES: dict[str, list[tuple[int, str]]] = {
         (0, "printed the logs (--follow: the build succeeded)"),
         (1, "--follow: the build failed; or an AWS call failed"),
         (3, "gave up following after build_timeout; the build may still run"),
-        (4, "no such build, or no credentials"),
+        (4, "no such build, service or log group, or no credentials"),
+    ],
+    "run": [
+        (0, "the task ran and its command exited 0 (--no-wait: the task started)"),
+        (1, "the command exited non-zero (its code is shown), or the task could not start"),
+        (3, "gave up following after --timeout; the task was left running and is named"),
+        (4, "VERSION is not released, or the service, cluster or repository does not exist"),
     ],
     "doctor": [
         (0, "every check passed"),
