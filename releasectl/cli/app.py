@@ -412,9 +412,7 @@ def run_cmd(
     """Run a one-off task (a migration, a script) from a release, as the service runs: `run -- CMD ARGS…`."""
     options = _options(ctx)
     if "--" not in options.argv or not command:
-        raise UsageError(
-            "run takes its command after `--`", hint="releasectl run [--version V] -- CMD ARGS…"
-        )
+        raise UsageError("run takes its command after `--`", hint="releasectl run [--version V] -- CMD ARGS…")
     context = _context(ctx)
     from releasectl.commands.run import run as do_run
 
