@@ -1,4 +1,5 @@
-"""`releasectl status`: what the service runs now, in two API calls."""
+"""`releasectl status`: what the service runs now, in two API calls (three where ECS reports
+service deployments: then the current one's status, stage and traffic split too)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,24 @@ def service_status(ctx: Context) -> View:
 def read_status(ecs: EcsApi, *, container_name: str) -> StatusView:
     service = ecs.describe_service()
     revision = ecs.describe_task_definition(str(service["taskDefinition"]))
-    return StatusView(build_status(service, revision, container_name=container_name, cluster=ecs.cluster))
+    data = build_status(service, revision, container_name=container_name, cluster=ecs.cluster)
+    data["service_deployment"] = _service_deployment(ecs, service)
+    return StatusView(data)
+
+
+def _service_deployment(ecs: EcsApi, service: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The current service deployment: where it is (stage, split) while it runs, how it ended
+    after. None where ECS reports none."""
+    from releasectl.adapters.aws.ecs import ServiceDeploymentsUnavailable, service_deployments_offered
+    from releasectl.core.service_deployment import read
+
+    if not service_deployments_offered(service):
+        return None
+    try:
+        view = read(ecs.describe_service_deployment(str(service["currentServiceDeployment"])))
+    except ServiceDeploymentsUnavailable:
+        return None
+    return {**view.to_json(), "in_flight": not view.finished, "summary": view.summary()}
 
 
 def build_status(
@@ -123,6 +141,12 @@ class StatusView(View):
             f"rollout   {d['rollout_state'] or 'unknown'}: "
             f"running {d['running']}/{d['desired']}, pending {d['pending']}",
         ]
+        current = d.get("service_deployment")
+        if current:
+            label = "deploying" if current["in_flight"] else "last     "
+            ident = str(current["service_deployment"]).rsplit("/", 1)[-1]
+            strategy = str(current["strategy"]).replace("_", "/").lower()
+            lines.append(f"{label} {ident} ({strategy}) {current['summary']}")
         blocks: list[Block] = [Lines.of(lines, "cut")]
         blocks.append(
             Table.of(
