@@ -155,6 +155,22 @@ def release(
             ctx.reporter.info(message)
             return _result(ctx, Outcome.NOOP, message, version, image, extra, started)
 
+    from releasectl.commands.migrate import failed_release_message, migrate
+
+    migration = migrate(ctx, version=version, commit=commit, digest=digest, timeout=timeout)
+    if migration is not None:
+        extra["migration"] = migration.to_json()
+        if migration.outcome is not Outcome.SUCCEEDED:
+            # The service stays on what it runs: a failed migration is a failed release (exit 1).
+            extra["deploy_outcome"] = None
+            if migration.run.raw is not None:
+                from releasectl.commands.evidence import task_evidence
+
+                extra["evidence"] = task_evidence(migration.run.raw, migration.run.tail).to_json()
+            outcome = Outcome.TIMED_OUT if migration.outcome is Outcome.TIMED_OUT else Outcome.FAILED
+            message = failed_release_message(version, claim_note, migration)
+            return _result(ctx, outcome, message, version, image, extra, started)
+
     from releasectl.commands.deploy import deploy as run_deploy
 
     with interrupted_as(

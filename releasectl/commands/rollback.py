@@ -122,4 +122,7 @@ def run_rollback(
                 f" ({release.version}'s recorded outcome was {record.outcome}; "
                 "rolled back to it because of --force)"
             )
+        from releasectl.commands.migrate import warn_unreverted
+
+        warn_unreverted(ctx, result, release.version, [current, *record.scanned])
     return result

@@ -10,13 +10,13 @@ reason (a pull that failed, a missing secret...), which is "could not start".
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from releasectl.core.log_follow import LogLocation
 from releasectl.core.result import Outcome
-from releasectl.core.versions import MIGRATION_TAG, ONE_OFF_TAG, OUTCOME_TAG
+from releasectl.core.versions import MIGRATION_TAG, ONE_OFF_TAG, OUTCOME_TAG, precedence
 
 RUN_STARTED_BY = "releasectl-run"
 MIGRATE_STARTED_BY = "releasectl-migrate"
@@ -203,3 +203,19 @@ def deployed_by_no_one(tags: Mapping[str, str]) -> bool:
     """A revision registered only to run a one-off task, that no deployment has run: it says
     nothing of what the service ran."""
     return bool(tags.get(ONE_OFF_TAG)) and not tags.get(OUTCOME_TAG)
+
+
+def migrations_since(target_version: str, revisions: Iterable[Any]) -> list[dict[str, str]]:
+    """The migrations that ran (exit 0) for versions newer than `target_version`, from the
+    revisions given (releasectl.core.deploy_plan.Revision), newest version first: what a
+    rollback to `target_version` leaves in place."""
+    target = precedence(target_version)
+    found: dict[str, dict[str, str]] = {}
+    for revision in revisions:
+        version = revision.version
+        if revision.tags.get(MIGRATION_TAG) != "exit 0" or not version or version in found:
+            continue
+        key = precedence(version)
+        if key is not None and (target is None or key > target):
+            found[version] = {"version": version, "task_definition": revision.arn}
+    return sorted(found.values(), key=lambda item: precedence(item["version"]) or (), reverse=True)

@@ -16,6 +16,7 @@ from typing import Any
 from releasectl.core.deploy_plan import Revision
 from releasectl.core.errors import EnvironmentProblem
 from releasectl.core.ledger import Release
+from releasectl.core.oneoff import deployed_by_no_one
 from releasectl.core.versions import precedence
 
 # How many revisions an automatic rollback reads looking for verified-good versions; each is
@@ -148,7 +149,13 @@ def check_named_target(
         )
 
     def records(revision: Revision) -> bool:
-        return revision.digest(container_name) == target.digest and revision.version in (None, version)
+        # A revision registered for a one-off task (`run`, a migration) that no deployment ran is
+        # no record of the service running the version.
+        return (
+            revision.digest(container_name) == target.digest
+            and revision.version in (None, version)
+            and not deployed_by_no_one(revision.tags)
+        )
 
     deployed: Revision | None = running if records(running) else None
     with_outcome: Revision | None = running if deployed is not None and running.outcome else None

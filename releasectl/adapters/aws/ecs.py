@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from releasectl.adapters.aws.clients import aws_errors, each_page, error_code
 from releasectl.core.deploy_plan import Revision, revision_of
 from releasectl.core.errors import Conflict, EnvironmentProblem, ReleasectlError
+from releasectl.core.oneoff import recorded_outcome
 from releasectl.core.rollback_target import HISTORY_SCAN
 from releasectl.core.versions import COMMIT_TAG, OUTCOME_TAG, VERSION_TAG
 
@@ -281,7 +282,8 @@ class EcsApi:
             if count >= limit:
                 break
             if revision.version and revision.outcome and revision.version not in outcomes:
-                outcomes[revision.version] = revision.outcome
+                # `failed (migration exit 3)` when the release stopped at its migration.
+                outcomes[revision.version] = recorded_outcome(revision.tags) or revision.outcome
         return outcomes
 
     # ------------------------------------------------------------------------- tasks
