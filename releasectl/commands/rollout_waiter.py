@@ -235,8 +235,6 @@ def wait_for_service_deployment(
     if rolled_back and stopped_by is None and _aborted(ecs, target.task_definition, arn):
         stopped_by = "abort"
         verdict = decide(sd, stopped_by=stopped_by)
-    if not timed_out and verdict.decision in (RolloutDecision.ROLLED_BACK, RolloutDecision.FAILED):
-        _report_stopped_tasks(ctx, ecs, observation, target)
     return DeploymentWaitResult(
         verdict=verdict,
         view=view,
@@ -281,21 +279,3 @@ def _aborted(ecs: EcsApi, task_definition: str, arn: str) -> bool:
     except ReleasectlError:
         return False
     return revision.tags.get(ABORT_TAG) == arn.rsplit("/", 1)[-1]
-
-
-def _report_stopped_tasks(ctx: Context, ecs: EcsApi, observation: Observation, target: Target) -> None:
-    """Why tasks of ours stopped, once, after a failed deployment (not on every poll: a poll in
-    this mode stays at two calls)."""
-    if not observation.seen.failed_tasks:
-        return
-    from releasectl.core.errors import ReleasectlError
-
-    try:
-        stopped = ecs.stopped_tasks(target.deployment_id, seen=set())
-    except ReleasectlError as exc:
-        ctx.reporter.warn(f"could not read why the tasks stopped: {exc.one_line()}")
-        return
-    reasons = Counter(stop_reason(task) for task in stopped)
-    for reason, count in reasons.items():
-        prefix = f"{count} tasks stopped" if count > 1 else "task stopped"
-        ctx.reporter.warn(f"{prefix}: {reason}")

@@ -4,7 +4,9 @@ ECS's own notion of "stable" (what `services_stable` waits for) is not success: 
 circuit-breaker rollback the old deployment is perfectly stable. So every decision here is
 about the deployment id that update_service returned to us:
 
-- succeeded   ours is PRIMARY, rolloutState COMPLETED, running == desired (and a task ran);
+- succeeded   ours is PRIMARY, rolloutState COMPLETED, running == desired (and a task ran), or,
+              with early success criteria, at least their share of ours running: the old tasks
+              need not be gone;
 - failed      ours turned FAILED and ECS was not configured to roll back;
 - rolled_back ours turned FAILED with rollback on, or ours vanished and the deployment that
               replaced it is ECS's rollback (old task definition plus circuit-breaker evidence);
@@ -146,6 +148,17 @@ def rollback_enabled(service: Mapping[str, Any]) -> bool:
     return bool(breaker.get("enable") and breaker.get("rollback"))
 
 
+def early_success_percent(service: Mapping[str, Any]) -> int | None:
+    """The healthy share at which ECS completes a rolling deployment early, when the service has
+    early success criteria (docs/design.md §5); None otherwise."""
+    config = service.get("deploymentConfiguration") or {}
+    if (config.get("strategy") or "ROLLING") != "ROLLING":
+        return None
+    early = config.get("earlySuccessCriteria") or {}
+    percent = early.get("healthyPercent")
+    return int(percent) if early.get("enable") and isinstance(percent, int | float) else None
+
+
 def observe(service: Mapping[str, Any], target: Target, seen: Seen) -> Observation:
     """Decide what one describe_services snapshot means for our deployment."""
     ours = deployment(service, target.deployment_id)
@@ -241,6 +254,16 @@ def _decide(
     if ours.get("status") == "PRIMARY" and ours.get("rolloutState") == "COMPLETED":
         running, desired = _count(ours, "runningCount"), _count(ours, "desiredCount")
         drained = _count(service, "runningCount") == _count(service, "desiredCount")
+        early = early_success_percent(service)
+        if early is not None and desired and running * 100 >= early * desired:
+            # Early success: ECS completed ours at that share of healthy tasks; the old tasks
+            # (and the rest of ours) may still be on their way. Waiting for them is no part of it.
+            return (
+                RolloutDecision.SUCCEEDED,
+                f"deployment {ident} completed early ({running}/{desired} tasks running "
+                f"{target.task_definition}, early success at {early}%)",
+                None,
+            )
         if running == desired and drained:
             if desired == 0:
                 return (

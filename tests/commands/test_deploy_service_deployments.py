@@ -163,7 +163,28 @@ def test_early_success_is_success_while_the_old_tasks_still_drain() -> None:
     assert "early success at 50% healthy" in result.message
 
 
-def test_a_circuit_breaker_rollback_is_rolled_back_exit_1_with_the_failed_tasks_reasons() -> None:
+def test_early_success_is_success_in_the_deployments_list_fallback_too() -> None:
+    early = {
+        "strategy": "ROLLING",
+        "earlySuccessCriteria": {
+            "enable": True,
+            "healthyPercent": 50,
+            "sourceServiceRevisionCleanup": "DEFERRED",
+        },
+    }
+    fake = world(api=False, deployment_configuration=early, script=[draining_old_tasks])
+    result, _ = deploy(fake, timeout=60)
+    assert result.outcome is Outcome.SUCCEEDED and result.extra["followed"] == "deployments_list"
+    assert "completed early" in result.message
+
+
+def test_without_early_success_old_tasks_still_running_is_not_yet_success() -> None:
+    fake = world(api=False, script=[draining_old_tasks])
+    result, _ = deploy(fake, timeout=60)
+    assert result.outcome is Outcome.TIMED_OUT
+
+
+def test_a_circuit_breaker_rollback_is_rolled_back_exit_1_and_polls_never_list_tasks() -> None:
     fake = world(
         sd_script=[
             at("IN_PROGRESS"),
@@ -174,33 +195,15 @@ def test_a_circuit_breaker_rollback_is_rolled_back_exit_1_with_the_failed_tasks_
                 breaker=("TRIGGERED", 3, 2),
                 rollback_reason="Circuit breaker triggered",
             ),
-        ],
-        script=[
-            lambda r: service_frame(
-                r,
-                [
-                    deployment(r.new_id, r.new_td, failed=3, desired=r.desired),
-                    deployment(
-                        r.old_id,
-                        r.old_td,
-                        status="ACTIVE",
-                        rollout="COMPLETED",
-                        running=r.desired,
-                        desired=r.desired,
-                    ),
-                ],
-                running=r.desired,
-            )
-        ],
+        ]
     )
-    fake.add_stopped_tasks(
-        3, started_by="ecs-svc/2000000000000000001", reason="Essential container in task exited"
-    )
-    result, ctx = deploy(fake)
+    result, _ = deploy(fake)
     assert result.outcome is Outcome.ROLLED_BACK and result.exit_code is ExitCode.FAILED
     assert "circuit breaker tripped: 3 failed tasks (threshold 2)" in result.message
-    assert "3 tasks stopped: Essential container in task exited; app: exit 1" in ctx.reporter.texts("warn")
-    assert fake.count("list_tasks") == 1  # once, after the outcome: not on every poll
+    assert "(ECS: Circuit breaker triggered)" in result.message
+    ops = fake.operations()
+    polling = ops[ops.index("update_service") + 1 : ops.index("tag_resource")]
+    assert set(polling) <= {"describe_service_deployments", "describe_services", "describe_task_definition"}
 
 
 def test_an_alarm_rollback_names_the_alarm() -> None:
