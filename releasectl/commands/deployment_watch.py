@@ -78,7 +78,12 @@ class RichWatch:
         self.line.set(view, bake_left)
         if changed:
             # The changes stay on screen once the live line is gone.
-            self.console.print(f"deployment {view.id}: {view.summary(bake_left)}", markup=False)
+            self.console.print(
+                f"deployment {view.id}: {view.summary(bake_left)}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
         self.live.refresh()
 
     def close(self) -> None:
@@ -121,7 +126,7 @@ class _Above:
         self._pending += text
         while "\n" in self._pending:
             line, self._pending = self._pending.split("\n", 1)
-            self.console.print(line, markup=False, highlight=False)
+            self.console.print(line, markup=False, highlight=False, soft_wrap=True)
         return len(text)
 
     def flush(self) -> None:
