@@ -500,14 +500,41 @@ def build(
 @app.command()
 def logs(
     ctx: typer.Context,
-    build_id: Annotated[str, typer.Argument(help="CodeBuild build id (project:uuid).")],
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep following until it ends.")] = False,
+    build_id: Annotated[
+        str | None, typer.Argument(help="CodeBuild build id (project:uuid).", show_default=False)
+    ] = None,
+    follow: Annotated[
+        bool,
+        typer.Option("--follow", "-f", help="Keep following (a build: until it ends; --service: Ctrl-C)."),
+    ] = False,
+    service: Annotated[
+        bool, typer.Option("--service", help="The service's containers' logs instead of a build's.")
+    ] = False,
+    since: Annotated[
+        str | None,
+        typer.Option(help="With --service: how far back, e.g. 30s, 10m, 2h, 1d.", show_default="10m"),
+    ] = None,
+    task: Annotated[
+        str | None, typer.Option("--task", metavar="ID", help="With --service: one task's lines only.")
+    ] = None,
 ) -> None:
-    """Print (or follow) a CodeBuild build's logs."""
+    """Print (or follow) a CodeBuild build's logs, or with --service the service's own."""
+    if service == (build_id is not None):
+        raise UsageError(
+            "logs takes a build id or --service (not both)",
+            hint="releasectl logs BUILD_ID [--follow], or releasectl logs --service [--since 10m] [--follow]",
+        )
+    if not service and (since is not None or task is not None):
+        raise UsageError("--since and --task go with --service", hint="releasectl logs --service --since 10m")
     context = _context(ctx)
-    from releasectl.commands.build import logs as do_logs
+    if service:
+        from releasectl.commands.service_logs import service_logs
 
-    code = do_logs(context, build_id=build_id, follow=follow)
+        code = service_logs(context, follow=follow, since=since, task=task)
+    else:
+        from releasectl.commands.build import logs as do_logs
+
+        code = do_logs(context, build_id=str(build_id), follow=follow)
     if code:
         raise typer.Exit(code)
 
