@@ -14,7 +14,7 @@ import typer
 from releasectl import __version__
 from releasectl.cli.exits import guarded, report
 from releasectl.cli.options import GlobalOptions, ReleasectlGroup, ReleasectlTyper, read_global_options
-from releasectl.core.errors import ExitCode, UsageError
+from releasectl.core.errors import ExitCode, ReleasectlError, UsageError
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -73,17 +73,21 @@ def _context(ctx: typer.Context, **flags: Any) -> Any:
 
     options = _options(ctx)
     config = load_config(flags={**options.config_flags(), **flags}, config_path=options.config)
-    return Context(
+    context = Context(
         config=config,
         json_output=options.json_output,
         verbose=options.verbose,
         reporter=StreamReporter(verbose=options.verbose),
     )
+    options.context = context  # a command that ends in an error is announced with its config
+    return context
 
 
 def _finish(result: Any, context: Any) -> None:
     from releasectl.cli.render import write_result
+    from releasectl.commands.notify import announce_result
 
+    announce_result(context, result)  # `notify` targets; a failure to send is only a warning
     write_result(result, json_output=context.json_output)
     if result.exit_code != ExitCode.OK:
         raise typer.Exit(int(result.exit_code))
@@ -707,13 +711,18 @@ def run(args: list[str]) -> int:
 
     command = typer.main.get_command(app)
     # One per run: callers in tests run many commands in one process.
-    options = GlobalOptions(argv=tuple(args))
+    import time
+
+    options = GlobalOptions(argv=tuple(args), started=time.monotonic())
 
     def body() -> int:
         try:
             # Without standalone mode click hands back typer.Exit's code instead of raising it.
             returned = command.main(args=args, prog_name="releasectl", standalone_mode=False, obj=options)
             return int(returned) if isinstance(returned, int) else 0
+        except ReleasectlError as exc:
+            _announce_error(options, exc)
+            raise
         except click.exceptions.Exit as exc:
             return int(exc.exit_code)
         except click.exceptions.Abort:
@@ -728,6 +737,16 @@ def run(args: list[str]) -> int:
             return report(options, exc.format_message(), ExitCode.USAGE, hint=_usage_hint(exc))
 
     return guarded(options, body)
+
+
+def _announce_error(options: GlobalOptions, exc: ReleasectlError) -> None:
+    if options.context is None:
+        return  # it ended before its configuration was read
+    import time
+
+    from releasectl.commands.notify import announce_error
+
+    announce_error(options.context, options.command, exc, time.monotonic() - options.started)
 
 
 def _usage_hint(exc: Any) -> str | None:

@@ -40,6 +40,10 @@ class GlobalOptions(RunState):
     env: str | None = None
     # The command line as given: `run` needs to know whether `--` was on it.
     argv: tuple[str, ...] = ()
+    # When the run began, and the command's context once made: a command that ends in an error
+    # is still announced to the `notify` targets, with its duration.
+    started: float = 0.0
+    context: Any = None
 
     def config_flags(self) -> dict[str, str | None]:
         return {
