@@ -95,7 +95,11 @@ def run_abort(
             rng=rng,
             stopped_by=stopped_by,
         )
-    return _result(ctx, ecs, waited, what=what, version=version, revision=revision, started=started)
+    result = _result(ctx, ecs, waited, what=what, version=version, revision=revision, started=started)
+    from releasectl.commands.evidence import attach_abort_evidence
+
+    attach_abort_evidence(ctx, ecs, result)  # why the stopped deployment failed, when it did
+    return result
 
 
 def _in_flight(ecs: EcsApi, current: str) -> Any:

@@ -76,16 +76,40 @@ def attach_evidence(ctx: Context, ecs: EcsApi, result: CommandResult) -> None:
     ctx.reporter.detail(f"evidence gathered in {evidence.calls} API calls")
 
 
+def attach_abort_evidence(ctx: Context, ecs: EcsApi, result: CommandResult) -> None:
+    """Put on abort's result the evidence of the deployment it stopped, when that deployment rolled
+    back or failed. Its tasks are told by their revision: a service deployment's id is not the
+    id its tasks were started by."""
+    ended = result.extra.get("deployment_outcome")
+    if ended not in ("rolled_back", "failed") and result.outcome is not Outcome.FAILED:
+        return
+    task_definition = result.extra.get("task_definition")
+    if not task_definition:
+        return
+    evidence = deployment_evidence(ctx, ecs, deployment_id=None, task_definition=str(task_definition))
+    result.extra["evidence"] = evidence.to_json()
+
+
 def deployment_evidence(
-    ctx: Context, ecs: EcsApi, *, deployment_id: str, task_definition: str | None
+    ctx: Context, ecs: EcsApi, *, deployment_id: str | None, task_definition: str | None
 ) -> Evidence:
+    """The evidence of one deployment: its tasks are those started by `deployment_id`, or without
+    one, those of `task_definition`."""
     budget = _Budget()
     service = budget.call("the service's events", ecs.describe_service) or {}
     arns = budget.call("the stopped tasks", lambda: _stopped_arns(ecs)) or []
     described: list[Mapping[str, Any]] = []
     if arns:
         described = budget.call("the stopped tasks", lambda: _describe(ecs, arns)) or []
-    ours = [t for t in described if t.get("startedBy") == deployment_id]
+    ours = [
+        t
+        for t in described
+        if (
+            t.get("startedBy") == deployment_id
+            if deployment_id
+            else t.get("taskDefinitionArn") == task_definition
+        )
+    ]
     tasks = [stopped_task(t) for t in ours]
     failed = [t for t in tasks if t.failed]
 
@@ -103,7 +127,7 @@ def deployment_evidence(
         found = budget.call("the load balancer's target health", functools.partial(_health, ctx, group))
         targets.extend(found or [])
 
-    since = deployment_started(service, deployment_id) or _earliest(ours)
+    since = (deployment_started(service, deployment_id) if deployment_id else None) or _earliest(ours)
     return Evidence(
         tasks=tuple(tasks),
         targets=tuple(targets),
