@@ -11,7 +11,12 @@ Commits, the last release tag 2,000 commits before HEAD) this times, in one run:
                                          python-semantic-release (optional, fewer runs: it is slow)
 
 plus `releasectl --version` and `releasectl --help` (start-up only, timed in the first
-repository). Timing uses hyperfine when it is installed (in blocks of 3 runs, rotating
+repository). A third repository, built here with `git fast-import`, has many tags: a long
+main with 450 release tags and HEAD on a maintenance branch cut from an old release, with
+its own patch release; there the floors, releasectl and commitizen are timed the same way
+(the version a tool must find is on the branch, and hundreds of newer releases are not).
+
+Timing uses hyperfine when it is installed (in blocks of 3 runs, rotating
 through the commands, so that a burst of other work on the shared machine is spread over
 all of them), else an interleaved Python loop; either way the figures are medians, p90s
 and minimums of wall-clock time per run. The growth from 30k to 100k commits is measured
@@ -32,6 +37,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import re
 import shlex
 import shutil
@@ -40,7 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -56,7 +62,17 @@ from common import (
     peer_venv,
     write_section,
 )
-from make_repo import RepoInfo, ensure_repo
+from make_repo import (
+    PEOPLE,
+    PYPROJECT,
+    README,
+    START_EPOCH,
+    RepoInfo,
+    _bump,
+    _data,
+    _message,
+    ensure_repo,
+)
 
 SECTION = "## Versioning and start-up speed"
 
@@ -64,7 +80,8 @@ SECTION = "## Versioning and start-up speed"
 COMMITIZEN = "commitizen==4.19.3"
 SEMANTIC_RELEASE = "python-semantic-release==10.7.0"
 
-TARGET_VERSION_MS = 120.0  # `releasectl version --offline`, median, 30k commits
+TARGET_VERSION_MS = 70.0  # `releasectl version --offline`, median, 30k commits
+TARGET_MANY_TAGS_RATIO = 0.4  # ... on the maintenance branch of the many-tags repository, x commitizen
 TARGET_GROWTH = 1.10  # ... and at 100k no more than 10% slower than at 30k
 TARGET_STARTUP_MS = 80.0  # `releasectl --version`
 TARGET_HELP_MS = 200.0  # `releasectl --help`
@@ -95,6 +112,138 @@ class Command:
         if len(self.times) < 2:
             return self.times[0] * 1000
         return statistics.quantiles(self.times, n=10, method="inclusive")[8] * 1000
+
+
+# ----------------------------------------------------------------------------- the many-tags repository
+
+# Bump when the stream below changes, so the cached repository is rebuilt.
+MANY_TAGS_GENERATOR = 1
+MANY_TAGS_SEED = 20261207
+MANY_TAGS_RELEASES = 450  # release tags on main
+MANY_TAGS_GAP = (20, 100)  # commits between them
+MANY_TAGS_FORK = 220  # the maintenance branch starts at this release (0-based): 229 newer ones on main
+MANY_TAGS_FIXES = (20, 20)  # backported fixes before and after the branch's own patch release
+
+
+@dataclass(frozen=True)
+class ManyTags:
+    info: RepoInfo
+    main_commits: int
+    fork_tag: str
+    newer_releases: int
+    branch: str
+
+
+def ensure_many_tags_repo() -> ManyTags:
+    """The many-tags repository, built with git fast-import once and then reused.
+
+    main: MANY_TAGS_RELEASES annotated release tags, MANY_TAGS_GAP commits apart, versions
+    following the commits (make_repo's generator of Conventional Commits). HEAD: branch
+    `maint-X.Y`, cut from release MANY_TAGS_FORK, with backported `fix:` commits and its own
+    patch release X.Y.(Z+1) between them, so the next version is X.Y.(Z+2), which main never
+    released. Committed after all of main, as backports are.
+    """
+    dest = WORK / "repo-many-tags"
+    meta = WORK / "repo-many-tags.json"
+    if meta.is_file() and dest.is_dir():
+        data = json.loads(meta.read_text())
+        found = ManyTags(RepoInfo(**data.pop("info")), **data)
+        if found.info.generator == MANY_TAGS_GENERATOR and found.info.seed == MANY_TAGS_SEED:
+            return found
+    print(f"building the many-tags repository in {dest} ...", file=sys.stderr)
+    started = time.perf_counter()
+    rng = random.Random(MANY_TAGS_SEED)
+    tmp = dest.with_name(dest.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    subprocess.run(["git", "init", "-q", "-b", "main", str(tmp)], check=True)
+    importer = subprocess.Popen(["git", "fast-import", "--quiet", "--done"], cwd=tmp, stdin=subprocess.PIPE)
+    assert importer.stdin is not None
+    chunks = [b"blob\nmark :1\n" + _data(README.encode()), b"blob\nmark :2\n" + _data(PYPROJECT.encode())]
+    mark, when, index = 2, START_EPOCH, 0
+
+    def commit(ref: bytes, message: str, parent: int | None = None) -> int:
+        nonlocal mark, when
+        mark += 1
+        when += rng.randint(60, 5400)
+        name, email = rng.choice(PEOPLE)
+        ident = f"{name} <{email}> {when} +0000".encode()
+        chunks.append(b"commit %s\nmark :%d\nauthor %s\ncommitter %s\n" % (ref, mark, ident, ident))
+        chunks.append(_data(message.encode()))
+        if parent is not None:
+            chunks.append(b"from :%d\n" % parent)
+        if mark == 3:
+            chunks.append(b"M 100644 :1 README.md\nM 100644 :2 pyproject.toml\n")
+        chunks.append(b"\n")
+        return mark
+
+    def tag(name: str, target: int) -> None:
+        tagger = f"Release Bot <release@example.com> {when + 30} +0000".encode()
+        chunks.append(b"tag %s\nfrom :%d\ntagger %s\n" % (name.encode(), target, tagger))
+        chunks.append(_data(f"Release {name}\n".encode()))
+
+    releases: list[tuple[str, int]] = []
+    version: tuple[int, int, int] | None = None
+    order = {"patch": 0, "minor": 1, "major": 2}
+    for _ in range(MANY_TAGS_RELEASES):
+        pending = "patch"
+        for _ in range(rng.randint(*MANY_TAGS_GAP)):
+            index += 1
+            message, level = _message(rng, index)
+            pending = level if order[level] > order[pending] else pending
+            last = commit(b"refs/heads/main", message)
+        version = (1, 0, 0) if version is None else _bump(version, pending)
+        name = "v{}.{}.{}".format(*version)
+        tag(name, last)
+        releases.append((name, last))
+    main_commits = mark - 2
+    fork_tag, fork_mark = releases[MANY_TAGS_FORK]
+    major, minor, patch = (int(n) for n in fork_tag[1:].split("."))
+    branch = f"maint-{major}.{minor}"
+    ref = f"refs/heads/{branch}".encode()
+    own, expected = f"v{major}.{minor}.{patch + 1}", f"{major}.{minor}.{patch + 2}"
+    taken = {name for name, _ in releases}
+    if own in taken or f"v{expected}" in taken:
+        raise SystemExit(f"main already released {own} or v{expected}: pick another MANY_TAGS_SEED")
+    parent, own_mark = fork_mark, 0
+    for number in range(sum(MANY_TAGS_FIXES)):
+        scope = rng.choice(["api", "deploy", "config", "logs"])
+        message = f"fix({scope}): backport the fix for case {number} (#{20000 + number})\n"
+        parent = commit(ref, message, parent)
+        if number + 1 == MANY_TAGS_FIXES[0]:
+            tag(own, parent)
+            own_mark = parent
+    importer.stdin.write(b"".join(chunks) + b"done\n")
+    importer.stdin.close()
+    if importer.wait() != 0:
+        raise SystemExit("git fast-import failed")
+    subprocess.run(["git", "checkout", "-q", branch], cwd=tmp, check=True)
+    subprocess.run(["git", "pack-refs", "--all"], cwd=tmp, check=True)
+    assert own_mark
+    shutil.rmtree(dest, ignore_errors=True)
+    tmp.rename(dest)
+
+    def rev(spec: str) -> str:
+        return _out(["git", "rev-parse", spec], cwd=dest)
+
+    info = RepoInfo(
+        path=str(dest),
+        size=mark - 2,
+        seed=MANY_TAGS_SEED,
+        tail=MANY_TAGS_FIXES[1],
+        generator=MANY_TAGS_GENERATOR,
+        last_tag=own,
+        last_tag_commit=rev(f"{own}^{{commit}}"),
+        head=rev("HEAD"),
+        tags=len(releases) + 1,
+        annotated_tags=len(releases) + 1,
+        expected_next=expected,
+        expected_bump="patch",
+        build_seconds=round(time.perf_counter() - started, 2),
+    )
+    found = ManyTags(info, main_commits, fork_tag, len(releases) - MANY_TAGS_FORK - 1, branch)
+    meta.write_text(json.dumps({**asdict(found), "info": asdict(info)}, indent=2) + "\n")
+    print(f"  built in {info.build_seconds} s: HEAD {branch} {info.head[:12]}", file=sys.stderr)
+    return found
 
 
 # ----------------------------------------------------------------------------- environment
@@ -374,6 +523,29 @@ class SizeResult:
     commands: dict[str, Command]
     answers: list[Answer]
     git_calls: list[str]
+    many_tags: ManyTags | None = None  # the maintenance-branch case, not a history size
+
+    @property
+    def title(self) -> str:
+        if self.many_tags is None:
+            return f"{self.info.size:,} commits"
+        return f"Many tags: a maintenance branch under {self.many_tags.newer_releases} newer releases"
+
+    def describe(self) -> str:
+        info, many = self.info, self.many_tags
+        if many is None:
+            return (
+                f"Last release tag `{info.last_tag}` ({info.tail:,} commits before HEAD `{info.head[:12]}`), "
+                f"{info.tags} release tags ({info.annotated_tags} annotated)."
+            )
+        return (
+            f"Built here with `git fast-import` (`ensure_many_tags_repo`): {many.main_commits:,} commits on "
+            f"main with {info.tags - 1} annotated release tags; HEAD `{info.head[:12]}` is branch "
+            f"`{many.branch}`, cut from `{many.fork_tag}` ({many.newer_releases} releases on main are "
+            "newer), "
+            f"with {info.tail * 2} backported fixes and its own release `{info.last_tag}` "
+            f"{info.tail} commits before HEAD."
+        )
 
 
 def table(result: SizeResult) -> list[str]:
@@ -400,6 +572,13 @@ def _timing_cells(command: Command) -> str:
 def close_calls(results: list[SizeResult], growth: Growth | None) -> list[str]:
     """The targets whose figure lies near the limit: 10% of it for times, 5 points for the growth."""
     close = []
+    many = next((r for r in results if r.many_tags is not None), None)
+    ratio = many_tags_ratio(many) if many is not None else None
+    if ratio is not None and abs(ratio - TARGET_MANY_TAGS_RATIO) <= 0.1 * TARGET_MANY_TAGS_RATIO:
+        close.append("the many-tags ratio")
+    results = [r for r in results if r.many_tags is None]
+    if not results:
+        return close
     checks: list[tuple[str, float | None, float]] = [
         ("`releasectl version --offline` at 30k", _median(results[0], "releasectl"), TARGET_VERSION_MS),
         ("`releasectl --version`", _median(results[0], "startup"), TARGET_STARTUP_MS),
@@ -428,10 +607,33 @@ def _against(value: float, limit: float) -> str:
     return f"{value:.1f} ms ({abs(value - limit):.1f} ms {side}, {_percent(value / limit - 1)})"
 
 
+def many_tags_ratio(result: SizeResult) -> float | None:
+    """releasectl's median over commitizen's, on the maintenance branch of the many-tags repository."""
+    ours, theirs = result.commands.get("releasectl"), result.commands.get("cz")
+    return ours.median_ms / theirs.median_ms if ours and theirs else None
+
+
 def verdicts(results: list[SizeResult], growth: Growth | None) -> list[tuple[str, str, bool | None]]:
     """(target, measured, met?) — None when it could not be measured."""
-    first = results[0].commands
     rows: list[tuple[str, str, bool | None]] = []
+    many = next((r for r in results if r.many_tags is not None), None)
+    if many is not None:
+        label = (
+            f"many tags: `releasectl version --offline` ≤ {TARGET_MANY_TAGS_RATIO}x "
+            "`cz bump --get-next` (median)"
+        )
+        ratio = many_tags_ratio(many)
+        if ratio is None:
+            rows.append((label, "did not run", None))
+        else:
+            ours, theirs = many.commands["releasectl"].median_ms, many.commands["cz"].median_ms
+            rows.append(
+                (label, f"{ratio:.2f}x ({ours:.1f} ms vs {theirs:.1f} ms)", ratio <= TARGET_MANY_TAGS_RATIO)
+            )
+    results = [r for r in results if r.many_tags is None]
+    if not results:
+        return rows
+    first = results[0].commands
     small = next((r for r in results if r.info.size == 30_000), results[0])
     large = next((r for r in results if r.info.size == 100_000), None)
     version_small = small.commands.get("releasectl")
@@ -514,7 +716,8 @@ def render(
         "",
         f"Command: `{command_line}` (from the repository root). Repositories from "
         "`benchmarks/make_repo.py`: seeded `git fast-import`, linear history, release tags every "
-        "80-400 commits, the last one 2,000 commits before HEAD.",
+        "80-400 commits, the last one 2,000 commits before HEAD; and a many-tags repository with HEAD "
+        "on a maintenance branch (below).",
         "",
         f"- Date: {meta['date']}",
         f"- Machine: {meta['cpus']} CPUs, {meta['cpu']}, Linux {meta['kernel']}; "
@@ -529,16 +732,7 @@ def render(
         "",
     ]
     for result in results:
-        info = result.info
-        out += [
-            f"### {info.size:,} commits",
-            "",
-            f"Last release tag `{info.last_tag}` ({info.tail:,} commits before HEAD `{info.head[:12]}`), "
-            f"{info.tags} release tags ({info.annotated_tags} annotated).",
-            "",
-            *table(result),
-            "",
-        ]
+        out += [f"### {result.title}", "", result.describe(), "", *table(result), ""]
         if "releasectl" in result.commands and "cz" in result.commands:
             ours = result.commands["releasectl"].median_ms
             floors = result.commands["python"].median_ms + result.commands["gitlog"].median_ms
@@ -550,6 +744,12 @@ def render(
                     else ""
                 )
                 + f"; it spends {ours - floors:.1f} ms above the sum of the two floors."
+                + (
+                    f" Its median is {many_tags_ratio(result):.2f}x commitizen's "
+                    f"(target ≤ {TARGET_MANY_TAGS_RATIO})."
+                    if result.many_tags is not None
+                    else ""
+                )
             )
             out.append("")
         out += ["Next version computed by each tool (each run once, untimed):", ""]
@@ -720,6 +920,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--psr-runs", type=int, default=5, help="timed runs of python-semantic-release")
     parser.add_argument("--no-cz", action="store_true", help="skip commitizen")
     parser.add_argument("--no-psr", action="store_true", help="skip python-semantic-release")
+    parser.add_argument(
+        "--no-many-tags", action="store_true", help="skip the maintenance branch of the many-tags repository"
+    )
     parser.add_argument("--runner", choices=["auto", "hyperfine", "python"], default="auto")
     parser.add_argument(
         "--releasectl", type=Path, default=ROOT / ".venv" / "bin" / "releasectl", help="releasectl executable"
@@ -758,6 +961,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     infos = [ensure_repo(size) for size in sizes]
+    many = None if args.no_many_tags else ensure_many_tags_repo()
     cz = None if args.no_cz else peer_venv("cz-venv", COMMITIZEN, "cz")
     psr = None if args.no_psr else peer_venv("psr-venv", SEMANTIC_RELEASE, "semantic-release")
 
@@ -779,12 +983,17 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     results: list[SizeResult] = []
-    for position, info in enumerate(infos):
+    cases: list[tuple[RepoInfo, ManyTags | None]] = [(info, None) for info in infos]
+    if many is not None:
+        cases.append((many.info, many))
+    for position, (info, many_case) in enumerate(cases):
         repo = Path(info.path)
-        psr_repo = psr_checkout(info) if psr else None
-        answers = check_answers(info, releasectl, cz, psr, psr_repo)
+        name = "many tags" if many_case else f"{info.size:,}"
+        # python-semantic-release needs a clone with a remote and minutes per run: the sizes only.
+        psr_repo = psr_checkout(info) if psr and many_case is None else None
+        answers = check_answers(info, releasectl, cz, psr if psr_repo else None, psr_repo)
         for answer in answers:
-            print(f"[{info.size:,}] {answer.tool}: {answer.next if answer.ok else 'FAILED'}  {answer.detail}")
+            print(f"[{name}] {answer.tool}: {answer.next if answer.ok else 'FAILED'}  {answer.detail}")
         works = {a.tool.split()[0]: a.ok for a in answers}
 
         def cmd(
@@ -820,7 +1029,7 @@ def main(argv: list[str] | None = None) -> int:
                     warmup=1,
                 )
             )
-        print(f"[{info.size:,}] timing {len(commands)} commands ...", file=sys.stderr)
+        print(f"[{name}] timing {len(commands)} commands ...", file=sys.stderr)
         if hyperfine:
             time_with_hyperfine(commands, hyperfine)
         else:
@@ -830,10 +1039,10 @@ def main(argv: list[str] | None = None) -> int:
             if works.get("releasectl")
             else []
         )
-        result = SizeResult(info, {c.key: c for c in commands}, answers, git_calls)
+        result = SizeResult(info, {c.key: c for c in commands}, answers, git_calls, many_case)
         results.append(result)
         print()
-        print(f"{info.size:,} commits, last tag {info.last_tag} {info.tail:,} commits before HEAD")
+        print(f"{result.title}: {result.describe()}")
         print("\n".join(table(result)))
         print(agreement(result))
         if git_calls:
@@ -843,7 +1052,7 @@ def main(argv: list[str] | None = None) -> int:
         print()
 
     growth = None
-    measured = [r.info for r in results if "releasectl" in r.commands]
+    measured = [r.info for r in results if "releasectl" in r.commands and r.many_tags is None]
     if len(measured) >= 2:
         small, large = min(measured, key=lambda i: i.size), max(measured, key=lambda i: i.size)
         print(f"growth: interleaving {small.size:,} and {large.size:,} ...", file=sys.stderr)
@@ -857,7 +1066,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {'MET ' if met else 'n/a ' if met is None else 'MISS'}  {target}: {measured_as}")
     profile = None
     if any("releasectl" in r.commands for r in results):
-        profile = import_profile(releasectl, infos[0].path)
+        profile = import_profile(releasectl, cases[0][0].path)
         print()
         print("Imports of `releasectl version --offline` (python -X importtime, median of 5 runs):")
         print("\n".join(profile_lines(profile, limit=20 if args.importtime else 8)))
