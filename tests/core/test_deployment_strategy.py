@@ -23,13 +23,13 @@ LB_OUTPUTS = {
     "AlternateTargetGroupArn": f"{ELB}:targetgroup/shop-green/1",
     "ProductionListenerRuleArn": f"{ELB}:listener-rule/app/s/1/2/3",
     "TestListenerRuleArn": f"{ELB}:listener-rule/app/s/1/9/4",
-    "EcsInfrastructureRoleArn": "arn:aws:iam::123456789012:role/shop-ecs-infrastructure",
+    "InfrastructureRoleArn": "arn:aws:iam::123456789012:role/shop-ecs-infrastructure",
     "TestListenerUrl": "http://shop-123.us-east-1.elb.amazonaws.com:9000",
 }
 LB_FIELDS = """alternate_target_group_arn = "${stack:AlternateTargetGroupArn}"
 production_listener_rule_arn = "${stack:ProductionListenerRuleArn}"
 test_listener_rule_arn = "${stack:TestListenerRuleArn}"
-infrastructure_role_arn = "${stack:EcsInfrastructureRoleArn}"
+infrastructure_role_arn = "${stack:InfrastructureRoleArn}"
 """
 
 
@@ -70,7 +70,7 @@ def test_blue_green_gets_a_bake_time_even_unset_and_its_load_balancer_setup() ->
         "alternateTargetGroupArn": LB_OUTPUTS["AlternateTargetGroupArn"],
         "productionListenerRule": LB_OUTPUTS["ProductionListenerRuleArn"],
         "testListenerRule": LB_OUTPUTS["TestListenerRuleArn"],
-        "roleArn": LB_OUTPUTS["EcsInfrastructureRoleArn"],
+        "roleArn": LB_OUTPUTS["InfrastructureRoleArn"],
     }
 
 

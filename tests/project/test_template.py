@@ -210,6 +210,11 @@ def test_outputs_give_what_the_service_definition_reads(template: dict[str, Any]
         "ContainerName",
         "ServiceUrl",
         "Region",
+        "AlternateTargetGroupArn",
+        "ProductionListenerRuleArn",
+        "TestListenerRuleArn",
+        "InfrastructureRoleArn",
+        "TestListenerUrl",
     }
     assert read <= set(outputs)
     assert not any("Condition" in outputs[name] for name in read)  # every environment's stack has them
@@ -257,6 +262,10 @@ def test_wildcard_resources_only_for_actions_without_resource_level_permissions(
         "ecs:DescribeTaskDefinition",
         "ecs:ListTaskDefinitions",
         "ecs:RegisterTaskDefinition",
+        "elasticloadbalancing:DescribeListeners",
+        "elasticloadbalancing:DescribeRules",
+        "elasticloadbalancing:DescribeTargetGroups",
+        "elasticloadbalancing:DescribeTargetHealth",
     }
     for logical_id, statement in policy_statements(template):
         if "*" not in as_list(statement["Resource"]):
@@ -275,10 +284,20 @@ def test_pass_role_is_limited_to_the_task_roles_passed_to_ecs_tasks(template: di
     assert {lid for lid, _ in passing} == {"CodeBuildRole", "DeployRole"}
     for logical_id, statement in passing:
         assert as_list(statement["Action"]) == ["iam:PassRole"], logical_id
-        assert sorted(map(json.dumps, as_list(statement["Resource"]))) == sorted(
+        resources_passed = sorted(map(json.dumps, as_list(statement["Resource"])))
+        if resources_passed == [json.dumps({"Fn::GetAtt": ["InfrastructureRole", "Arn"]})]:
+            # The role ECS moves a blue/green service's traffic with: to ECS itself only.
+            assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs.amazonaws.com"}}
+            continue
+        assert resources_passed == sorted(
             json.dumps({"Fn::GetAtt": [role, "Arn"]}) for role in ("TaskExecutionRole", "TaskRole")
         )
         assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
+    for role in ("CodeBuildRole", "DeployRole"):
+        passed = [
+            s for lid, s in passing if lid == role and "InfrastructureRole" in json.dumps(s["Resource"])
+        ]
+        assert len(passed) == 1, role
 
 
 def test_task_role_grants_nothing(template: dict[str, Any]) -> None:
@@ -367,6 +386,7 @@ def test_the_deploy_role_deploys_to_its_own_cluster_and_nothing_else(template: d
         {"Ref": "AWS::StackId"},
         {"Fn::GetAtt": ["TaskExecutionRole", "Arn"]},
         {"Fn::GetAtt": ["TaskRole", "Arn"]},
+        {"Fn::GetAtt": ["InfrastructureRole", "Arn"]},
         "*",  # only the actions test_wildcard_resources_only_for_actions_without_... allows
     ]
     for statement in role_statements(template, "DeployRole"):
@@ -711,4 +731,68 @@ def test_outputs_name_every_resource_key_of_the_config(template: dict[str, Any])
         "ecs_service",
         "container_name",
         "region",
+    }
+
+
+# ----------------------------------------------------------------------------- blue/green, canary, linear
+
+
+def test_blue_green_has_a_second_target_group_set_up_as_the_first(template: dict[str, Any]) -> None:
+    first, second = props(template, "TargetGroup"), props(template, "AlternateTargetGroup")
+    assert {k: v for k, v in second.items()} == first
+
+
+def forward_weights(rule: dict[str, Any]) -> dict[str, int]:
+    (action,) = rule["Actions"]
+    assert action["Type"] == "forward"  # ECS cannot shift a rule that mixes in other actions
+    return {g["TargetGroupArn"]["Ref"]: g["Weight"] for g in action["ForwardConfig"]["TargetGroups"]}
+
+
+def test_the_production_and_test_rules_forward_everything_to_the_first_group_at_first(
+    template: dict[str, Any],
+) -> None:
+    production, test = props(template, "ProductionListenerRule"), props(template, "TestListenerRule")
+    for rule in (production, test):
+        assert forward_weights(rule) == {"TargetGroup": 100, "AlternateTargetGroup": 0}
+        assert rule["Conditions"] == [{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/*"]}}]
+    assert production["ListenerArn"] == {
+        "Fn::If": ["UseHttps", {"Ref": "HttpsListener"}, {"Ref": "HttpListener"}]
+    }
+    assert test["ListenerArn"] == {"Ref": "TestListener"}
+    assert props(template, "TestListener")["Port"] == {"Ref": "TestListenerPort"}
+    ingress = props(template, "LoadBalancerTestIngress")
+    assert (ingress["FromPort"], ingress["CidrIp"]) == (
+        {"Ref": "TestListenerPort"},
+        {"Ref": "TestIngressCidr"},
+    )
+
+
+def test_the_infrastructure_role_is_for_ecs_and_touches_only_this_stacks_load_balancing(
+    template: dict[str, Any],
+) -> None:
+    role = props(template, "InfrastructureRole")
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "ecs.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    writes = [s for s in role_statements(template, "InfrastructureRole") if s["Resource"] != "*"]
+    refs = json.dumps([s["Resource"] for s in writes])
+    for own in (
+        "TargetGroup",
+        "AlternateTargetGroup",
+        "ProductionListenerRule",
+        "TestListenerRule",
+        "TestListener",
+    ):
+        assert f'"{own}"' in refs
+    assert all(a.startswith("elasticloadbalancing:") for a in role_actions(template, "InfrastructureRole"))
+
+
+def test_the_blue_green_outputs_are_what_the_service_definition_fields_read(template: dict[str, Any]) -> None:
+    outputs = template["Outputs"]
+    assert outputs["AlternateTargetGroupArn"]["Value"] == {"Ref": "AlternateTargetGroup"}
+    assert outputs["ProductionListenerRuleArn"]["Value"] == {"Ref": "ProductionListenerRule"}
+    assert outputs["TestListenerRuleArn"]["Value"] == {"Ref": "TestListenerRule"}
+    assert outputs["InfrastructureRoleArn"]["Value"] == {"Fn::GetAtt": ["InfrastructureRole", "Arn"]}
+    assert outputs["TestListenerUrl"]["Value"] == {
+        "Fn::Sub": "http://${LoadBalancer.DNSName}:${TestListenerPort}"
     }

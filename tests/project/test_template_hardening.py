@@ -217,7 +217,10 @@ def test_alarms_watch_the_5xx_rate_and_unhealthy_targets_and_are_outputs(templat
     assert "errors" in metrics["rate"]["Expression"] and "requests" in metrics["rate"]["Expression"]
     assert [m["Id"] for m in errors["Metrics"] if m["ReturnData"]] == ["rate"]
     unhealthy = props(template, "UnhealthyHostsAlarm")
-    assert unhealthy["MetricName"] == "UnHealthyHostCount"
+    hosts = {m["Id"]: m for m in unhealthy["Metrics"]}
+    assert {hosts[i]["MetricStat"]["Metric"]["MetricName"] for i in ("blue", "green")} == {
+        "UnHealthyHostCount"
+    }
     assert (unhealthy["ComparisonOperator"], unhealthy["Threshold"]) == ("GreaterThanThreshold", 0)
     for name in ("Target5xxAlarm", "UnhealthyHostsAlarm"):
         alarm = props(template, name)
@@ -225,11 +228,14 @@ def test_alarms_watch_the_5xx_rate_and_unhealthy_targets_and_are_outputs(templat
         assert alarm["AlarmActions"] == [{"Ref": "NotificationTopic"}]
         # The output is the alarm's name, which the service's deploymentConfiguration.alarms takes.
         assert template["Outputs"][name]["Value"] == {"Ref": name}
-        dimensions = {
-            d["Name"]
-            for d in (alarm.get("Dimensions") or metrics["errors"]["MetricStat"]["Metric"]["Dimensions"])
-        }
-        assert dimensions == {"LoadBalancer", "TargetGroup"}
+        # Both target groups: in a blue/green, canary or linear deployment the new tasks are in the second.
+        groups = set()
+        for metric in alarm["Metrics"]:
+            if "MetricStat" in metric:
+                dimensions = {d["Name"]: d["Value"] for d in metric["MetricStat"]["Metric"]["Dimensions"]}
+                assert set(dimensions) == {"LoadBalancer", "TargetGroup"}
+                groups.add(dimensions["TargetGroup"]["Fn::GetAtt"][0])
+        assert groups == {"TargetGroup", "AlternateTargetGroup"}, name
 
 
 def test_the_notification_topic_is_encrypted_with_a_key_eventbridge_and_cloudwatch_may_use(
