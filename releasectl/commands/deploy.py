@@ -400,7 +400,7 @@ def _carry_out(
         previous_task_definition=plan.previous_task_definition,
     )
     limit = timeout or ctx.config.deploy_timeout
-    verifier = _verifier(plan, verify)
+    verifier = _verifier(plan, verify, snapshot)
     waited: Any = None
     with interrupted_as(
         f"interrupted while waiting for deployment {label} ({plan.release.version}, {arn}) "
@@ -515,10 +515,17 @@ def _our_service_deployment(
     return arn
 
 
-def _verifier(plan: DeployPlan, verify: VerifySettings | None) -> Any:
+def _verifier(plan: DeployPlan, verify: VerifySettings | None, snapshot: Mapping[str, Any]) -> Any:
+    """The test-listener check, for a strategy that has a test listener (not ROLLING)."""
     if verify is None:
         return None
     from releasectl.commands.verify import Verifier
+    from releasectl.core.service_shape import TRAFFIC_SHIFTING
+
+    sent = (plan.service_settings or {}).get("deploymentConfiguration") or {}
+    running = snapshot.get("deploymentConfiguration") or {}
+    if (sent.get("strategy") or running.get("strategy") or "ROLLING") not in TRAFFIC_SHIFTING:
+        return None
 
     return Verifier(settings=verify, version=plan.release.version, commit=plan.release.commit)
 

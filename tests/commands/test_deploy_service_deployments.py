@@ -536,3 +536,11 @@ def test_verification_runs_only_once_the_test_listener_carries_the_new_revision(
     assert fetch.asked == []
     assert result.outcome is Outcome.SUCCEEDED and result.extra["test_listener_verified"] is False
     assert any("was not verified there" in line for line in ctx.reporter.texts("warn"))
+
+
+def test_a_rolling_deployment_has_no_test_listener_to_check(answers: Any) -> None:
+    fake = world(sd_script=[at("IN_PROGRESS"), at("SUCCESSFUL")])
+    fetch = answers(service_answers("1.1.0", RELEASES[0].commit))
+    result, ctx = definition_deploy(fake, definition('strategy = "ROLLING"\n', LB_FIELDS, VERIFY))
+    assert result.outcome is Outcome.SUCCEEDED and result.extra["test_listener_verified"] is None
+    assert fetch.asked == [] and ctx.reporter.texts("warn") == []
