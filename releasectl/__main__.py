@@ -48,7 +48,7 @@ def version_fast_path(args: list[str]) -> int | None:
         return None
     flags.update(_VERSION_FLAGS[arg] for arg in rest[1:])
     offline = "offline" in flags
-    # git reads what the answer needs while the rest is imported (docs/performance.md).
+    # git reads what the answer needs while the rest is imported (docs/versioning.md, step 3).
     from releasectl.adapters.git import start_version_reads
 
     start_version_reads()

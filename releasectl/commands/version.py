@@ -74,9 +74,6 @@ def plan_version(
     tags = GitTagLedger.for_config(git, ctx.config)
     git_releases = tags.releases()
     unread = tags.unread()
-    warnings = [f"tag {u.tag} is not read as a release: {u.reason} ({u.hint})" for u in unread]
-    for warning in warnings:
-        ctx.reporter.warn(warning)
     ecr_releases = [] if offline else _ecr_releases(ctx)
     if not git_releases and not unread:
         _check_tags_fetched(ctx, git, env, offline=offline, ecr_releases=ecr_releases)
@@ -97,9 +94,11 @@ def plan_version(
         decision = _spend_used_footer(git, decision, releases, changes, level=level, pre=pre, policy=policy)
     decision = release_decision(decision, releases, probe.head)
     _refuse_below_unread_tags(decision, unread, walked)
-    for note in decision.notes:
-        ctx.reporter.warn(note)
+    # Said once the answer stands: a tag that blocks it is named by the error instead.
+    warnings = [f"tag {u.tag} is not read as a release: {u.reason} ({u.hint})" for u in unread]
     warnings += decision.notes
+    for warning in warnings:
+        ctx.reporter.warn(warning)
     ctx.reporter.detail(f"git: {len(git.calls)} calls ({', '.join(c[0] for c in git.calls)})")
     return VersionPlan(
         decision, probe.head, base, releases, ledgers, git, tags, tuple(warnings), tuple(unread)

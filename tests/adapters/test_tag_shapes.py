@@ -138,9 +138,11 @@ def test_a_beta_tag_without_the_label_on_history_refuses_rather_than_answer_belo
     git_repo.commit("feat!: new api")
     git_repo.tag("v2.0.0-beta.1")
     git_repo.commit("fix: a")
+    ctx = context_with(git_repo)
     with pytest.raises(EnvironmentProblem) as info:
-        plan_version(context_with(git_repo), offline=True, env={})
+        plan_version(ctx, offline=True, env={})
     assert info.value.exit_code == ExitCode.ENVIRONMENT
+    assert warnings_of(ctx) == []  # the error names the tag: no second line saying it again
     line = info.value.one_line()
     assert "tag v2.0.0-beta.1" in line
     assert "its pre-release label 'beta' is not in prerelease_labels (rc)" in line
