@@ -643,3 +643,163 @@ def hook_codebuild(
     patches.replace(CodeBuildResponse, "start_build", start_build)
     patches.replace(CodeBuildBackend, "batch_get_builds", batch_get_builds)
     patches.replace(CodeBuildBackend, "stop_build", stop_build)
+
+
+# ----------------------------------------------------------------------------- ECS one-off tasks
+
+
+class OneOffHandlers(Protocol):
+    """What the one-off task simulator (releasectl_sandbox.run_task) answers."""
+
+    lock: threading.RLock
+
+    def run_task(
+        self,
+        *,
+        cluster: str,
+        cluster_arn: str,
+        task_definition: str,
+        overrides: dict[str, Any] | None,
+        started_by: str | None,
+        client_token: str | None,
+        tags: list[dict[str, str]] | None,
+    ) -> dict[str, Any]: ...
+
+    def owns(self, cluster: str, task: str) -> bool: ...
+
+    def describe_tasks(self, *, cluster: str, tasks: Sequence[str]) -> list[dict[str, Any]]: ...
+
+    def list_tasks(
+        self, *, cluster: str, started_by: str | None, desired_status: str | None, family: str | None
+    ) -> list[str]: ...
+
+    def stop_task(self, *, cluster: str, task: str, reason: str | None) -> dict[str, Any] | None: ...
+
+    def target_health(
+        self, target_group_arn: str
+    ) -> list[tuple[str, int, str, str | None, str | None]] | None: ...
+
+
+def hook_run_task(patches: Patches, handlers: OneOffHandlers, region: str, account: str = ACCOUNT_ID) -> None:
+    """Serve RunTask and the one-off tasks it starts from the simulator for one account and region.
+
+    Relies on: EC2ContainerServiceResponse.run_task reading its request with _get_param /
+    _get_int_param and answering an ActionResult of tasks and failures; the backend's
+    _get_cluster (ClusterNotFoundException) and describe_task_definition (ClientException for
+    an unknown revision); and describe_tasks / list_tasks / stop_task as hook_ecs wraps them.
+    These wrappers stack on hook_ecs's: each passes on what is not its own."""
+    from moto.core.responses import ActionResult
+    from moto.ecs.exceptions import InvalidParameterException
+    from moto.ecs.models import EC2ContainerServiceBackend
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    patches.claim("ecs-one-off", region, account)
+
+    def run_task(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(self: Any) -> Any:
+            backend_obj = self.ecs_backend
+            if not _ours(backend_obj, region, account):
+                return original(self)
+            cluster = backend_obj._get_cluster(self._get_param("cluster", "default"))
+            definition = self._get_param("taskDefinition")
+            backend_obj.describe_task_definition(definition)  # moto's own error for an unknown one
+            if self._get_int_param("count", 1) != 1:
+                raise InvalidParameterException("sandbox: RunTask starts one task at a time (count 1)")
+            with handlers.lock:
+                try:
+                    task = handlers.run_task(
+                        cluster=cluster.name,
+                        cluster_arn=cluster.arn,
+                        task_definition=definition,
+                        overrides=self._get_param("overrides"),
+                        started_by=self._get_param("startedBy"),
+                        client_token=self._get_param("clientToken"),
+                        tags=self._get_param("tags"),
+                    )
+                except ValueError as exc:
+                    raise InvalidParameterException(f"sandbox: {exc}") from None
+            return ActionResult({"tasks": [task], "failures": []})
+
+        return wrapper
+
+    def describe_tasks(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(self: Any, cluster_str: str, tasks: list[str]) -> Any:
+            if not _ours(self, region, account):
+                return original(self, cluster_str, tasks)
+            self._get_cluster(cluster_str)
+            with handlers.lock:
+                ours = handlers.describe_tasks(cluster=cluster_str, tasks=tasks)
+                rest = [t for t in tasks if not handlers.owns(cluster_str, t)]
+            theirs = original(self, cluster_str, rest) if rest else []
+            return list(theirs) + ours
+
+        return wrapper
+
+    def list_tasks(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(
+            self: Any,
+            cluster_str: str | None = None,
+            container_instance: str | None = None,
+            family: str | None = None,
+            started_by: str | None = None,
+            service_name: str | None = None,
+            desiredStatus: str | None = None,  # moto's parameter name
+        ) -> Any:
+            theirs = original(
+                self, cluster_str, container_instance, family, started_by, service_name, desiredStatus
+            )
+            if not _ours(self, region, account) or service_name:
+                return theirs  # a one-off task belongs to no service
+            with handlers.lock:
+                ours = handlers.list_tasks(
+                    cluster=cluster_str or "default",
+                    started_by=started_by,
+                    desired_status=desiredStatus,
+                    family=family,
+                )
+            return list(theirs) + [TaskRef(arn) for arn in ours]
+
+        return wrapper
+
+    def stop_task(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(self: Any, cluster_str: str, task_str: str, reason: str) -> Any:
+            if not _ours(self, region, account):
+                return original(self, cluster_str, task_str, reason)
+            with handlers.lock:
+                stopped = handlers.stop_task(cluster=cluster_str, task=task_str, reason=reason)
+            return stopped if stopped is not None else original(self, cluster_str, task_str, reason)
+
+        return wrapper
+
+    patches.replace(EC2ContainerServiceResponse, "run_task", run_task)
+    patches.replace(EC2ContainerServiceBackend, "describe_tasks", describe_tasks)
+    patches.replace(EC2ContainerServiceBackend, "list_tasks", list_tasks)
+    patches.replace(EC2ContainerServiceBackend, "stop_task", stop_task)
+
+
+def hook_target_health(
+    patches: Patches, handlers: OneOffHandlers, region: str, account: str = ACCOUNT_ID
+) -> None:
+    """Answer DescribeTargetHealth for the target groups the ECS simulator's services use, from
+    their tasks (moto registers no targets itself). Relies on ELBv2Backend.describe_target_health
+    (target_group_arn, targets) returning FakeHealthStatus(instance_id, port, health_port, status,
+    reason, description) objects; other groups keep moto's answer."""
+    from moto.elbv2.models import ELBv2Backend, FakeHealthStatus
+
+    patches.claim("elbv2-target-health", region, account)
+
+    def describe_target_health(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(self: Any, target_group_arn: str, targets: list[dict[str, Any]]) -> Any:
+            if not _ours(self, region, account):
+                return original(self, target_group_arn, targets)
+            found = handlers.target_health(target_group_arn)
+            if found is None:
+                return original(self, target_group_arn, targets)
+            return [
+                FakeHealthStatus(task, str(port), str(port), state, reason, description)
+                for task, port, state, reason, description in found
+            ]
+
+        return wrapper
+
+    patches.replace(ELBv2Backend, "describe_target_health", describe_target_health)

@@ -347,6 +347,24 @@ class Sandbox:
             announce=self.announce,
         )
         internals.hook_ecs(patches, sim, env.region, env.account)
+        # Standalone tasks (RunTask: `releasectl run`, a release's migration) and target health,
+        # stacked on the simulator's hooks: releasectl_sandbox/run_task.py.
+        from releasectl_sandbox.run_task import OneOffTasks
+
+        one_off = OneOffTasks(
+            account=env.account,
+            region=env.region,
+            ecs=sim,
+            resolver=sim.resolver,
+            shipper=shipper,
+            state=self.state,
+            marker=self.marker,
+            timings=self.timings,
+            announce=self.announce,
+        )
+        internals.hook_run_task(patches, one_off, env.region, env.account)
+        internals.hook_target_health(patches, one_off, env.region, env.account)
+        self._stack.callback(one_off.close)
         if key != (self.account, self.region):
             internals.hook_cloudformation(patches, env.region, env.account)
         sim.start()
