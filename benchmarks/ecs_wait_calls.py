@@ -1,6 +1,6 @@
 """How many ECS calls do `rollback --to` and the rollout wait make?
 
-Figures printed (budgets from issue 3):
+Figures printed (budgets from issues 3 and 14):
 
 1. `rollback --to` to a digest whose revision is already registered: API calls before waiting,
    counted with releasectl's botocore before-send hook (AwsClients.call_hooks), against a moto
@@ -9,6 +9,8 @@ Figures printed (budgets from issue 3):
    client, so serialisation, retries and the hook are real): calls per second on average
    (budget <= 1), the largest number of calls in any 10 s window, and the pause between polls
    once nothing changes (budget: backs off to >= 5 s).
+2b. A canary followed through the service-deployments API (DescribeServiceDeployments), the same
+   way: calls per poll (budget <= 2) and per second (budget <= 1) over its stages and bake times.
 3. Side by side in real time on the same moto server, whose rollouts never finish: releasectl's
    wait loop and ecs-deploy's `ecs deploy` (fabfuel/ecs-deploy, in its own venv under
    benchmarks/.work), each waiting for --duration seconds, calls counted by a counting proxy
@@ -24,6 +26,7 @@ import http.client
 import os
 import platform
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -64,6 +67,7 @@ from releasectl.commands.rollout_waiter import wait_for_rollout  # noqa: E402
 from releasectl.core.clock import FakeClock, SystemClock  # noqa: E402
 from releasectl.core.config import Config  # noqa: E402
 from releasectl.core.rollout import Seen, Target  # noqa: E402
+from tests.support import scripted_deployments as sd  # noqa: E402
 from tests.support import scripted_ecs as s  # noqa: E402
 from tests.support.ecr_fixtures import push_image  # noqa: E402
 from tests.support.moto_fixtures import create_fargate_service  # noqa: E402
@@ -276,6 +280,88 @@ def scripted_wait(
     }
 
 
+# ----------------------------------------------------------------------------- a canary, service deployments
+
+# (seconds from the first poll, frame): a canary of 10 % baking 3 min, then all traffic and 2 min of bake.
+CANARY_TIMELINE: list[tuple[float, dict[str, Any]]] = [
+    (0, {"status": "IN_PROGRESS", "stage": "SCALE_UP", "new": 0, "test": 0, "running": 0, "pending": 2}),
+    (20, {"status": "IN_PROGRESS", "stage": "POST_SCALE_UP", "new": 0, "test": 0}),
+    (25, {"status": "IN_PROGRESS", "stage": "TEST_TRAFFIC_SHIFT", "new": 0, "test": 100}),
+    (30, {"status": "IN_PROGRESS", "stage": "POST_TEST_TRAFFIC_SHIFT", "new": 0, "test": 100}),
+    (35, {"status": "IN_PROGRESS", "stage": "PRODUCTION_TRAFFIC_SHIFT", "new": 10, "test": 100}),
+    (215, {"status": "IN_PROGRESS", "stage": "PRODUCTION_TRAFFIC_SHIFT", "new": 100, "test": 100}),
+    (220, {"status": "IN_PROGRESS", "stage": "POST_PRODUCTION_TRAFFIC_SHIFT", "new": 100, "test": 100}),
+    (225, {"status": "IN_PROGRESS", "stage": "BAKE_TIME", "new": 100, "test": 100}),
+    (345, {"status": "IN_PROGRESS", "stage": "CLEAN_UP", "new": 100, "test": 100}),
+    (365, {"status": "SUCCESSFUL", "stage": "CLEAN_UP", "new": 100, "test": 100}),
+]
+
+
+def timed_canary(clock: FakeClock) -> Any:
+    started: list[float] = []
+
+    def frame(run: sd.Run) -> dict[str, Any]:
+        if not started:
+            started.append(clock.now())
+        elapsed = clock.now() - started[0]
+        fields = dict(next(f for t, f in reversed(CANARY_TIMELINE) if elapsed >= t))
+        return sd.sd_frame(run, fields.pop("status"), fields.pop("stage"), **fields)
+
+    return frame
+
+
+def canary_wait() -> dict[str, Any]:
+    """deploy of a canary (3 min at 10 %, 2 min bake) followed through DescribeServiceDeployments."""
+    ctx = s.make_context(region="us-east-1")
+    clock = ctx.clock
+    fake = sd.ScriptedServiceDeployments(desired=2, deployment_configuration=dict(sd.CANARY))
+    fake.sd_script = [timed_canary(clock)]
+    fake.start_service(
+        fake.add_revision(tags={"releasectl:version": "1.1.0", "releasectl:outcome": "succeeded"})
+    )
+    aws = AwsClients(region="us-east-1", profile=None, endpoint_url=None)
+    ctx._aws = aws
+    client = aws.client("ecs")
+    s.route_client(client, fake)
+    sent: list[tuple[float, str]] = []
+    aws.call_hooks.append(lambda service, operation: sent.append((clock.now(), operation)))
+    result = run_deploy(
+        ctx,
+        EcsApi(client, cluster=fake.cluster, service=fake.service_name),
+        [s.release("1.1.0", 1), s.release("1.2.0", 2)],
+        version="1.2.0",
+        timeout=900,
+        wait=True,
+        repository_uri=lambda: s.REPO_URI,
+        rng=random.Random(11),
+    )
+    index = next(i for i, (_, op) in enumerate(sent) if op == "UpdateService")
+    updated_at = sent[index][0]
+    waiting = [(t, op) for t, op in sent[index + 1 :] if op != "TagResource"]
+    ops = Counter(op for _, op in waiting)
+    polls = ops["DescribeServiceDeployments"]
+    elapsed = clock.now() - updated_at
+    window = max(sum(1 for t2, _ in waiting if t <= t2 < t + 10) for t, _ in waiting) if waiting else 0
+    stages = [
+        line.split(": ", 1)[1]
+        for line in ctx.reporter.texts("info")
+        if re.match(r"^deployment sd\d+: ", line)
+    ]
+    return {
+        "name": "canary: 10 % for 3 min, then 100 % and 2 min of bake",
+        "outcome": result.outcome.value,
+        "followed": result.extra.get("followed"),
+        "elapsed": elapsed,
+        "polls": polls,
+        "calls": len(waiting),
+        "per_poll": len(waiting) / polls if polls else 0.0,
+        "rate": len(waiting) / elapsed if elapsed else 0.0,
+        "window10": window,
+        "ops": ops,
+        "lines": stages,
+    }
+
+
 # ----------------------------------------------------------------------------- real-time side by side
 
 
@@ -348,7 +434,11 @@ def ecs_deploy_wait(tool: Path, proxy: CountingProxy, image: str, duration: floa
 
 
 def render(
-    args: argparse.Namespace, first: dict[str, Any], waits: list[dict[str, Any]], side: list[dict[str, Any]]
+    args: argparse.Namespace,
+    first: dict[str, Any],
+    waits: list[dict[str, Any]],
+    side: list[dict[str, Any]],
+    canary: dict[str, Any],
 ) -> str:
     lines = [SECTION, ""]
     lines.append(
@@ -394,6 +484,28 @@ def render(
         ops = ", ".join(f"{op} {n}" for op, n in sorted(w["ops"].items()))
         lines.append(f"- {w['name']}: {ops}")
     lines.append("")
+    lines.append("### A canary through the service-deployments API (fake time, real botocore client)")
+    lines.append("")
+    lines.append(
+        "Each poll is one DescribeServiceDeployments (status, stage, traffic split) and one DescribeServices "
+        "(events); the outcome is the service deployment's status."
+    )
+    lines.append("")
+    lines.append(
+        "| deployment | outcome | waited s | polls | calls | calls per poll (budget <= 2) | "
+        "calls/s (budget <= 1) | max calls in 10 s |"
+    )
+    lines.append("|---|---|---:|---:|---:|---:|---:|---:|")
+    lines.append(
+        f"| {canary['name']} | {canary['outcome']} | {canary['elapsed']:.0f} | {canary['polls']} | "
+        f"{canary['calls']} | {canary['per_poll']:.2f} | {canary['rate']:.3f} | {canary['window10']} |"
+    )
+    lines.append("")
+    ops = ", ".join(f"{op} {n}" for op, n in sorted(canary["ops"].items()))
+    lines.append(f"Calls: {ops}. What the waiting deploy printed, one line per change:")
+    lines.append("")
+    lines.extend(f"- `{line}`" for line in canary["lines"])
+    lines.append("")
     lines.append(
         f"### Side by side on one moto server, real time "
         f"({args.duration:g} s each; the rollout never finishes)"
@@ -438,6 +550,8 @@ def main() -> int:
         ),
     ]
 
+    canary = canary_wait()
+
     with moto_server() as endpoint:
         proxy = CountingProxy(endpoint)
         proxy.start()
@@ -455,12 +569,13 @@ def main() -> int:
             proxy.stop()
             shutil.rmtree(cwd, ignore_errors=True)
 
-    text = render(args, first, waits, side)
+    text = render(args, first, waits, side, canary)
     print(text)
     if args.write:
         write_section(SECTION, text)
         print(f"wrote the '{SECTION[3:]}' section of {RESULTS.relative_to(ROOT)}")
     ok = len(first["calls"]) <= 8 and all(w["rate"] <= 1.0 and w["sleep_max"] >= 5 for w in waits)
+    ok = ok and canary["per_poll"] <= 2.0 and canary["rate"] <= 1.0 and canary["outcome"] == "succeeded"
     return 0 if ok else 1
 
 
