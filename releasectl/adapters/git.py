@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from releasectl.core.errors import Conflict, EnvironmentProblem, OperationFailed, TimedOut, UsageError
 
 if TYPE_CHECKING:
+    from releasectl.core.config import Config
     from releasectl.core.ledger import Release
     from releasectl.core.versions import TagReading
 
@@ -607,7 +608,7 @@ class GitTagLedger:
         self._read: tuple[list[Release], list[UnreadTag]] | None = None
 
     @classmethod
-    def for_config(cls, git: Git, config: Any) -> GitTagLedger:
+    def for_config(cls, git: Git, config: Config) -> GitTagLedger:
         """The ledger a Config describes (tag_prefix, legacy_tag_prefixes, prerelease_labels)."""
         return cls(
             git,

@@ -143,7 +143,7 @@ def _git_checks(ctx: Context) -> list[Check]:
     )
 
     prefix = ctx.config.tag_prefix
-    releases = merge(GitTagLedger(git, prefix).releases())  # newest first
+    releases = merge(GitTagLedger.for_config(git, ctx.config).releases())  # newest first
     if releases:
         newest = f"{prefix}{releases[0].version}"
         checks.append(Check("git tags", OK, f"{len(releases)} release tag(s), newest {newest}"))

@@ -37,7 +37,7 @@ def _git_releases(ctx: Context) -> list[Release]:
     except ImportError:
         return []
     try:
-        return GitTagLedger(Git(ctx.cwd), prefix=ctx.config.tag_prefix).releases()
+        return GitTagLedger.for_config(Git(ctx.cwd), ctx.config).releases()
     except ReleasectlError as exc:
         ctx.reporter.detail(f"git tags not read ({exc.one_line()}); using ECR only")
         return []
