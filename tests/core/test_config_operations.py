@@ -43,7 +43,7 @@ def test_notify_names_variables_holding_webhook_urls_and_sns_topics(tmp_path: Pa
 
 
 def test_a_webhook_url_written_in_the_config_is_refused_without_being_echoed(tmp_path: Path) -> None:
-    secret = "https://hooks.example.com/services/T000/B000/notarealsecretpath"
+    secret = "https://hooks.example.com/services/T000/B000/notarealsecretpath"  # pragma: allowlist secret
     with pytest.raises(UsageError) as caught:
         load_config(env={}, config_path=config_file(tmp_path, f'notify = ["{secret}"]'))
     assert "notarealsecretpath" not in caught.value.one_line()
