@@ -5,6 +5,12 @@ Requests go round robin to the tasks ECS reports RUNNING and HEALTHY and still w
 the request goes to the next healthy target (GET and HEAD on any connection error, other
 methods only when nothing was sent), so a rollout never shows callers an error. No healthy
 target: 503, saying so. Each response names its target in `X-Sandbox-Target`.
+
+A listener whose rule forwards to several target groups with weights (what ECS sets during a
+blue/green, canary or linear deployment) first picks the target group, by smooth weighted round
+robin over those with a weight and a healthy target, so 10 % is exactly every tenth request;
+then a target of it. Every answer a target gives is reported with its target group
+(`on_response`), which is what the sandbox's 5xx alarms count.
 """
 
 from __future__ import annotations
@@ -16,7 +22,10 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-Targets = Callable[[], list[tuple[str, int]]]  # (task id, port) of the healthy targets
+Target = tuple[str, int]  # (task id, port)
+Targets = Callable[[], list[Target]]  # the healthy targets
+# (target group, weight, its healthy targets) of each target group the listener forwards to
+Groups = Callable[[], list[tuple[str, float, list[Target]]]]
 
 _HOP_BY_HOP = {
     "connection",
@@ -37,11 +46,37 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], targets: Targets, timeout: float) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        groups: Groups,
+        timeout: float,
+        on_response: Callable[[str, int], None],
+    ) -> None:
         super().__init__(address, _Handler)
-        self.targets = targets
+        self.groups = groups
         self.target_timeout = timeout
+        self.on_response = on_response
         self.counter = itertools.count()
+        self._credit: dict[str, float] = {}
+        self._pick_lock = threading.Lock()
+
+    def pick(self, tried: set[str]) -> tuple[str, Target] | None:
+        """A target group by smooth weighted round robin, then one of its targets round robin."""
+        candidates = []
+        for name, weight, targets in self.groups():
+            left = [t for t in targets if t[0] not in tried]
+            if left and weight > 0:
+                candidates.append((name, weight, left))
+        if not candidates:
+            return None
+        with self._pick_lock:
+            total = sum(weight for _, weight, _ in candidates)
+            for name, weight, _ in candidates:
+                self._credit[name] = self._credit.get(name, 0.0) + weight
+            name, _, targets = max(candidates, key=lambda c: self._credit[c[0]])
+            self._credit[name] -= total
+        return name, targets[next(self.counter) % len(targets)]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -63,10 +98,10 @@ class _Handler(BaseHTTPRequestHandler):
         tried: set[str] = set()
         last_error = "no healthy targets"
         while True:
-            targets = [t for t in self.server.targets() if t[0] not in tried]
-            if not targets:
+            picked = self.server.pick(tried)
+            if picked is None:
                 break
-            task_id, port = targets[next(self.server.counter) % len(targets)]
+            group, (task_id, port) = picked
             tried.add(task_id)
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=self.server.target_timeout)
             sent = False
@@ -84,6 +119,7 @@ class _Handler(BaseHTTPRequestHandler):
                     return
                 continue
             connection.close()
+            self.server.on_response(group, response.status)
             self.send_response(response.status, response.reason)
             for name, value in response.getheaders():
                 if name.lower() not in _HOP_BY_HOP:
@@ -110,8 +146,15 @@ class _Handler(BaseHTTPRequestHandler):
 class LoadBalancer:
     """Start with start(), stop with close(); `url` is where to send requests."""
 
-    def __init__(self, targets: Targets, *, port: int = 0, target_timeout: float = 10.0) -> None:
-        self._server = _Server(("127.0.0.1", port), targets, target_timeout)
+    def __init__(
+        self,
+        targets: Targets,
+        *,
+        port: int = 0,
+        target_timeout: float = 10.0,
+        on_response: Callable[[str, int], None] = lambda _group, _status: None,
+    ) -> None:
+        self._server = _Server(("127.0.0.1", port), _one_group(targets), target_timeout, on_response)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="sandbox-alb", daemon=True
         )
@@ -126,7 +169,15 @@ class LoadBalancer:
 
     def route(self, targets: Targets) -> None:
         """From now on, send requests to these targets (a target group's, once its ARN is known)."""
-        self._server.targets = targets
+        self._server.groups = _one_group(targets)
+
+    def route_weighted(self, groups: Groups) -> None:
+        """From now on, split requests between target groups by the weights `groups` gives."""
+        self._server.groups = groups
+
+    def on_response(self, report: Callable[[str, int], None]) -> None:
+        """Report (target group, status) of every answer a target gives."""
+        self._server.on_response = report
 
     def start(self) -> None:
         self._thread.start()
@@ -136,3 +187,7 @@ class LoadBalancer:
             self._server.shutdown()
             self._thread.join(timeout=5)
         self._server.server_close()
+
+
+def _one_group(targets: Targets) -> Groups:
+    return lambda: [("", 100.0, targets())]

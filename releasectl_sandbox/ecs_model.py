@@ -12,9 +12,13 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from releasectl_sandbox.tasks import TaskRunner
+
+if TYPE_CHECKING:
+    from releasectl_sandbox.ecs_deployments import SimRevision, SimServiceDeployment
+    from releasectl_sandbox.ecs_traffic import Shift
 
 PRIMARY, ACTIVE = "PRIMARY", "ACTIVE"
 IN_PROGRESS, COMPLETED, FAILED = "IN_PROGRESS", "COMPLETED", "FAILED"
@@ -58,6 +62,7 @@ class SimTask:
     pid: int | None = None
     version: int = 1
     runner: TaskRunner | None = None
+    target_group: str | None = None  # where the load balancer finds it once it is healthy
 
     @property
     def live(self) -> bool:
@@ -142,9 +147,23 @@ class SimDeployment:
     next_launch: float = 0.0
     created_at: datetime = field(default_factory=now)
     updated_at: datetime = field(default_factory=now)
+    revision: str = ""  # the service revision it runs
+    target_group: str | None = None  # its tasks' target group
+    # The service deployment it is the target of; a rolling rollback's deployment has none of its
+    # own: it serves the service deployment it rolls back (`rollback_of`).
+    service_deployment: SimServiceDeployment | None = None
+    rollback_of: SimServiceDeployment | None = None
+    shift: Shift | None = None  # blue/green, canary and linear: where the traffic shift stands
+    bake_until: float | None = None  # monotonic end of a rolling deployment's bake time
+    early_success: bool = False  # completed by its early success criteria
 
     def __post_init__(self) -> None:
         self.reason = self.reason or f"ECS deployment {self.id} in progress."
+
+    @property
+    def tracked_by(self) -> SimServiceDeployment | None:
+        """The service deployment whose status this deployment's progress decides."""
+        return self.service_deployment or self.rollback_of
 
     def to_api(self, tasks: list[SimTask]) -> dict[str, Any]:
         mine = [t for t in tasks if t.deployment_id == self.id]
@@ -176,7 +195,13 @@ class SimService:
     container_name: str | None
     # The target groups of its loadBalancers: a sandbox load balancer sends their requests to its tasks.
     target_groups: tuple[str, ...] = ()
+    arn: str = ""
+    # The target group production traffic goes to now: its loadBalancers' until a blue/green,
+    # canary or linear deployment succeeds with the alternate one, which then takes its place.
+    live_target_group: str | None = None
     deployments: list[SimDeployment] = field(default_factory=list)  # PRIMARY first
+    revisions: dict[str, SimRevision] = field(default_factory=dict)
+    service_deployments: list[SimServiceDeployment] = field(default_factory=list)  # newest first
     tasks: dict[str, SimTask] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)  # newest first
     stable: SimDeployment | None = None  # the newest deployment that completed: what a rollback returns to
@@ -184,6 +209,9 @@ class SimService:
     @property
     def primary(self) -> SimDeployment:
         return self.deployments[0]
+
+    def others(self) -> list[SimDeployment]:
+        return self.deployments[1:]
 
     def event(self, text: str) -> None:
         entry = {"id": str(uuid.uuid4()), "createdAt": now(), "message": f"(service {self.name}) {text}"}

@@ -19,8 +19,18 @@ the pinned moto changes what is relied on here:
   active_services_count), the backend keeps `services` (Service.cluster_name, .status) and
   `tasks` (cluster name -> task ARN -> Task with last_status);
 - a Service is serialised from its attributes (deployments, events, running_count,
-  pending_count, desired_count, task_definition, deployment_configuration), read when the
-  response is written, so the simulator replaces those attributes rather than mutating them;
+  pending_count, desired_count, task_definition, deployment_configuration, and any attribute
+  named after a member of botocore's Service shape, such as current_service_deployment), read
+  when the response is written, so the simulator replaces those attributes rather than mutating
+  them; update_service stores the request's deploymentConfiguration and loadBalancers as given;
+- EC2ContainerServiceResponse answers an action with the method of its snake_case name, looked
+  up when the request arrives: moto 5.2.5 has none for ListServiceDeployments,
+  DescribeServiceDeployments, StopServiceDeployment or DescribeServiceRevisions, so the sandbox
+  adds them for the accounts and regions it simulates (elsewhere they stay unimplemented, as in
+  moto);
+- ELBv2's backend finds a listener rule with describe_rules(None, [arn]) and replaces its actions
+  with modify_rule(arn, [], actions); CloudWatch's backend has set_alarm_state(name, reason,
+  reason_data, state);
 - CodeBuildResponse.start_build reads request parameters with _get_param and returns an
   ActionResult; CodeBuildBackend keeps codebuild_projects and build_history and answers
   batch_get_builds(ids) and stop_build(build_id);
@@ -37,6 +47,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from releasectl.core.errors import EnvironmentProblem
@@ -84,12 +95,41 @@ def close_server_socket(server: Any) -> None:
 # ----------------------------------------------------------------------------- patching
 
 
+_ABSENT = object()
+
+
+class ApiError(Exception):
+    """An AWS error a simulator answers with: its code and message, as the API names them."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
 @dataclass
 class Patches:
     """Methods replaced on moto's classes; restore() puts the originals back."""
 
     _saved: list[tuple[type, str, Any]] = field(default_factory=list)
     _keys: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def provide(
+        self, owner: type, name: str, make: Callable[[Callable[..., Any]], Callable[..., Any]]
+    ) -> None:
+        """Add an action moto lacks (or wrap the one a hook for another account added already);
+        `make` receives what answers when the request is not the simulator's: moto's own refusal."""
+        original = owner.__dict__.get(name)
+        if original is None:
+
+            def not_implemented(self: Any) -> Any:
+                raise NotImplementedError(f"The {name} action has not been implemented")
+
+            self._saved.append((owner, name, _ABSENT))
+            setattr(owner, name, make(not_implemented))
+            return
+        self._saved.append((owner, name, original))
+        setattr(owner, name, make(original))
 
     def replace(
         self, owner: type, name: str, make: Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -119,7 +159,10 @@ class Patches:
     def restore(self) -> None:
         while self._saved:
             owner, name, original = self._saved.pop()
-            setattr(owner, name, original)
+            if original is _ABSENT:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
         with _install_lock:
             for key in self._keys:
                 _installed.discard(key)
@@ -135,6 +178,8 @@ class EcsHandlers(Protocol):
     lock: threading.RLock
 
     def on_service_created(self, service: Any) -> None: ...
+
+    def on_service_configured(self, service: Any) -> None: ...
 
     def on_update_service(
         self, service: Any, *, task_definition: str | None, desired_count: int | None, force: bool
@@ -158,6 +203,24 @@ class EcsHandlers(Protocol):
         """(running, pending) of the simulator's tasks in the cluster."""
         ...
 
+    def list_service_deployments(
+        self,
+        *,
+        cluster: str,
+        service: str,
+        statuses: Sequence[str] | None,
+        created_after: datetime | None,
+        created_before: datetime | None,
+    ) -> list[dict[str, Any]]: ...
+
+    def describe_service_deployments(self, arns: Sequence[str]) -> tuple[list[dict[str, Any]], list[str]]: ...
+
+    def stop_service_deployment(self, arn: str, stop_type: str) -> None: ...
+
+    def describe_service_revisions(self, arns: Sequence[str]) -> tuple[list[dict[str, Any]], list[str]]: ...
+
+    def rule_exists(self, rule_arn: str) -> bool: ...
+
 
 @dataclass(frozen=True)
 class TaskRef:
@@ -178,9 +241,12 @@ def hook_ecs(patches: Patches, handlers: EcsHandlers, region: str, account: str 
     """Serve service rollouts and tasks from the simulator for one account and region.
 
     Hooks for several accounts or regions stack: each passes on what is not its own."""
-    from moto.ecs.exceptions import EcsClientException, InvalidParameterException
+    from moto.core.responses import ActionResult
+    from moto.ecs.exceptions import EcsClientException, ECSException, InvalidParameterException
     from moto.ecs.models import EC2ContainerServiceBackend
     from moto.ecs.responses import EC2ContainerServiceResponse
+
+    from releasectl_sandbox.ecs_traffic import validation_error
 
     patches.claim("ecs", region, account)
 
@@ -220,6 +286,13 @@ def hook_ecs(patches: Patches, handlers: EcsHandlers, region: str, account: str 
             if not _ours(backend_obj, region, account):
                 return original(self)
             asked = {attr: self._get_param(param) for param, attr in _KEPT_ON_CREATE.items()}
+            refused = validation_error(
+                asked["deployment_configuration"] or {},
+                self._get_param("loadBalancers") or [],
+                rule_exists=handlers.rule_exists,
+            )
+            if refused:
+                raise InvalidParameterException(refused)
             with handlers.lock:
                 result = original(self)
                 service = backend_obj._get_service(
@@ -228,6 +301,7 @@ def hook_ecs(patches: Patches, handlers: EcsHandlers, region: str, account: str 
                 for attr, value in asked.items():
                     if value is not None:
                         setattr(service, attr, value)
+                handlers.on_service_configured(service)
                 return result
 
         return wrapper
@@ -245,6 +319,18 @@ def hook_ecs(patches: Patches, handlers: EcsHandlers, region: str, account: str 
                 # which moto does not make (docs/design.md §5).
                 if task_definition and self.describe_task_definition(task_definition).status == "INACTIVE":
                     raise EcsClientException("TaskDefinition is inactive")
+                current = self._get_service(
+                    props.get("cluster", "default"), str(props.get("service", "")).split("/")[-1]
+                )
+                refused = validation_error(
+                    props.get("deployment_configuration")
+                    or getattr(current, "deployment_configuration", None)
+                    or {},
+                    props.get("load_balancers") or getattr(current, "load_balancers", None) or [],
+                    rule_exists=handlers.rule_exists,
+                )
+                if refused:
+                    raise InvalidParameterException(refused)
                 service = original(self, props)
                 handlers.on_update_service(
                     service,
@@ -330,6 +416,81 @@ def hook_ecs(patches: Patches, handlers: EcsHandlers, region: str, account: str 
 
         return wrapper
 
+    def list_service_deployments(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(self: Any) -> Any:
+            backend_obj = self.ecs_backend
+            if not _ours(backend_obj, region, account):
+                return original(self)
+            created = self._get_param("createdAt") or {}
+            limit = int(self._get_param("maxResults") or 20)
+            if not 1 <= limit <= 100:
+                raise InvalidParameterException("maxResults must be between 1 and 100.")
+            with handlers.lock:
+                service = backend_obj._get_service(
+                    self._get_param("cluster", "default"), str(self._get_param("service")).split("/")[-1]
+                )
+                found = handlers.list_service_deployments(
+                    cluster=service.cluster_name,
+                    service=service.name,
+                    statuses=self._get_param("status"),
+                    created_after=_timestamp(created.get("after")),
+                    created_before=_timestamp(created.get("before")),
+                )
+            start = _page_start(self._get_param("nextToken"))
+            page: dict[str, Any] = {"serviceDeployments": found[start : start + limit]}
+            if start + limit < len(found):
+                page["nextToken"] = str(start + limit)
+            return ActionResult(page)
+
+        return wrapper
+
+    def describe_service_deployments(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(self: Any) -> Any:
+            if not _ours(self.ecs_backend, region, account):
+                return original(self)
+            arns = list(self._get_param("serviceDeploymentArns") or ())
+            if len(arns) > 20:
+                raise InvalidParameterException(
+                    "serviceDeploymentArns can name at most 20 service deployments."
+                )
+            with handlers.lock:
+                found, missing = handlers.describe_service_deployments(arns)
+            failures = [{"arn": arn, "reason": "MISSING"} for arn in missing]
+            return ActionResult({"serviceDeployments": found, "failures": failures})
+
+        return wrapper
+
+    def stop_service_deployment(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(self: Any) -> Any:
+            if not _ours(self.ecs_backend, region, account):
+                return original(self)
+            arn = str(self._get_param("serviceDeploymentArn"))
+            stop_type = self._get_param("stopType") or "ROLLBACK"
+            if stop_type not in ("ROLLBACK", "ABORT"):
+                raise InvalidParameterException("stopType must be ROLLBACK or ABORT.")
+            try:
+                with handlers.lock:
+                    handlers.stop_service_deployment(arn, stop_type)
+            except ApiError as exc:
+                raise ECSException(exc.code, exc.message) from None
+            return ActionResult({"serviceDeploymentArn": arn})
+
+        return wrapper
+
+    def describe_service_revisions(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(self: Any) -> Any:
+            if not _ours(self.ecs_backend, region, account):
+                return original(self)
+            arns = list(self._get_param("serviceRevisionArns") or ())
+            if len(arns) > 20:
+                raise InvalidParameterException("serviceRevisionArns can name at most 20 service revisions.")
+            with handlers.lock:
+                found, missing = handlers.describe_service_revisions(arns)
+            failures = [{"arn": arn, "reason": "MISSING"} for arn in missing]
+            return ActionResult({"serviceRevisions": found, "failures": failures})
+
+        return wrapper
+
     patches.replace(EC2ContainerServiceBackend, "create_service", create_service)
     patches.replace(EC2ContainerServiceResponse, "create_service", create_service_request)
     patches.replace(EC2ContainerServiceBackend, "update_service", update_service)
@@ -338,6 +499,36 @@ def hook_ecs(patches: Patches, handlers: EcsHandlers, region: str, account: str 
     patches.replace(EC2ContainerServiceBackend, "describe_tasks", describe_tasks)
     patches.replace(EC2ContainerServiceBackend, "stop_task", stop_task)
     patches.replace(EC2ContainerServiceBackend, "describe_clusters", describe_clusters)
+    patches.provide(EC2ContainerServiceResponse, "list_service_deployments", list_service_deployments)
+    patches.provide(EC2ContainerServiceResponse, "describe_service_deployments", describe_service_deployments)
+    patches.provide(EC2ContainerServiceResponse, "stop_service_deployment", stop_service_deployment)
+    patches.provide(EC2ContainerServiceResponse, "describe_service_revisions", describe_service_revisions)
+
+
+def _timestamp(value: Any) -> datetime | None:
+    """A request timestamp as moto hands it over: a datetime, epoch seconds, or ISO 8601 text."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(float(value), UTC)
+    text = str(value)
+    try:
+        return datetime.fromtimestamp(float(text), UTC)
+    except ValueError:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _page_start(token: Any) -> int:
+    from moto.ecs.exceptions import InvalidParameterException
+
+    if not token:
+        return 0
+    if not str(token).isdigit():
+        raise InvalidParameterException("The nextToken is not valid.")
+    return int(str(token))
 
 
 def _counted_cluster(backend_obj: Any, cluster: Any, handlers: EcsHandlers) -> Any:
@@ -375,6 +566,7 @@ class ServiceView:
     deployment_configuration: Mapping[str, Any]
     launch_type: str | None
     load_balancers: tuple[Mapping[str, Any], ...]
+    network_configuration: Mapping[str, Any] | None = None
 
 
 def service_view(service: Any) -> ServiceView:
@@ -389,6 +581,7 @@ def service_view(service: Any) -> ServiceView:
         deployment_configuration=dict(getattr(service, "deployment_configuration", None) or {}),
         launch_type=getattr(service, "launch_type", None),
         load_balancers=tuple(dict(lb) for lb in getattr(service, "load_balancers", None) or ()),
+        network_configuration=getattr(service, "network_configuration", None),
     )
 
 
@@ -401,16 +594,69 @@ def publish_service(
     pending: int,
     desired: int,
     task_definition: str | None,
+    current_service_deployment: str | None = None,
+    current_service_revisions: list[dict[str, Any]] | None = None,
 ) -> None:
     """Replace (never mutate) what describe_services shows: a response being written from the
     old lists in another thread keeps a consistent snapshot."""
     service.deployments = deployments
+    if current_service_deployment:
+        service.current_service_deployment = current_service_deployment
+        service.current_service_revisions = list(current_service_revisions or ())
     service.events = events
     service.running_count = running
     service.pending_count = pending
     service.desired_count = desired
     if task_definition:
         service.task_definition = task_definition
+
+
+def _rule(region: str, rule_arn: str, account: str) -> Any | None:
+    from moto.elbv2.exceptions import RuleNotFoundError
+
+    try:
+        return backend("elbv2", region, account).describe_rules(None, [rule_arn])[0]
+    except RuleNotFoundError:
+        return None
+
+
+def rule_exists(region: str, rule_arn: str, account: str = ACCOUNT_ID) -> bool:
+    return _rule(region, rule_arn, account) is not None
+
+
+def rule_weights(region: str, rule_arn: str, account: str = ACCOUNT_ID) -> dict[str, float] | None:
+    """A listener rule's forward action as target group ARN -> weight; None without such a rule."""
+    rule = _rule(region, rule_arn, account)
+    if rule is None:
+        return None
+    for action in rule.actions:
+        data = getattr(action, "data", {}) or {}
+        groups = (data.get("ForwardConfig") or {}).get("TargetGroups") or ()
+        if groups:
+            return {str(g["TargetGroupArn"]): float(g.get("Weight", 1)) for g in groups}
+        if data.get("TargetGroupArn"):
+            return {str(data["TargetGroupArn"]): 100.0}
+    return None
+
+
+def set_rule_weights(
+    region: str, rule_arn: str, weights: Mapping[str, float], account: str = ACCOUNT_ID
+) -> None:
+    """Replace the rule's forward action by one that splits between these target groups. Every
+    target group the rule forwarded to stays listed (weight 0 unless given)."""
+    current = rule_weights(region, rule_arn, account) or {}
+    merged = {group: 0.0 for group in current} | dict(weights)
+    action = {
+        "Type": "forward",
+        "ForwardConfig": {
+            "TargetGroups": [{"TargetGroupArn": g, "Weight": round(w)} for g, w in merged.items()]
+        },
+    }
+    backend("elbv2", region, account).modify_rule(rule_arn, [], [action])
+
+
+def set_alarm_state(region: str, name: str, state: str, reason: str, account: str = ACCOUNT_ID) -> None:
+    backend("cloudwatch", region, account).set_alarm_state(name, reason, None, state)
 
 
 def task_definition(region: str, ref: str, account: str = ACCOUNT_ID) -> dict[str, Any]:

@@ -11,9 +11,11 @@ The same shapes infra/releasectl.yaml gives them on AWS, within what moto stores
 - for each environment of [tool.releasectl.environments], in the account its role_arn names
   (moto's default account without one): a platform stack named by its `stack`, made by the
   sandbox's CloudFormation from a small template (PLATFORM_TEMPLATE: network, security group,
-  target group, cluster, app log group, task roles) whose Outputs carry the names service.toml
-  reads, plus the two alarms it names (moto's CloudFormation has no model for alarms). No ECS
-  service: the first `releasectl deploy` to the environment creates it;
+  the target group and its alternate, a load balancer with a production and a test listener and
+  a rule on each, the infrastructure role ECS shifts traffic with, cluster, app log group, task
+  roles) whose Outputs carry the names service.toml reads, plus the two alarms it names (moto's
+  CloudFormation has no model for alarms). No ECS service: the first `releasectl deploy` to the
+  environment creates it;
 - without environments (a config of ecs_cluster / ecs_service only): an ECS cluster, a first task
   definition (Fargate, awsvpc, port 8080, a health check on /healthz, awslogs) and the service
   with the circuit breaker and rollback enabled, minimumHealthyPercent 100 and maximumPercent 200.
@@ -50,7 +52,16 @@ PLATFORM_OUTPUTS = (
     "ContainerName",
     "ServiceUrl",
     "Region",
+    # What blue/green, canary and linear deployments need (the service's advancedConfiguration).
+    "AlternateTargetGroupArn",
+    "ProductionListenerRuleArn",
+    "TestListenerRuleArn",
+    "InfrastructureRoleArn",
+    "TestListenerUrl",
 )
+# The 5xx alarm as infra/releasectl.yaml defines it: more than 5 % of requests answered 5xx by the
+# tasks in 2 of the last 3 one-minute periods (sandbox minutes: docs/sandbox.md).
+TARGET_5XX_PERCENT, TARGET_5XX_PERIODS, TARGET_5XX_DATAPOINTS, ALARM_PERIOD_S = 5.0, 3, 2, 60
 _ROLE_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/")
 
 
@@ -79,6 +90,11 @@ class EnvironmentResources:
     def target_group_name(self) -> str:
         # Target group names are unique per account and region, at most 32 characters.
         return (f"{self.service}-{self.name}" if self.name else TARGET_GROUP)[:32].rstrip("-")
+
+    @property
+    def alternate_target_group_name(self) -> str:
+        """The second target group blue/green, canary and linear deployments put the new tasks in."""
+        return f"{self.target_group_name[:30].rstrip('-')}-b"
 
     @property
     def target_group_arn(self) -> str:
@@ -255,21 +271,67 @@ def create_build_project(clients: AwsClients, res: Resources, extra_env: Mapping
         )
 
 
+def _trust(service: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+    }
+
+
 def _template() -> dict[str, Any]:
     """The platform stack's template: what infra/releasectl.yaml gives an environment, cut to what
     moto's CloudFormation creates (it cannot run that template: Fn::Select over Fn::GetAZs fails
     inside moto) and the service needs to exist: subnets and a security group that create_service
-    checks, the target group, the cluster, the log group, the task roles."""
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "ecs-tasks.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
+    checks, the two target groups, the load balancer with its production and test listener rules
+    (moto's ELBv2 keeps their weights; the sandbox's load balancers route by them), the
+    infrastructure role, the cluster, the log group, the task roles."""
+    trust = _trust("ecs-tasks.amazonaws.com")
+
+    def target_group(name: Any) -> dict[str, Any]:
+        return {
+            "Type": "AWS::ElasticLoadBalancingV2::TargetGroup",
+            "Properties": {
+                "Name": name,
+                "Port": CONTAINER_PORT,
+                "Protocol": "HTTP",
+                "TargetType": "ip",
+                "VpcId": {"Ref": "Vpc"},
+                "HealthCheckPath": "/healthz",
+            },
+        }
+
+    def listener(port: int) -> dict[str, Any]:
+        return {
+            "Type": "AWS::ElasticLoadBalancingV2::Listener",
+            "Properties": {
+                "LoadBalancerArn": {"Ref": "LoadBalancer"},
+                "Port": port,
+                "Protocol": "HTTP",
+                "DefaultActions": [{"Type": "forward", "TargetGroupArn": {"Ref": "TargetGroup"}}],
+            },
+        }
+
+    def rule(listener_id: str) -> dict[str, Any]:
+        # All of a listener's traffic, forwarded with weights ECS changes during a deployment.
+        return {
+            "Type": "AWS::ElasticLoadBalancingV2::ListenerRule",
+            "Properties": {
+                "ListenerArn": {"Ref": listener_id},
+                "Priority": 1,
+                "Conditions": [{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/*"]}}],
+                "Actions": [
+                    {
+                        "Type": "forward",
+                        "ForwardConfig": {
+                            "TargetGroups": [
+                                {"TargetGroupArn": {"Ref": "TargetGroup"}, "Weight": 100},
+                                {"TargetGroupArn": {"Ref": "AlternateTargetGroup"}, "Weight": 0},
+                            ]
+                        },
+                    }
+                ],
+            },
+        }
 
     def subnet(cidr: str, zone: str) -> dict[str, Any]:
         return {
@@ -298,6 +360,8 @@ def _template() -> dict[str, Any]:
                 "ServiceUrl",
                 "Target5xxAlarmName",
                 "UnhealthyHostsAlarmName",
+                "AlternateTargetGroupName",
+                "TestListenerUrl",
             )
         },
         "Resources": {
@@ -308,15 +372,30 @@ def _template() -> dict[str, Any]:
                 "Type": "AWS::EC2::SecurityGroup",
                 "Properties": {"GroupDescription": "the service's tasks", "VpcId": {"Ref": "Vpc"}},
             },
-            "TargetGroup": {
-                "Type": "AWS::ElasticLoadBalancingV2::TargetGroup",
+            "TargetGroup": target_group({"Ref": "TargetGroupName"}),
+            "AlternateTargetGroup": target_group({"Ref": "AlternateTargetGroupName"}),
+            "LoadBalancer": {
+                "Type": "AWS::ElasticLoadBalancingV2::LoadBalancer",
                 "Properties": {
                     "Name": {"Ref": "TargetGroupName"},
-                    "Port": CONTAINER_PORT,
-                    "Protocol": "HTTP",
-                    "TargetType": "ip",
-                    "VpcId": {"Ref": "Vpc"},
-                    "HealthCheckPath": "/healthz",
+                    "Scheme": "internal",
+                    "Type": "application",
+                    "Subnets": [{"Ref": "PrivateSubnetA"}, {"Ref": "PrivateSubnetB"}],
+                },
+            },
+            # The sandbox serves them on local ports of its own (ServiceUrl, TestListenerUrl).
+            "ProductionListener": listener(80),
+            "TestListener": listener(8080),
+            "ProductionListenerRule": rule("ProductionListener"),
+            "TestListenerRule": rule("TestListener"),
+            # What ECS assumes to change the listener rules' weights.
+            "InfrastructureRole": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "AssumeRolePolicyDocument": _trust("ecs.amazonaws.com"),
+                    "ManagedPolicyArns": [
+                        "arn:aws:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"
+                    ],
                 },
             },
             "Cluster": {"Type": "AWS::ECS::Cluster", "Properties": {"ClusterName": {"Ref": "ClusterName"}}},
@@ -345,6 +424,11 @@ def _template() -> dict[str, Any]:
             "ContainerName": output({"Ref": "ContainerName"}),
             "ServiceUrl": output({"Ref": "ServiceUrl"}),
             "Region": output({"Ref": "AWS::Region"}),
+            "AlternateTargetGroupArn": output({"Ref": "AlternateTargetGroup"}),
+            "ProductionListenerRuleArn": output({"Ref": "ProductionListenerRule"}),
+            "TestListenerRuleArn": output({"Ref": "TestListenerRule"}),
+            "InfrastructureRoleArn": output({"Fn::GetAtt": ["InfrastructureRole", "Arn"]}),
+            "TestListenerUrl": output({"Ref": "TestListenerUrl"}),
         },
     }
 
@@ -352,11 +436,15 @@ def _template() -> dict[str, Any]:
 PLATFORM_TEMPLATE = _template()
 
 
-def create_platform(clients: AwsClients, env: EnvironmentResources, *, service_url: str) -> dict[str, str]:
+def create_platform(
+    clients: AwsClients, env: EnvironmentResources, *, service_url: str, test_url: str
+) -> dict[str, str]:
     """The environment's platform stack and its alarms, in the environment's account (`clients`
     carry its credentials); returns the stack's outputs."""
     assert env.stack is not None
     parameters = {
+        "AlternateTargetGroupName": env.alternate_target_group_name,
+        "TestListenerUrl": test_url,
         "ClusterName": env.cluster,
         "AppLogGroupName": env.app_log_group,
         "TargetGroupName": env.target_group_name,
@@ -381,27 +469,58 @@ def create_platform(clients: AwsClients, env: EnvironmentResources, *, service_u
 
 def _create_alarms(clients: AwsClients, env: EnvironmentResources, outputs: Mapping[str, str]) -> None:
     """The two alarms the service's deployments roll back on, as the template defines them (moto's
-    CloudFormation has no AWS::CloudWatch::Alarm). Nothing feeds their metrics in the sandbox."""
+    CloudFormation has no AWS::CloudWatch::Alarm). The sandbox evaluates the 5xx one from its load
+    balancers' counts (releasectl_sandbox.alarms), over the load balancer rather than one target
+    group: during a blue/green, canary or linear deployment the new tasks answer from the
+    alternate target group. Nothing feeds the unhealthy-hosts one."""
     target_group = outputs["TargetGroupArn"].split(":")[-1]
-    alarms = (
-        (env.alarm_names[0], "HTTPCode_Target_5XX_Count", "Sum", 5.0, "GreaterThanOrEqualToThreshold"),
-        (env.alarm_names[1], "UnHealthyHostCount", "Maximum", 1.0, "GreaterThanOrEqualToThreshold"),
-    )
+    balancer = {"Name": "LoadBalancer", "Value": f"app/{env.target_group_name}/sandbox"}
+
+    def stat(metric_id: str, metric: str) -> dict[str, Any]:
+        return {
+            "Id": metric_id,
+            "ReturnData": False,
+            "MetricStat": {
+                "Metric": {"Namespace": "AWS/ApplicationELB", "MetricName": metric, "Dimensions": [balancer]},
+                "Period": ALARM_PERIOD_S,
+                "Stat": "Sum",
+            },
+        }
+
     cloudwatch = clients.session().client("cloudwatch", endpoint_url=clients.endpoint_url)
     with aws_errors(f"creating sandbox alarms of {env.label}"):
-        for name, metric, statistic, threshold, comparison in alarms:
-            cloudwatch.put_metric_alarm(
-                AlarmName=name,
-                Namespace="AWS/ApplicationELB",
-                MetricName=metric,
-                Dimensions=[{"Name": "TargetGroup", "Value": target_group}],
-                Statistic=statistic,
-                Period=60,
-                EvaluationPeriods=2,
-                Threshold=threshold,
-                ComparisonOperator=comparison,
-                TreatMissingData="notBreaching",
-            )
+        cloudwatch.put_metric_alarm(
+            AlarmName=env.alarm_names[0],
+            AlarmDescription=f"More than {TARGET_5XX_PERCENT:g} % of requests answered 5xx by the tasks "
+            f"in {TARGET_5XX_DATAPOINTS} of the last {TARGET_5XX_PERIODS} minutes",
+            ComparisonOperator="GreaterThanThreshold",
+            Threshold=TARGET_5XX_PERCENT,
+            EvaluationPeriods=TARGET_5XX_PERIODS,
+            DatapointsToAlarm=TARGET_5XX_DATAPOINTS,
+            TreatMissingData="notBreaching",
+            Metrics=[
+                {
+                    "Id": "rate",
+                    "Label": "Target 5xx, % of requests",
+                    "Expression": "IF(requests > 0, 100 * FILL(errors, 0) / requests, 0)",
+                    "ReturnData": True,
+                },
+                stat("errors", "HTTPCode_Target_5XX_Count"),
+                stat("requests", "RequestCount"),
+            ],
+        )
+        cloudwatch.put_metric_alarm(
+            AlarmName=env.alarm_names[1],
+            Namespace="AWS/ApplicationELB",
+            MetricName="UnHealthyHostCount",
+            Dimensions=[balancer, {"Name": "TargetGroup", "Value": target_group}],
+            Statistic="Maximum",
+            Period=ALARM_PERIOD_S,
+            EvaluationPeriods=2,
+            Threshold=0.0,
+            ComparisonOperator="GreaterThanThreshold",
+            TreatMissingData="notBreaching",
+        )
 
 
 def task_definition_input(res: Resources, image: str) -> dict[str, Any]:

@@ -66,6 +66,7 @@ class SandboxEnvironment:
     endpoint: str
     ecs: Any  # the EcsSimulator of its account and region
     alb_url: str = ""
+    test_url: str = ""  # its load balancer's test listener (environments with a platform stack)
     outputs: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -199,16 +200,22 @@ class Sandbox:
 
     def _start(self) -> None:
         from releasectl_sandbox import provision
-        from releasectl_sandbox.alb import LoadBalancer
+        from releasectl_sandbox.alarms import RateAlarm
         from releasectl_sandbox.codebuild_sim import CodeBuildSimulator
         from releasectl_sandbox.logship import LogShipper
         from releasectl_sandbox.server import MotoServer, check_port_free
 
         internals.check_moto_version()
         res = self.resources
-        alb_ports = [self.alb_port + index if self.alb_port else 0 for index in range(len(res.environments))]
+        count = len(res.environments)
+        alb_ports = [self.alb_port + index if self.alb_port else 0 for index in range(count)]
+        # Test listeners after the production ones: Q+N for the first environment, and so on.
+        test_ports = [self.alb_port + count + index if self.alb_port else 0 for index in range(count)]
         for port, planned in zip(alb_ports, res.environments, strict=True):
             check_port_free(port, f"load balancer of {planned.label}")
+        for port, planned in zip(test_ports, res.environments, strict=True):
+            if planned.stack:
+                check_port_free(port, f"test listener of {planned.label}")
         self._refuse_a_running_env_file()
         self.state.reset()
         server = MotoServer(self.port)
@@ -234,27 +241,44 @@ class Sandbox:
         internals.hook_cloudformation(patches, self.region, self.account)
         self._stack.callback(codebuild.close)
 
-        for port, env_res in zip(alb_ports, res.environments, strict=True):
+        for port, test_port, env_res in zip(alb_ports, test_ports, res.environments, strict=True):
             session = self._session(env_res)
             sim = self._simulator(patches, env_res, session, clients)
             env = SandboxEnvironment(env_res, session, self.endpoint, sim)
             # Listening before the stack is made: its ServiceUrl output is the load balancer's URL.
-            alb = LoadBalancer(lambda: [], port=port)
-            alb.start()
-            self._stack.callback(alb.close)
+            alb = self._balancer(port, sim)
             env.alb_url = alb.url
             target_group = env_res.target_group_arn
             if env_res.stack:
-                env.outputs = provision.create_platform(env.clients(), env_res, service_url=alb.url)
+                test = self._balancer(test_port, sim)
+                env.test_url = test.url
+                env.outputs = provision.create_platform(
+                    env.clients(), env_res, service_url=alb.url, test_url=test.url
+                )
                 target_group = env.outputs["TargetGroupArn"]
-            # Whatever service registers in the target group, whenever it is created.
-            alb.route(functools.partial(sim.target_group_targets, target_group))
+                # Both listeners follow their rule's weights, which ECS sets during a deployment.
+                rules = env.outputs["ProductionListenerRuleArn"], env.outputs["TestListenerRuleArn"]
+                alb.route_weighted(functools.partial(sim.listener_groups, rules[0], target_group))
+                test.route_weighted(functools.partial(sim.listener_groups, rules[1], target_group))
+                sim.watch_alarm(
+                    RateAlarm(
+                        name=env_res.alarm_names[0],
+                        target_groups=frozenset({target_group, env.outputs["AlternateTargetGroupArn"]}),
+                        threshold=provision.TARGET_5XX_PERCENT,
+                        periods=provision.TARGET_5XX_PERIODS,
+                        datapoints=provision.TARGET_5XX_DATAPOINTS,
+                        period_s=provision.ALARM_PERIOD_S / 60 * self.timings.minute,
+                    )
+                )
+            else:
+                # Whatever service registers in the target group, whenever it is created.
+                alb.route(functools.partial(sim.target_group_targets, target_group))
             if env_res.stack:
                 self.announce(
                     f"sandbox: created environment {env_res.name} in account {env_res.account}: "
                     f"stack {env_res.stack}, cluster {env_res.cluster}, log group "
-                    f"{env.outputs['AppLogGroup']}, load balancer on {alb.url}; its ECS service "
-                    "comes with the first deploy"
+                    f"{env.outputs['AppLogGroup']}, load balancer on {alb.url} (test listener "
+                    f"{env.test_url}); its ECS service comes with the first deploy"
                 )
             else:
                 self.announce(f"sandbox: load balancer on {alb.url} -> service {env_res.service}")
@@ -299,6 +323,16 @@ class Sandbox:
             self.announce(
                 f"sandbox: warning: service {res.ecs_service} is not steady after {self.wait_steady_s:g} s"
             )
+
+    def _balancer(self, port: int, sim: Any) -> Any:
+        """A load balancer listening on `port`, reporting its targets' answers to the alarms of its
+        simulator's account and region; it answers 503 until it is routed."""
+        from releasectl_sandbox.alb import LoadBalancer
+
+        balancer = LoadBalancer(lambda: [], port=port, on_response=sim.alarms.record)
+        balancer.start()
+        self._stack.callback(balancer.close)
+        return balancer
 
     def _session(self, env: Any) -> Any:
         """A boto3 session in the environment's account: the fake credentials, or for another

@@ -50,6 +50,8 @@ class Timings:
     drain_delay: float = 0.3  # out of the ALB before SIGTERM
     stop_timeout: float = 3.0  # SIGTERM to SIGKILL
     stopped_task_ttl: float = 3600.0  # stopped tasks stay visible to describe_tasks this long
+    # One ECS minute (bake times, alarm periods) lasts this many seconds: docs/sandbox.md.
+    minute: float = 1.0
 
 
 class PullError(Exception):
