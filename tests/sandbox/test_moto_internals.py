@@ -92,6 +92,9 @@ class RecordingEcs:
         self.lock = threading.RLock()
         self.created: list[Any] = []
         self.updates: list[dict[str, Any]] = []
+        self.configured: list[Any] = []
+        self.listed: dict[str, Any] = {}
+        self.stops: list[tuple[str, str]] = []
         self.task = {
             "taskArn": f"arn:aws:ecs:{REGION}:{internals.ACCOUNT_ID}:task/contract/0123abcd",
             "lastStatus": "RUNNING",
@@ -124,6 +127,8 @@ class RecordingEcs:
             pending=1,
             desired=2,
             task_definition=None,
+            current_service_deployment=DEPLOYMENT,
+            current_service_revisions=[{"arn": REVISION, "requestedTaskCount": 2, "runningTaskCount": 1}],
         )
 
     def list_tasks(self, **kwargs: Any) -> list[str] | None:
@@ -141,6 +146,44 @@ class RecordingEcs:
             if task.endswith("0123abcd")
             else None
         )
+
+    # Service deployments: one ongoing (DEPLOYMENT), one finished (DONE), both of the contract service.
+
+    def on_service_configured(self, service: Any) -> None:
+        self.configured.append(service)
+
+    def rule_exists(self, rule_arn: str) -> bool:
+        return rule_arn == RULE
+
+    def list_service_deployments(self, **kwargs: Any) -> list[dict[str, Any]]:
+        self.listed = kwargs
+        return [{"serviceDeploymentArn": arn, "status": "IN_PROGRESS"} for arn in (DEPLOYMENT, DONE)]
+
+    def describe_service_deployments(self, arns: Sequence[str]) -> tuple[list[dict[str, Any]], list[str]]:
+        known = {DEPLOYMENT: "IN_PROGRESS", DONE: "SUCCESSFUL"}
+        found = [
+            {"serviceDeploymentArn": a, "status": known[a], "lifecycleStage": "BAKE_TIME"}
+            for a in arns
+            if a in known
+        ]
+        return found, [a for a in arns if a not in known]
+
+    def stop_service_deployment(self, arn: str, stop_type: str) -> None:
+        self.stops.append((arn, stop_type))
+        if arn == DONE:
+            raise internals.ApiError("ConflictException", "already SUCCESSFUL")
+        if arn != DEPLOYMENT:
+            raise internals.ApiError("ServiceDeploymentNotFoundException", "no such service deployment")
+
+    def describe_service_revisions(self, arns: Sequence[str]) -> tuple[list[dict[str, Any]], list[str]]:
+        found = [{"serviceRevisionArn": a, "taskDefinition": "contract:2"} for a in arns if a == REVISION]
+        return found, [a for a in arns if a != REVISION]
+
+
+SD_PREFIX = f"arn:aws:ecs:{REGION}:{internals.ACCOUNT_ID}:service-deployment/contract/contract/"
+DEPLOYMENT, DONE = SD_PREFIX + "ongoing", SD_PREFIX + "done"
+REVISION = f"arn:aws:ecs:{REGION}:{internals.ACCOUNT_ID}:service-revision/contract/contract/1"
+RULE = f"arn:aws:elasticloadbalancing:{REGION}:{internals.ACCOUNT_ID}:listener-rule/app/contract/1/2/3"
 
 
 class RecordingCodeBuild:
@@ -244,6 +287,110 @@ def test_update_service_response_carries_what_the_simulator_published(
         "enable": True,
         "rollback": True,
     }
+
+
+def test_update_service_response_names_the_service_deployment_the_simulator_published(
+    contract_service: dict[str, Any],
+) -> None:
+    service = contract_service["update"]
+    assert service["currentServiceDeployment"] == DEPLOYMENT, CHANGED
+    assert service["currentServiceRevisions"] == [
+        {"arn": REVISION, "requestedTaskCount": 2, "runningTaskCount": 1}
+    ], CHANGED
+
+
+def test_the_service_deployment_actions_moto_lacks_are_served_by_the_simulator(
+    hooked_server: tuple[str, RecordingEcs, RecordingCodeBuild], contract_service: dict[str, Any]
+) -> None:
+    ecs, handlers = client(hooked_server[0], "ecs"), hooked_server[1]
+    listed = ecs.list_service_deployments(
+        cluster="contract", service="contract", status=["IN_PROGRESS"], maxResults=1
+    )
+    assert [d["serviceDeploymentArn"] for d in listed["serviceDeployments"]] == [DEPLOYMENT]
+    rest = ecs.list_service_deployments(cluster="contract", service="contract", nextToken=listed["nextToken"])
+    assert [d["serviceDeploymentArn"] for d in rest["serviceDeployments"]] == [
+        DONE
+    ] and "nextToken" not in rest
+    assert (
+        handlers.__dict__["listed"]["statuses"] is None
+        and handlers.__dict__["listed"]["service"] == "contract"
+    )
+    described = ecs.describe_service_deployments(serviceDeploymentArns=[DEPLOYMENT, SD_PREFIX + "gone"])
+    assert [d["lifecycleStage"] for d in described["serviceDeployments"]] == ["BAKE_TIME"]
+    assert described["failures"] == [{"arn": SD_PREFIX + "gone", "reason": "MISSING"}]
+    stopped = ecs.stop_service_deployment(serviceDeploymentArn=DEPLOYMENT, stopType="ABORT")
+    assert stopped["serviceDeploymentArn"] == DEPLOYMENT and handlers.stops[-1] == (DEPLOYMENT, "ABORT")
+    revisions = ecs.describe_service_revisions(serviceRevisionArns=[REVISION])
+    assert revisions["serviceRevisions"] == [{"serviceRevisionArn": REVISION, "taskDefinition": "contract:2"}]
+
+
+def test_service_deployment_errors_keep_the_code_the_simulator_gives(
+    hooked_server: tuple[str, RecordingEcs, RecordingCodeBuild], contract_service: dict[str, Any]
+) -> None:
+    ecs = client(hooked_server[0], "ecs")
+    with pytest.raises(ecs.exceptions.ConflictException, match="already SUCCESSFUL"):
+        ecs.stop_service_deployment(serviceDeploymentArn=DONE, stopType="ROLLBACK")
+    with pytest.raises(ecs.exceptions.ServiceDeploymentNotFoundException):
+        ecs.stop_service_deployment(serviceDeploymentArn=SD_PREFIX + "gone")
+    with pytest.raises(ecs.exceptions.ServiceNotFoundException):
+        ecs.list_service_deployments(cluster="contract", service="nothing")
+    with pytest.raises(ecs.exceptions.ClusterNotFoundException):
+        ecs.list_service_deployments(cluster="nothing", service="contract")
+
+
+def test_outside_the_simulated_accounts_and_regions_the_service_deployment_actions_stay_unimplemented(
+    hooked_server: tuple[str, RecordingEcs, RecordingCodeBuild],
+) -> None:
+    from botocore.config import Config
+
+    ecs = boto3.client(
+        "ecs",
+        endpoint_url=hooked_server[0],
+        region_name="ap-south-2",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}),
+    )
+    with pytest.raises(ecs.exceptions.ClientError) as raised:
+        ecs.describe_service_deployments(serviceDeploymentArns=[DEPLOYMENT])
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500, (
+        "moto answers ListServiceDeployments itself now: the sandbox's addition can go"
+    )
+
+
+def test_a_strategy_without_the_load_balancer_settings_it_needs_is_refused_before_moto_changes_anything(
+    hooked_server: tuple[str, RecordingEcs, RecordingCodeBuild], contract_service: dict[str, Any]
+) -> None:
+    ecs, handlers = client(hooked_server[0], "ecs"), hooked_server[1]
+    before = len(handlers.updates)
+    balancer = {
+        "targetGroupArn": "arn:aws:elasticloadbalancing:tg",
+        "containerName": "app",
+        "containerPort": 80,
+    }
+    with pytest.raises(ecs.exceptions.InvalidParameterException, match="roleArn"):
+        ecs.update_service(
+            cluster="contract",
+            service="contract",
+            loadBalancers=[
+                {
+                    **balancer,
+                    "advancedConfiguration": {"alternateTargetGroupArn": "b", "productionListenerRule": RULE},
+                }
+            ],
+            deploymentConfiguration={"strategy": "BLUE_GREEN"},
+        )
+    with pytest.raises(ecs.exceptions.InvalidParameterException, match="does not exist"):
+        advanced = {"alternateTargetGroupArn": "b", "productionListenerRule": RULE + "9", "roleArn": "r"}
+        ecs.update_service(
+            cluster="contract",
+            service="contract",
+            loadBalancers=[{**balancer, "advancedConfiguration": advanced}],
+            deploymentConfiguration={"strategy": "CANARY"},
+        )
+    assert len(handlers.updates) == before
+    found = ecs.describe_services(cluster="contract", services=["contract"])["services"][0]
+    assert found["deploymentConfiguration"].get("strategy") is None
 
 
 def test_describe_services_shows_the_published_state(
