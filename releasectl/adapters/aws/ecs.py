@@ -212,11 +212,9 @@ class EcsApi:
         with aws_errors(action):
             try:
                 yield
-            except AttributeError as exc:
-                # A botocore too old to know the operation.
-                raise ServiceDeploymentsUnavailable(
-                    f"{action}: this botocore has no such operation ({exc})"
-                ) from None
+            except (AttributeError, NotImplementedError) as exc:
+                # A botocore too old to know the operation, or an in-process moto without it.
+                raise ServiceDeploymentsUnavailable(f"{action}: not offered here ({exc})") from None
             except client_error as exc:
                 if _api_absent(exc):
                     raise ServiceDeploymentsUnavailable(
@@ -330,8 +328,10 @@ def _api_absent(exc: BaseException) -> bool:
     response = getattr(exc, "response", None) or {}
     status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
     message = str((response.get("Error") or {}).get("Message", ""))
-    # An endpoint that routes no such action (404, 501), or moto's "has not been implemented" 500.
-    return status in (404, 501) or "not been implemented" in message
+    # An endpoint that routes no such action (404, 501), or one whose answer is no AWS error at
+    # all (botocore then takes the HTTP status for the code): moto's HTML 500 for an action it
+    # has not implemented. ECS's own failures carry a code (ServerException, ...).
+    return status in (404, 501) or code.isdigit() or "not been implemented" in message
 
 
 class ClusterMissing(EnvironmentProblem):
