@@ -178,6 +178,7 @@ class SimServiceDeployment:
     rollback: dict[str, Any] | None = None
     breaker_failures: int = 0
     breaker_threshold: int = 0
+    breaker_triggered: bool = False
     triggered_alarms: tuple[str, ...] = ()
     # revision ARN -> its counts and traffic weights: live while the deployment runs, then as they
     # were when it finished (ECS: "the number of running tasks when the deployment completes").
@@ -272,7 +273,7 @@ class SimServiceDeployment:
         if not self.breaker_enabled:
             return {"status": DISABLED}
         return {
-            "status": self._monitor_status(self.breaker_failures >= self.breaker_threshold),
+            "status": self._monitor_status(self.breaker_triggered),
             "failureCount": self.breaker_failures,
             "threshold": self.breaker_threshold,
         }

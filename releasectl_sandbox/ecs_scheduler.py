@@ -161,13 +161,16 @@ class Scheduler:
         """The circuit breaker and the deployment alarms; True if the deployment failed now."""
         breaker = config.get("deploymentCircuitBreaker") or {}
         sd = self._tracked(primary)
-        if sd is not None:
+        own = sd is not None and primary.service_deployment is sd
+        if sd is not None and own:
             sd.breaker_threshold = self.breaker_threshold
             sd.breaker_failures = primary.failed_tasks
         if breaker.get("enable") and primary.failed_tasks >= self.breaker_threshold:
+            if sd is not None and own:
+                sd.breaker_triggered = True
             self._fail(sim, primary, BREAKER_REASON, rollback=bool(breaker.get("rollback")))
             return True
-        if sd is not None and primary.service_deployment is sd and (firing := self.firing(sd.alarm_names)):
+        if sd is not None and own and (firing := self.firing(sd.alarm_names)):
             sd.triggered_alarms = tuple(firing)
             rollback = bool((sd.configuration.get("alarms") or {}).get("rollback"))
             self._fail(sim, primary, alarm_reason(firing), rollback=rollback)
@@ -224,8 +227,11 @@ class Scheduler:
 
     def _rolling_progress(self, sim: SimService, primary: SimDeployment, config: Mapping[str, Any]) -> None:
         """Bake time, early success and completion of a rolling deployment."""
-        sd = self._tracked(primary)
-        own = sd if sd is not None and primary.service_deployment is sd else None
+        tracked = self._tracked(primary)
+        # A rollback's deployment reports its end to the service deployment it rolls back, whose
+        # lifecycle stage stays where the failure found it.
+        own = tracked if tracked is not None and primary.service_deployment is tracked else None
+        sd = own
         ready = [t for t in sim.live_tasks(primary) if t.healthy]
         desired = sim.desired
         early = (config.get("earlySuccessCriteria") or {}) if own is not None else {}
