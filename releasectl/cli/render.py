@@ -25,7 +25,7 @@ def write_result(result: CommandResult, *, json_output: bool) -> None:
         lines.append(f"  version  {result.version}")
     if result.image and result.image.uri:
         lines.append(f"  image    {result.image.uri}")
-    for key in ("service", "task_definition", "deployment_id"):
+    for key in ("service", "task_definition", "deployment_id", "service_deployment"):
         if result.extra.get(key):
             lines.append(f"  {key.replace('_', ' '):<8} {result.extra[key]}")
     if result.extra.get("evidence"):
