@@ -235,6 +235,8 @@ def wait_for_service_deployment(
     if rolled_back and stopped_by is None and _aborted(ecs, target.task_definition, arn):
         stopped_by = "abort"
         verdict = decide(sd, stopped_by=stopped_by)
+    if not timed_out and verdict.decision is RolloutDecision.SUPERSEDED:
+        verdict = _name_the_replacement(verdict, service, target)
     return DeploymentWaitResult(
         verdict=verdict,
         view=view,
@@ -279,3 +281,19 @@ def _aborted(ecs: EcsApi, task_definition: str, arn: str) -> bool:
     except ReleasectlError:
         return False
     return revision.tags.get(ABORT_TAG) == arn.rsplit("/", 1)[-1]
+
+
+def _name_the_replacement(verdict: Verdict, service: Mapping[str, Any], target: Target) -> Verdict:
+    """A superseded deployment's message names the deployment that now leads, as the service's
+    deployments list calls it (the id a racing `releasectl deploy` reported)."""
+    from releasectl.core.rollout import primary
+
+    lead = primary(service)
+    if lead is None or not lead.get("id") or lead.get("id") == target.deployment_id:
+        return verdict
+    return Verdict(
+        verdict.decision,
+        f"{verdict.message}; deployment {lead.get('id')} of {lead.get('taskDefinition')} now leads, "
+        "which this run did not start",
+        verdict.manual_action,
+    )

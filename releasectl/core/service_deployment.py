@@ -9,7 +9,7 @@ that API exists it is the truth, and the outcome is read from it alone:
               lifecycle hook, releasectl's own stop (abort, a failed verification) or a stop request;
 - failed      ROLLBACK_FAILED (the rollback itself failed: manual action is needed), or STOPPED by
               the circuit breaker or an alarm on a service configured not to roll back;
-- superseded  STOPPED for any other reason: a newer deployment or a stop releasectl did not make;
+- superseded  STOPPED for any other reason: a newer deployment or a stop this run did not make;
 - in_progress PENDING, IN_PROGRESS, and the transitional STOP_REQUESTED, ROLLBACK_REQUESTED,
               ROLLBACK_IN_PROGRESS: the outcome is whatever they end in.
 
@@ -247,7 +247,7 @@ def decide(sd: Mapping[str, Any], *, stopped_by: str | None = None) -> Verdict:
             )
         return Verdict(
             RolloutDecision.SUPERSEDED,
-            f"deployment {ident} was stopped by something releasectl did not do "
+            f"deployment {ident} was stopped by something this run did not do "
             "(a newer deployment, or a stop request)" + _ecs_says(sd),
         )
     if status in STOPPING:

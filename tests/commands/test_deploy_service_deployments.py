@@ -245,6 +245,16 @@ def test_stopped_by_someone_else_is_superseded_exit_5() -> None:
     assert "a newer deployment started" in result.message
 
 
+def test_superseded_names_the_deployment_that_now_leads_as_the_deployments_list_calls_it() -> None:
+    from tests.commands.test_deploy_scripted import someone_else_deploys
+
+    fake = world(script=[someone_else_deploys], sd_script=[at("IN_PROGRESS"), at("STOPPED")])
+    result, _ = deploy(fake)
+    assert result.outcome is Outcome.SUPERSEDED
+    assert "deployment ecs-svc/9999999999999999999 of" in result.message
+    assert result.message.endswith("now leads, which this run did not start")
+
+
 def test_a_rollback_stopped_by_releasectl_abort_says_stopped_by_abort() -> None:
     fake = world(sd_script=[at("IN_PROGRESS"), at("ROLLBACK_IN_PROGRESS"), at("ROLLBACK_SUCCESSFUL")])
 

@@ -142,7 +142,7 @@ def test_stopped_by_someone_else_is_superseded() -> None:
     verdict = decide(sd_frame(run(), "STOPPED", reason="Superseded by a newer deployment"))
     assert verdict.decision is RolloutDecision.SUPERSEDED
     assert (
-        "releasectl did not do" in verdict.message and "Superseded by a newer deployment" in verdict.message
+        "this run did not do" in verdict.message and "Superseded by a newer deployment" in verdict.message
     )
 
 
