@@ -106,12 +106,13 @@ def run(
     ctx.config.require("ecr_repository")
     started = ctx.clock.now()
     release = _release(ctx, wanted) if wanted is not None else None
+    # Before the first call of the environment's clients: an assumed role's session names the run.
+    ctx.name_session(f"run-{release.version}" if release else "run", ctx.config.env)
     ecs = EcsApi.from_context(ctx)
     service = ecs.describe_service()
     current = ecs.describe_task_definition(str(service["taskDefinition"]))
     revision, registered = task_revision(ctx, ecs, current=current, release=release, purpose="run")
     shown_version = release.version if release else current.version
-    ctx.name_session(shown_version or "run", ctx.config.env)
     where = f"{ecs.service} in cluster {ecs.cluster}"
     ctx.reporter.info(
         f"running `{command_text(command)}` from {revision.arn} "
