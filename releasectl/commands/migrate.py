@@ -75,6 +75,9 @@ def migrate(
     if not command:
         return None
     release = Release(version=version, commit=commit, digest=digest)
+    # As deploy names it: the migration is the first call in the environment, and its role's
+    # session, kept for the deploy that follows, names the release.
+    ctx.name_session(version, ctx.config.env)
     ecs = EcsApi.from_context(ctx)
     service = ecs.find_service()
     current = ecs.describe_task_definition(str(service["taskDefinition"])) if service else None
