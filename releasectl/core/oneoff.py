@@ -77,8 +77,8 @@ def run_task_request(
         "startedBy": started_by,
         "clientToken": client_token,
         "overrides": {"containerOverrides": [{"name": container_name, "command": list(command)}]},
-        # The revision's tags (releasectl:version…) on the task say which release it ran.
-        "propagateTags": "TASK_DEFINITION",
+        # No tags on the task: tagging at creation would need ecs:TagResource on tasks too, and
+        # startedBy already says who started it.
         **settings,
     }
 
