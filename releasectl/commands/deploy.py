@@ -158,7 +158,9 @@ def run_deploy(
             *revision_tags(release, override_reason=gate.override_reason),
         ]
         plan = replace(plan, register_input={**plan.register_input, "tags": _unique_tags(tags)})
-    if strategy is not None and plan.action is not Action.NOOP:
+    if strategy is not None and plan.action is Action.NOOP:
+        ctx.reporter.warn(f"--strategy {strategy} not applied: this deploy starts no deployment")
+    elif strategy is not None:
         from releasectl.core.service_shape import with_running_strategy
 
         settings = {**(plan.service_settings or {}), **with_running_strategy(snapshot, strategy)}
