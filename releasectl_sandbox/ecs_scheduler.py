@@ -126,7 +126,7 @@ class Scheduler:
         if sim.stable is None or sim.stable is target:
             return "The service deployment has no source service revision to roll back to."
         sim.event(f"(deployment {target.id}) rollback requested: StopServiceDeployment (ROLLBACK).")
-        self._fail(sim, target, STOP_ROLLBACK_REASON, rollback=True)
+        self._fail(sim, target, STOP_ROLLBACK_REASON, rollback=True, cause="StopServiceDeployment")
         return None
 
     # ------------------------------------------------------------------ each tick
@@ -168,12 +168,16 @@ class Scheduler:
         if breaker.get("enable") and primary.failed_tasks >= self.breaker_threshold:
             if sd is not None and own:
                 sd.breaker_triggered = True
-            self._fail(sim, primary, BREAKER_REASON, rollback=bool(breaker.get("rollback")))
+            self._fail(
+                sim, primary, BREAKER_REASON, rollback=bool(breaker.get("rollback")), cause="circuit breaker"
+            )
             return True
         if sd is not None and own and (firing := self.firing(sd.alarm_names)):
             sd.triggered_alarms = tuple(firing)
             rollback = bool((sd.configuration.get("alarms") or {}).get("rollback"))
-            self._fail(sim, primary, alarm_reason(firing), rollback=rollback)
+            self._fail(
+                sim, primary, alarm_reason(firing), rollback=rollback, cause=f"alarm {', '.join(firing)}"
+            )
             return True
         return False
 
@@ -298,13 +302,15 @@ class Scheduler:
 
     # ------------------------------------------------------------------ failures
 
-    def _fail(self, sim: SimService, failed: SimDeployment, reason: str, *, rollback: bool) -> None:
+    def _fail(
+        self, sim: SimService, failed: SimDeployment, reason: str, *, rollback: bool, cause: str
+    ) -> None:
         """The deployment failed (or was asked to roll back): roll back if it can, else stop."""
         failed.rollout_state, failed.reason = FAILED, reason
         failed.updated_at = now()
         short = "tasks failed to start." if reason == BREAKER_REASON else reason
         sim.event(f"(deployment {failed.id}) deployment failed: {short}")
-        self.announce(f"sandbox: ECS deployment {failed.id} of {sim.name} FAILED ({reason})")
+        self.announce(f"sandbox: ECS deployment {failed.id} of {sim.name} FAILED ({cause})")
         sd = self._tracked(failed)
         if sd is not None and failed.rollback_of is sd:
             sd.move(ROLLBACK_FAILED, f"The rollback failed: {reason} Manual action is needed.")
@@ -402,7 +408,7 @@ class Scheduler:
         if sd is not None:
             sd.stage(stage)
         if stage != before:
-            self.announce(f"sandbox: ECS deployment {primary.id} of {sim.name}: {stage} ({_split(shift)})")
+            self.announce(f"sandbox: ECS deployment {primary.id} of {sim.name}: {stage}, {_split(shift)}")
         self._trim(sim)
 
     def _scale_green(self, sim: SimService, primary: SimDeployment) -> None:
