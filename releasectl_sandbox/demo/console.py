@@ -232,11 +232,23 @@ _RELEASE_LINES = ("releasing ", "claimed: ", "release: ", "warning: ", "error: "
 _SANDBOX_ROUTINE = re.compile(
     r"runs on 127\.0\.0\.1|CodeBuild build |stopped \(exit \d+: (Scaling activity|Service deleted)"
     r"|^sandbox: created |reached a steady state|^sandbox: (stopping|running|Ctrl-C)"
+    # A blue/green, canary or linear deployment's stages: the story keeps those that move traffic.
+    r"|: (RECONCILE_SERVICE|PRE_SCALE_UP|SCALE_UP|POST_\w+|BAKE_TIME|CLEAN_UP), production"
+    r"|CloudWatch alarm \S+ is OK"
 )
 # The sandbox's words, shortened for the story: it has one service, and a task that failed its
 # health checks says so in a reason three levels deep.
 _SANDBOX_SHORT = (
     (re.compile(r" of [\w-]+ (started|FAILED|stopped|failed|rolls)\b"), r" \1"),
+    # A stage that moves traffic: what it moved, without the deployment's id.
+    (re.compile(r"ECS deployment \S+ of [\w-]+: ([A-Z_]+), (production .*)$"), r"ECS: \1, \2"),
+    (
+        re.compile(
+            r"CloudWatch alarm (\S+) is ALARM: sandbox: .* above (\S+) in (\d+) of the last (\d+) periods.*"
+        ),
+        r"alarm \1 ALARM: 5xx over \2 in \3 of \4 min",
+    ),
+    (re.compile(r" FAILED \(alarm [^)]*\)"), " FAILED (alarm)"),
     (
         re.compile(r"stopped \(exit \S+: Task failed container health checks \(sandbox: (.*)\)\)$"),
         r"failed its health checks: \1",
