@@ -149,3 +149,30 @@ def test_the_width_is_columns_else_80_when_not_a_terminal() -> None:
 
     assert narration_width(io.StringIO(), {"COLUMNS": "132"}) == 132
     assert narration_width(io.StringIO(), {}) == 80
+
+
+def test_of_a_canary_the_story_keeps_the_traffic_shifts_the_alarm_and_the_failure_in_one_line_each() -> None:
+    _narrator, feed, terminal, log = told()
+    deployment = "sandbox: ECS deployment ecs-svc/6184519812345678901 of hello-world"
+    alarm = "sandbox: CloudWatch alarm hello-world-staging-target-5xx"
+    lines = [
+        f"{deployment}: PRE_SCALE_UP, production 100/0, test 100/0",
+        f"{deployment}: SCALE_UP, production 100/0, test 100/0",
+        f"{deployment}: POST_SCALE_UP, production 100/0, test 100/0",
+        f"{deployment}: TEST_TRAFFIC_SHIFT, production 100/0, test 0/100",
+        f"{deployment}: POST_TEST_TRAFFIC_SHIFT, production 100/0, test 0/100",
+        f"{deployment}: PRODUCTION_TRAFFIC_SHIFT, production 90/10, test 0/100",
+        f"{alarm} is ALARM: sandbox: target 5xx rate above 5% in 2 of the last 3 periods: "
+        "10.0% (4 of 40), 11.6% (5 of 43)",
+        f"{deployment} FAILED (alarm hello-world-staging-target-5xx)",
+        f"{alarm} is OK: sandbox: target 5xx rate at or below 5% again",
+    ]
+    for line in lines:
+        feed.sandbox(line)
+    assert terminal.getvalue().splitlines() == [
+        "  sandbox: ECS: TEST_TRAFFIC_SHIFT, production 100/0, test 0/100",
+        "  sandbox: ECS: PRODUCTION_TRAFFIC_SHIFT, production 90/10, test 0/100",
+        "  sandbox: alarm hello-world-staging-target-5xx ALARM: 5xx over 5% in 2 of 3 min",
+        "  sandbox: ECS deployment ecs-svc/61845198 FAILED (alarm)",
+    ]
+    assert len(log.getvalue().splitlines()) == len(lines)  # the full log keeps every line as it came
