@@ -70,6 +70,7 @@ def sandbox_up(
                         "service": e.resources.service,
                         "stack": e.resources.stack,
                         "alb_url": e.alb_url,
+                        "test_url": e.test_url,
                     }
                     for e in environments
                 ],
@@ -84,8 +85,8 @@ def sandbox_up(
                 ready = [f"# sandbox ready: {sandbox.alb_url} answers for the service"]
                 if environments:
                     ready = [
-                        f"# sandbox ready: {e.name} at {e.alb_url} (account {e.resources.account}); "
-                        "its service comes with its first `releasectl deploy`"
+                        f"# sandbox ready: {e.name} at {e.alb_url}, test listener {e.test_url} (account "
+                        f"{e.resources.account}); its service comes with its first `releasectl deploy`"
                         for e in environments
                     ]
                 write_lines([env_file_text(sandbox.env).rstrip("\n"), *ready])

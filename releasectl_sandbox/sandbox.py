@@ -48,12 +48,18 @@ from releasectl_sandbox.tasks import Timings
 FAKE_KEY = "testing"  # moto's fake credentials: accepted by the sandbox, worthless anywhere else
 BOOTSTRAP_TAG = "sandbox-bootstrap"
 ALB_URL_ENV = "RELEASECTL_SANDBOX_ALB_URL"
+TEST_URL_ENV = "RELEASECTL_SANDBOX_TEST_URL"
 _DROPPED_FROM_BUILDS = ("AWS_", "RELEASECTL_", "CODEBUILD_")
 
 
 def alb_url_variable(environment: str) -> str:
     """RELEASECTL_SANDBOX_ALB_URL_PROD: the variable naming an environment's load balancer."""
     return f"{ALB_URL_ENV}_{environment.upper().replace('-', '_')}"
+
+
+def test_url_variable(environment: str) -> str:
+    """RELEASECTL_SANDBOX_TEST_URL_PROD: the variable naming an environment's test listener."""
+    return f"{TEST_URL_ENV}_{environment.upper().replace('-', '_')}"
 
 
 @dataclass
@@ -152,6 +158,7 @@ class Sandbox:
             STATE_ENV: str(self.state.root),
             ALB_URL_ENV: self.alb_url,
             **{alb_url_variable(e.name): e.alb_url for e in self.environments if e.name},
+            **{test_url_variable(e.name): e.test_url for e in self.environments if e.name and e.test_url},
         }
 
     def environment(self, name: str | None = None) -> SandboxEnvironment:

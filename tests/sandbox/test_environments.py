@@ -181,6 +181,10 @@ def test_the_env_file_leaves_the_cluster_and_service_to_the_selected_environment
     assert written["RELEASECTL_SANDBOX_ALB_URL"] == sandbox.environment("staging").alb_url
     assert written["RELEASECTL_SANDBOX_ALB_URL_STAGING"] == sandbox.environment("staging").alb_url
     assert written["RELEASECTL_SANDBOX_ALB_URL_PROD"] == sandbox.environment("prod").alb_url
+    for env in sandbox.environments:
+        # Each test listener on a port of its own, named by the stack and the env file alike.
+        test_url = written[f"RELEASECTL_SANDBOX_TEST_URL_{str(env.name).upper()}"]
+        assert test_url == env.test_url == env.outputs["TestListenerUrl"] != env.alb_url
     variables = sandbox.clients().client("codebuild").batch_get_projects(names=["hello-world-release"])
     names = {v["name"] for v in variables["projects"][0]["environment"]["environmentVariables"]}
     assert "RELEASECTL_ECS_CLUSTER" not in names and "RELEASECTL_ECR_REPOSITORY" in names
@@ -191,6 +195,7 @@ def test_no_ecs_service_exists_until_a_deploy_creates_it(sandbox: Sandbox) -> No
     assert service_of(prod) is None
     status, body = get(prod.alb_url)
     assert status == 503 and "sandbox ALB" in body
+    assert get(prod.test_url)[0] == 503
 
 
 # ----------------------------------------------------------------------------- services created later
