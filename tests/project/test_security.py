@@ -48,6 +48,10 @@ EXCLUSIONS = {
     '"integrity": "sha(1|256|384|512)-[A-Za-z0-9+/=]+"': "npm lockfile integrity hashes (public)",
     'ghp_notTheRightOne0{22}"': "a made-up GitHub token, mostly zeros, that an early version of "
     "tests/adapters/test_github.py sent to the GitHub stand-in as the wrong token",
+    "a made-up GitHub token, mostly zeros": "the line of this table that explains the made-up GitHub token "
+    "above, which the keyword detector reads as an assignment",
+    "a made-up webhook URL on an example": "the line of this table that explains the made-up webhook URL "
+    "below, for the same reason",
     'hooks\\.example\\.com/services/T000/B000/notarealsecretpath"': "a made-up webhook URL on an example "
     "domain that tests/core/test_config_operations.py writes in a config to see it refused unechoed; "
     "committed once before its allowlist comment",
