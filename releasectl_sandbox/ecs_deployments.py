@@ -206,7 +206,8 @@ class SimServiceDeployment:
         if reason is not None:
             self.status_reason = reason
         self.updated_at = now()
-        if status == IN_PROGRESS and self.started_at is None:
+        if status != PENDING and self.started_at is None:
+            # A deployment stopped before the scheduler started it has started all the same.
             self.started_at = self.updated_at
         if status in TERMINAL:
             self.finished_at = self.finished_at or self.updated_at
