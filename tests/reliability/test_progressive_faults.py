@@ -43,7 +43,8 @@ stack = "hello-world-staging"
 """
 CLUSTER, SERVICE = "hello-world-staging", "hello-world"
 TIMEOUT = "90"
-SEEDS = [1, 2]
+# The first seed runs in the suite, the others soak (`-m slow`): each is a whole sandbox rollout.
+SEEDS = [1, pytest.param(2, marks=pytest.mark.slow)]
 # The repository's service.toml with the load balancer fields on, BLUE_GREEN with a short bake
 # and a canary setting for `--strategy canary`, and the test-listener check.
 LB_FIELDS = (
