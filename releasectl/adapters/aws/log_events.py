@@ -7,8 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from releasectl.adapters.aws.clients import _THROTTLE_CODES, aws_errors, error_code
-from releasectl.core.log_follow import LogStreamMissing, Throttled
+from releasectl.adapters.aws.logs import reading_logs
 
 if TYPE_CHECKING:
     from mypy_boto3_logs import CloudWatchLogsClient
@@ -39,8 +38,6 @@ class LogEventReader:
     ) -> EventPage:
         """One FilterLogEvents page. A group that does not exist (yet) is LogStreamMissing,
         throttling that outlived botocore's retries is Throttled."""
-        import botocore.exceptions
-
         params: FilterLogEventsRequestTypeDef = {"logGroupName": group, "interleaved": True}
         if start_ms is not None:
             params["startTime"] = start_ms
@@ -54,16 +51,8 @@ class LogEventReader:
             params["nextToken"] = token
         if limit is not None:
             params["limit"] = limit
-        with aws_errors(f"reading log group {group}"):
-            try:
-                self.calls += 1
-                response = self.client.filter_log_events(**params)
-            except botocore.exceptions.ClientError as exc:
-                code = error_code(exc)
-                if code == "ResourceNotFoundException":
-                    raise LogStreamMissing(str(exc)) from None
-                if code in _THROTTLE_CODES:
-                    raise Throttled(str(exc)) from None
-                raise
+        with reading_logs(f"reading log group {group}"):
+            self.calls += 1
+            response = self.client.filter_log_events(**params)
         events = [dict(event) for event in response.get("events") or ()]
         return EventPage(events=events, next_token=response.get("nextToken") or None)
