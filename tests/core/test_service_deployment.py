@@ -141,9 +141,7 @@ def test_rollback_failed_is_a_failure_that_asks_for_manual_action() -> None:
 def test_stopped_by_someone_else_is_superseded() -> None:
     verdict = decide(sd_frame(run(), "STOPPED", reason="Superseded by a newer deployment"))
     assert verdict.decision is RolloutDecision.SUPERSEDED
-    assert (
-        "this run did not do" in verdict.message and "Superseded by a newer deployment" in verdict.message
-    )
+    assert "this run did not do" in verdict.message and "Superseded by a newer deployment" in verdict.message
 
 
 def test_stopped_by_the_circuit_breaker_without_rollback_is_a_failure() -> None:
