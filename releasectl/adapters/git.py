@@ -631,7 +631,7 @@ class GitTagLedger:
 
     def _readings(self) -> tuple[list[Release], list[UnreadTag]]:
         from releasectl.core.ledger import Release
-        from releasectl.core.versions import read_tag
+        from releasectl.core.versions import read_tag, version_key
 
         if self._read is not None:
             return self._read
@@ -663,7 +663,7 @@ class GitTagLedger:
                             other.commit,
                             f"it names {version} too, which {tag.name} names on {where}",
                             f"delete the one that is wrong (git tag -d {other.name})",
-                            reading.nominal,
+                            reading.nominal or version_key(version),
                         )
                     )
         self._read = (releases, unread)

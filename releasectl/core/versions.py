@@ -303,7 +303,8 @@ class TagReading(NamedTuple):
     canonical: bool  # spelled exactly `<tag_prefix>X.Y.Z[-label.N]`, as releasectl writes tags
     reason: str  # why it names no release, or what was set aside to read it ("" for neither)
     hint: str  # what makes it read, for a tag that names no release
-    nominal: tuple[Any, ...] | None  # precedence of the version it appears to name
+    nominal: tuple[Any, ...] | None  # precedence of the version it appears to name; None when read as
+    # `<prefix>X.Y.Z[-rc.N]`, which version_key orders
 
     @property
     def read(self) -> bool:
@@ -333,6 +334,8 @@ def read_tag(name: str, prefixes: Sequence[str], labels: Collection[str] = PRE_L
 def _read_text(
     name: str, prefix: str, text: str, labels: Collection[str], *, canonical: bool
 ) -> TagReading | None:
+    if _RELEASE_RE.fullmatch(text) is not None and ("-" not in text or "rc" in labels):
+        return TagReading(name, prefix, text, canonical, "", "", None)  # releasectl's own form: most tags
     found = _TAG_TEXT_RE.fullmatch(text)
     if found is None:
         return None
