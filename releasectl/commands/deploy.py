@@ -16,6 +16,7 @@ from releasectl.core.definition_plan import revision_tags
 from releasectl.core.deploy_plan import (
     Action,
     DeployPlan,
+    Revision,
     plan_deploy,
     resolve_release,
 )
@@ -122,6 +123,58 @@ def load_releases(ctx: Context) -> list[Release]:
 # ----------------------------------------------------------------------------- core
 
 
+def plan_image_only(
+    ctx: Context,
+    ecs: EcsApi,
+    release: Release,
+    *,
+    snapshot: Mapping[str, Any],
+    current: Revision,
+    repository_uri: Callable[[], str],
+) -> DeployPlan:
+    """The deploy plan without a service definition: the running revision with a new image."""
+    return plan_deploy(
+        command="deploy",
+        cluster=ecs.cluster,
+        service=ecs.service,
+        container_name=ctx.config.require("container_name"),
+        snapshot=snapshot,
+        current=current,
+        release=release,
+        repository_uri=repository_uri,
+    )
+
+
+def plan_as_defined(
+    ctx: Context,
+    ecs: EcsApi,
+    release: Release,
+    *,
+    spec: Mapping[str, Any],
+    region: str,
+    repository_uri: str,
+    snapshot: Mapping[str, Any] | None,
+    current: Revision | None,
+    override_reason: str | None = None,
+) -> DeployPlan:
+    """The deploy plan from the service definition (`spec`, resolved); `diff` shows the same one."""
+    from releasectl.core.definition_plan import plan_from_definition
+
+    return plan_from_definition(
+        command="deploy",
+        cluster=ecs.cluster,
+        service=ecs.service,
+        container_name=ctx.config.require("container_name"),
+        spec=spec,
+        region=region,
+        repository_uri=repository_uri,
+        release=release,
+        snapshot=snapshot,
+        current=current,
+        override_reason=override_reason,
+    )
+
+
 def run_deploy(
     ctx: Context,
     ecs: EcsApi,
@@ -142,15 +195,8 @@ def run_deploy(
     if strategy is not None:
         _check_running_strategy(ecs, snapshot, strategy)
     current = ecs.describe_task_definition(str(snapshot["taskDefinition"]))
-    plan = plan_deploy(
-        command="deploy",
-        cluster=ecs.cluster,
-        service=ecs.service,
-        container_name=ctx.config.require("container_name"),
-        snapshot=snapshot,
-        current=current,
-        release=release,
-        repository_uri=repository_uri,
+    plan = plan_image_only(
+        ctx, ecs, release, snapshot=snapshot, current=current, repository_uri=repository_uri
     )
     if gate is not None and gate.overridden and plan.register_input is not None:
         tags = [
@@ -210,7 +256,6 @@ def run_definition_deploy(
     or register a revision, whichever is the least that makes ECS match the file. `strategy`
     (deploy --strategy) replaces the file's for this deploy; a strategy the load balancer setup
     cannot carry is refused here, before the first call."""
-    from releasectl.core.definition_plan import plan_from_definition
     from releasectl.core.service_shape import strategy_problems, with_strategy
     from releasectl.core.verification import VerifySettings
 
@@ -227,15 +272,13 @@ def run_definition_deploy(
     started = ctx.clock.now()
     snapshot = ecs.find_service()
     current = ecs.describe_task_definition(str(snapshot["taskDefinition"])) if snapshot else None
-    plan = plan_from_definition(
-        command="deploy",
-        cluster=ecs.cluster,
-        service=ecs.service,
-        container_name=ctx.config.require("container_name"),
+    plan = plan_as_defined(
+        ctx,
+        ecs,
+        release,
         spec=spec,
         region=region,
         repository_uri=repository_uri,
-        release=release,
         snapshot=snapshot,
         current=current,
         override_reason=gate.override_reason if gate else None,

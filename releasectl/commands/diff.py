@@ -62,13 +62,12 @@ class DiffView(View):
 def service_diff(ctx: Context, *, version: str | None) -> DiffView:
     from releasectl.adapters.aws.ecs import EcsApi
     from releasectl.commands.definition import read_definition, resolve_definition
+    from releasectl.commands.deploy import plan_as_defined, plan_image_only
     from releasectl.commands.releases import load_releases
-    from releasectl.core.definition_plan import plan_from_definition
-    from releasectl.core.deploy_plan import plan_deploy
 
     wanted = parse_version_argument(version, prefix=ctx.config.tag_prefix) if version else None
     definition = read_definition(ctx)
-    container = ctx.config.require("container_name")
+    ctx.config.require("container_name")
     ctx.config.require("ecr_repository")
     release = resolve_release(load_releases(ctx), wanted)
     ctx.name_session(release.version, ctx.config.env)
@@ -83,27 +82,18 @@ def service_diff(ctx: Context, *, version: str | None) -> DiffView:
     current = ecs.describe_task_definition(str(snapshot["taskDefinition"]))
     uri = _repository_uri(ctx)
     if definition is None:
-        plan = plan_deploy(
-            command="deploy",
-            cluster=ecs.cluster,
-            service=ecs.service,
-            container_name=container,
-            snapshot=snapshot,
-            current=current,
-            release=release,
-            repository_uri=lambda: uri,
+        plan = plan_image_only(
+            ctx, ecs, release, snapshot=snapshot, current=current, repository_uri=lambda: uri
         )
     else:
         resolved = resolve_definition(ctx, definition)
-        plan = plan_from_definition(
-            command="deploy",
-            cluster=ecs.cluster,
-            service=ecs.service,
-            container_name=container,
+        plan = plan_as_defined(
+            ctx,
+            ecs,
+            release,
             spec=resolved.spec,
             region=resolved.region,
             repository_uri=uri,
-            release=release,
             snapshot=snapshot,
             current=current,
         )
