@@ -19,29 +19,12 @@ from releasectl_sandbox.images import build_image, push
 from releasectl_sandbox.sandbox import Sandbox
 from tests.support.cli import run_cli, start_cli
 from tests.support.paths import ROOT
+from tests.support.sandbox_projects import ENVIRONMENTS_CONFIG as CONFIG
 from tests.support.sandbox_projects import copy_context, init_repo, project_config, service_files
 
 pytestmark = pytest.mark.e2e
 
 VERSIONS = ("1.0.0", "1.1.0", "1.2.0")
-CONFIG = """\
-[tool.releasectl]
-ecr_repository = "hello-world"
-codebuild_project = "hello-world-release"
-container_name = "app"
-
-[tool.releasectl.environments.staging]
-cluster = "hello-world-staging"
-service = "hello-world"
-stack = "hello-world-staging"
-
-[tool.releasectl.environments.prod]
-cluster = "hello-world-prod"
-service = "hello-world"
-stack = "hello-world-prod"
-after = "staging"
-role_arn = "arn:aws:iam::210987654321:role/releasectl-deploy"
-"""
 
 
 @pytest.fixture(scope="module")

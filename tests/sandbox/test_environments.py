@@ -24,29 +24,17 @@ from releasectl_sandbox.provision import PLATFORM_OUTPUTS
 from releasectl_sandbox.sandbox import Sandbox, SandboxEnvironment
 from releasectl_sandbox.state import read_env_file
 from tests.support.paths import ROOT
-from tests.support.sandbox_projects import copy_context, get, init_repo, project_config, service_files
+from tests.support.sandbox_projects import ENVIRONMENTS_CONFIG as CONFIG
+from tests.support.sandbox_projects import (
+    PROD_ACCOUNT,
+    copy_context,
+    get,
+    init_repo,
+    project_config,
+    service_files,
+)
 
 pytestmark = pytest.mark.e2e
-
-PROD_ACCOUNT = "210987654321"
-CONFIG = f"""\
-[tool.releasectl]
-ecr_repository = "hello-world"
-codebuild_project = "hello-world-release"
-container_name = "app"
-
-[tool.releasectl.environments.staging]
-cluster = "hello-world-staging"
-service = "hello-world"
-stack = "hello-world-staging"
-
-[tool.releasectl.environments.prod]
-cluster = "hello-world-prod"
-service = "hello-world"
-stack = "hello-world-prod"
-after = "staging"
-role_arn = "arn:aws:iam::{PROD_ACCOUNT}:role/releasectl-deploy"
-"""
 
 
 @pytest.fixture(scope="module")

@@ -75,3 +75,25 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+# A project with staging and prod, prod in a second account reached through its role.
+PROD_ACCOUNT = "210987654321"
+ENVIRONMENTS_CONFIG = f"""\
+[tool.releasectl]
+ecr_repository = "hello-world"
+codebuild_project = "hello-world-release"
+container_name = "app"
+
+[tool.releasectl.environments.staging]
+cluster = "hello-world-staging"
+service = "hello-world"
+stack = "hello-world-staging"
+
+[tool.releasectl.environments.prod]
+cluster = "hello-world-prod"
+service = "hello-world"
+stack = "hello-world-prod"
+after = "staging"
+role_arn = "arn:aws:iam::{PROD_ACCOUNT}:role/releasectl-deploy"
+"""
