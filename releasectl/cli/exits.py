@@ -7,16 +7,20 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from releasectl.core.errors import ExitCode, ReleasectlError
 
 
-@dataclass
 class RunState:
-    json_output: bool = False
-    verbose: bool = False
-    command: str | None = None
+    """How the running command reports: as JSON or text, how much, and under which name."""
+
+    def __init__(self, json_output: bool = False, verbose: bool = False, command: str | None = None) -> None:
+        self.json_output = json_output
+        self.verbose = verbose
+        self.command = command
+
+    def __repr__(self) -> str:
+        return f"RunState(json_output={self.json_output}, verbose={self.verbose}, command={self.command!r})"
 
 
 def report(

@@ -33,6 +33,9 @@ class GlobalOptions(RunState):
     """The global options of one run. It is the RunState the error path reads, so a usage error
     after `--json` is still reported as one JSON object."""
 
+    json_output: bool = False
+    verbose: bool = False
+    command: str | None = None
     region: str | None = None
     profile: str | None = None
     endpoint_url: str | None = None

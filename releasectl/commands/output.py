@@ -6,13 +6,14 @@ two writers too.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterable
 from typing import Any, TextIO
 
 
 def write_json(obj: Any, stream: TextIO | None = None) -> None:
+    import json  # only for --json: a human answer need not load it
+
     out = stream or sys.stdout
     out.write(json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
     out.flush()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Protocol
 
 
@@ -24,12 +23,12 @@ class SystemClock:
             time.sleep(seconds)
 
 
-@dataclass
 class FakeClock:
     """A clock that only moves when slept on; records every sleep."""
 
-    t: float = 0.0
-    sleeps: list[float] = field(default_factory=list)
+    def __init__(self, t: float = 0.0) -> None:
+        self.t = t
+        self.sleeps: list[float] = []
 
     def now(self) -> float:
         return self.t

@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from releasectl.core.errors import UsageError
 
@@ -299,8 +299,8 @@ def _pre_labels(key: str, value: Any) -> tuple[str, ...]:
     return check_pre_labels(key, value)
 
 
-@dataclass(frozen=True)
-class Environment:
+# NamedTuples, not dataclasses: see releasectl.commands.context.Context.
+class Environment(NamedTuple):
     """One place the service runs: [tool.releasectl.environments.<name>]."""
 
     name: str
@@ -362,8 +362,9 @@ def _environments(where: str, raw: Any) -> dict[str, Environment]:
     return found
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(NamedTuple):
+    """[tool.releasectl] with its defaults, merged with the environment and the command line."""
+
     region: str | None = None
     profile: str | None = None
     endpoint_url: str | None = None
@@ -413,10 +414,10 @@ class Config:
     # Where each finished release, deploy, rollback, abort and run is announced: environment
     # variables holding webhook URLs, and SNS topic ARNs (docs/operations.md).
     notify: tuple[str, ...] = ()
-    environments: Mapping[str, Environment] = field(default_factory=dict)
+    environments: Mapping[str, Environment] = MappingProxyType({})
     # The directory of the config file, which relative paths in it are read against.
     base_dir: str | None = None
-    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+    sources: Mapping[str, str] = MappingProxyType({})
 
     @property
     def environment(self) -> Environment | None:
@@ -490,7 +491,7 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
 
 # Set by the loader, not by a key of their own: the table of environments is read apart.
 _DERIVED = {"sources", "environments", "base_dir"}
-KEYS: tuple[str, ...] = tuple(f.name for f in fields(Config) if f.name not in _DERIVED)
+KEYS: tuple[str, ...] = tuple(name for name in Config._fields if name not in _DERIVED)
 # What a selected environment sets, and the key each of its fields fills.
 _FROM_ENVIRONMENT = {
     "cluster": "ecs_cluster",

@@ -8,8 +8,7 @@ known to either is known. Pure: no I/O here.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from releasectl.core.versions import version_key
 
@@ -17,8 +16,10 @@ if TYPE_CHECKING:  # only named in an annotation: datetime costs its import on e
     from datetime import datetime
 
 
-@dataclass(frozen=True)
-class Release:
+# A NamedTuple, not a dataclass: see releasectl.commands.context.Context.
+class Release(NamedTuple):
+    """One released version, as git tags and ECR images know it."""
+
     version: str  # canonical SemVer without prefix: "1.2.3" or "1.3.0-rc.1"
     commit: str | None = None  # full 40-hex sha
     digest: str | None = None  # "sha256:<64 hex>", known from ECR only
@@ -52,8 +53,7 @@ def merge(*groups: Iterable[Release]) -> list[Release]:
                 continue
             ecr_first = "ecr" in release.sources and "ecr" not in known.sources
             primary, secondary = (release, known) if ecr_first else (known, release)
-            by_version[release.version] = replace(
-                primary,
+            by_version[release.version] = primary._replace(
                 commit=primary.commit or secondary.commit,
                 digest=primary.digest or secondary.digest,
                 pushed_at=primary.pushed_at or secondary.pushed_at,

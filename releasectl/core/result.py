@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from releasectl.core.errors import ExitCode
 
@@ -30,8 +29,9 @@ OUTCOME_EXIT: dict[Outcome, ExitCode] = {
 }
 
 
-@dataclass(frozen=True)
-class ImageInfo:
+class ImageInfo(NamedTuple):
+    """The image a command released, deployed or found: its repository, digest and URI."""
+
     repository: str
     digest: str | None
     uri: str | None
@@ -40,18 +40,37 @@ class ImageInfo:
         return {"repository": self.repository, "digest": self.digest, "uri": self.uri}
 
 
-@dataclass
 class CommandResult:
-    command: str
-    outcome: Outcome
-    message: str
-    version: str | None = None
-    image: ImageInfo | None = None
-    duration_s: float = 0.0
-    # Command-specific fields (deploys add service, task_definition, deployment_id).
-    extra: dict[str, Any] = field(default_factory=dict)
-    # An error result may carry its own exit code (usage, environment...).
-    error_exit: ExitCode | None = None
+    """What a command ended with: the outcome, a one-line message and what it touched.
+
+    A plain class, not a dataclass: see releasectl.commands.context.Context.
+    """
+
+    def __init__(
+        self,
+        command: str,
+        outcome: Outcome,
+        message: str,
+        version: str | None = None,
+        image: ImageInfo | None = None,
+        duration_s: float = 0.0,
+        extra: dict[str, Any] | None = None,
+        error_exit: ExitCode | None = None,
+    ) -> None:
+        self.command = command
+        self.outcome = outcome
+        self.message = message
+        self.version = version
+        self.image = image
+        self.duration_s = duration_s
+        # Command-specific fields (deploys add service, task_definition, deployment_id).
+        self.extra: dict[str, Any] = {} if extra is None else extra
+        # An error result may carry its own exit code (usage, environment...).
+        self.error_exit = error_exit
+
+    def __repr__(self) -> str:
+        shown = f"{self.command!r}, {self.outcome!r}, {self.message!r}, version={self.version!r}"
+        return f"CommandResult({shown})"
 
     @property
     def exit_code(self) -> ExitCode:

@@ -7,8 +7,7 @@ Pure. A command builds a View; the CLI layer decides where it goes and how wide 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 # What a line wider than the output does: cut with an ellipsis (one line per item, as
 # `git log --oneline` in a narrow terminal), fold onto indented lines (text that must be read
@@ -16,8 +15,10 @@ from typing import Any, Literal
 Overflow = Literal["cut", "fold", "keep"]
 
 
-@dataclass(frozen=True)
-class Lines:
+# NamedTuples, not dataclasses: see releasectl.commands.context.Context.
+class Lines(NamedTuple):
+    """Lines of text, kept, folded or cut at the terminal's width."""
+
     lines: tuple[str, ...]
     overflow: Overflow = "keep"
     indent: int = 0  # the hanging indent of folded lines
@@ -27,8 +28,7 @@ class Lines:
         return cls(tuple(lines), overflow, indent)
 
 
-@dataclass(frozen=True)
-class Table:
+class Table(NamedTuple):
     """One line per row at any width: cells that do not fit end in an ellipsis."""
 
     title: str

@@ -91,6 +91,18 @@ def test_fast_path_does_not_import_typer_boto3_or_rich(released: GitRepo) -> Non
     assert out.stdout.splitlines()[-1] == "MODULES False False False False"
 
 
+def test_a_human_answer_on_the_fast_path_loads_neither_json_nor_dataclasses(released: GitRepo) -> None:
+    """json serves --json only; dataclasses (with the inspect module it loads) cost ~7 ms a run."""
+    probe = (
+        "import sys; from releasectl.__main__ import main; main(['version', '--offline']);"
+        "print('LOADED', *(m in sys.modules for m in ('json', 'dataclasses', 'inspect')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=released.path, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.splitlines()[-1] == "LOADED False False False"
+
+
 @pytest.mark.parametrize(
     "args",
     [

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -242,7 +241,6 @@ def test_local_build_removes_its_checkout_when_the_build_fails(git_repo: GitRepo
     assert not Path(values(ctx)["srcdir"]).exists()
 
 
-@dataclass
 class InterruptingReporter(RecordingReporter):
     """Plays Ctrl-C when the build phase starts."""
 
