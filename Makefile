@@ -15,6 +15,10 @@ $(BIN)/python:
 # The venv's own pip is recent enough for editable installs from pyproject.toml; upgrading it
 # would cost the first run a download and nothing else.
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# The suite and the demo start hundreds of Python processes (workers, CLI runs, the sandbox);
+# where the environment turns bytecode caching off, each would compile every module it imports
+# again. The caches go to __pycache__/, which git ignores.
+unexport PYTHONDONTWRITEBYTECODE
 $(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[demo]'
 	@touch $@

@@ -53,11 +53,20 @@ def make_checkout(target: Path) -> Path:
     return target
 
 
+def _skipped(parts: tuple[str, ...]) -> bool:
+    return ".git" in parts or "__pycache__" in parts
+
+
+def _status(repo: Path) -> str:
+    return git(repo, "status", "--porcelain=v1", "--untracked-files=all", "--ignored")
+
+
 def snapshot(repo: Path) -> dict[str, str]:
     """Everything of a repository the demo must not change: refs, HEAD, index, config, stash,
-    worktrees, status (with ignored files) and the content of every file outside .git."""
+    worktrees, status (with ignored files) and the content of every file outside .git. Python's
+    bytecode caches are left out: the interpreter writes them for any import from the checkout."""
     files = hashlib.sha256()
-    for path in sorted(p for p in repo.rglob("*") if ".git" not in p.relative_to(repo).parts):
+    for path in sorted(p for p in repo.rglob("*") if not _skipped(p.relative_to(repo).parts)):
         if path.is_file():
             files.update(str(path.relative_to(repo)).encode() + b"\0" + path.read_bytes())
     return {
@@ -67,7 +76,7 @@ def snapshot(repo: Path) -> dict[str, str]:
         "config": (repo / ".git" / "config").read_text(),
         "stash": git(repo, "stash", "list"),
         "worktrees": git(repo, "worktree", "list", "--porcelain"),
-        "status": git(repo, "status", "--porcelain=v1", "--untracked-files=all", "--ignored"),
+        "status": "\n".join(line for line in _status(repo).splitlines() if "__pycache__/" not in line),
         "files": files.hexdigest(),
     }
 
