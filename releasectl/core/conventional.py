@@ -96,29 +96,31 @@ def parse(message: str) -> ConventionalCommit:
     """Parse a full commit message (subject, body, footers). Never raises."""
     if "\r" in message:
         message = message.replace("\r\n", "\n").replace("\r", "\n")
-    text = message.lstrip()
-    header, _, rest = text.partition("\n")
+    header, _, rest = message.lstrip().partition("\n")
     header = header.strip()
-    rest = "\n" + rest  # so a blank line right after the header is found like any other
 
-    start = _FOOTER_START.search(rest)
     footers: tuple[Footer, ...] = ()
+    # Every footer token ends in ":" or " #": a body with neither has none (the common case,
+    # thousands of times per run), and needs no search.
+    start = None
+    if ":" in rest or "#" in rest:
+        rest = "\n" + rest  # so a blank line right after the header is found like any other
+        start = _FOOTER_START.search(rest)
     if start is None:
         body = rest.strip("\n")
     else:
         body, footers = rest[: start.start()].strip("\n"), _footers(rest[start.end() :])
 
     match = _HEADER.fullmatch(header)
-    # Checked here rather than in the pattern, which would backtrack badly on long blank runs.
-    if match and (
-        not match["description"].strip() or (match["scope"] is not None and not match["scope"].strip())
-    ):
-        match = None
     if match:
-        kind: str | None = match["type"].lower()
-        scope = match["scope"]
-        description = match["description"].strip()
-        breaking = match["bang"] is not None
+        kind, scope, bang, description = match.group("type", "scope", "bang", "description")
+        description = description.strip()
+        # Checked here rather than in the pattern, which would backtrack badly on long blank runs.
+        if not description or (scope is not None and not scope.strip()):
+            match = None
+    if match:
+        kind = kind.lower()
+        breaking = bang is not None
     else:
         kind, scope, description, breaking = None, None, header, False
     if not breaking and footers:
