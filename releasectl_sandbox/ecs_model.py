@@ -35,18 +35,21 @@ def deployment_id() -> str:
     return f"ecs-svc/{random.randrange(10**18, 10**19)}"  # noqa: S311  # nosec B311
 
 
-@dataclass
-class SimTask:
+@dataclass(kw_only=True)
+class TaskRecord:
+    """A task as ECS keeps it, a service's or a one-off's: ECS describes both in one shape."""
+
     id: str
     arn: str
     cluster_arn: str
-    service: str
-    deployment_id: str
     task_definition: str
     container_name: str
     image: str
     cpu: str | None
     memory: str | None
+    group: str  # "service:<name>" or "family:<family>"
+    started_by: str | None = None
+    tags: list[dict[str, str]] = field(default_factory=list)
     created_at: datetime = field(default_factory=now)
     last_status: str = "PROVISIONING"
     desired_status: str = "RUNNING"
@@ -58,25 +61,8 @@ class SimTask:
     stop_code: str | None = None
     exit_code: int | None = None
     image_digest: str | None = None
-    port: int | None = None
-    pid: int | None = None
     version: int = 1
     runner: TaskRunner | None = None
-    target_group: str | None = None  # where the load balancer finds it once it is healthy
-
-    @property
-    def live(self) -> bool:
-        """ECS still wants it running."""
-        return self.desired_status == "RUNNING"
-
-    @property
-    def present(self) -> bool:
-        """It has not finished stopping."""
-        return self.last_status != "STOPPED"
-
-    @property
-    def healthy(self) -> bool:
-        return self.live and self.last_status == "RUNNING" and self.health == "HEALTHY"
 
     def to_api(self) -> dict[str, Any]:
         container_id = uuid.uuid5(uuid.NAMESPACE_URL, self.arn)
@@ -100,8 +86,7 @@ class SimTask:
             "lastStatus": self.last_status,
             "desiredStatus": self.desired_status,
             "healthStatus": self.health,
-            "startedBy": self.deployment_id,
-            "group": f"service:{self.service}",
+            "group": self.group,
             "launchType": "FARGATE",
             "platformVersion": "1.4.0",
             "platformFamily": "Linux",
@@ -110,15 +95,14 @@ class SimTask:
             "createdAt": self.created_at,
             "version": self.version,
             "containers": [container],
-            "tags": [],
+            "tags": list(self.tags),
             "attachments": [],
             "enableExecuteCommand": False,
         }
-        if self.cpu:
-            data["cpu"] = self.cpu
-        if self.memory:
-            data["memory"] = self.memory
         for key, value in (
+            ("startedBy", self.started_by),
+            ("cpu", self.cpu),
+            ("memory", self.memory),
             ("startedAt", self.started_at),
             ("stoppingAt", self.stopping_at),
             ("stoppedAt", self.stopped_at),
@@ -131,6 +115,31 @@ class SimTask:
             data["pullStartedAt"] = self.created_at
             data["pullStoppedAt"] = self.started_at
         return data
+
+
+@dataclass(kw_only=True)
+class SimTask(TaskRecord):
+    """A task a service's deployment started: it is health-checked and behind the load balancer."""
+
+    service: str
+    deployment_id: str
+    port: int | None = None
+    pid: int | None = None
+    target_group: str | None = None  # where the load balancer finds it once it is healthy
+
+    @property
+    def live(self) -> bool:
+        """ECS still wants it running."""
+        return self.desired_status == "RUNNING"
+
+    @property
+    def present(self) -> bool:
+        """It has not finished stopping."""
+        return self.last_status != "STOPPED"
+
+    @property
+    def healthy(self) -> bool:
+        return self.live and self.last_status == "RUNNING" and self.health == "HEALTHY"
 
 
 @dataclass

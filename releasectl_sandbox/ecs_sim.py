@@ -441,6 +441,8 @@ class EcsSimulator:
             cluster_arn=sim.cluster_arn,
             service=sim.name,
             deployment_id=deployment.id,
+            group=f"service:{sim.name}",
+            started_by=deployment.id,
             task_definition=deployment.task_definition,
             container_name=str(container.get("name")),
             image=str(container.get("image")),

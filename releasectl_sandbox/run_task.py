@@ -25,10 +25,10 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from releasectl_sandbox import moto_internals as internals
+from releasectl_sandbox.ecs_model import TaskRecord, now
 from releasectl_sandbox.logship import LogShipper
 from releasectl_sandbox.state import StateDir
 from releasectl_sandbox.tasks import (
@@ -42,10 +42,6 @@ from releasectl_sandbox.tasks import (
 )
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _not_checked(port: int, path: str, timeout: float) -> tuple[bool, str]:
     return True, "a standalone task is not health-checked"
 
@@ -54,78 +50,11 @@ class RunTaskRefused(Exception):
     """What ECS answers with an error: a task definition it cannot run, say."""
 
 
-@dataclass
-class OneOffTask:
-    id: str
-    arn: str
-    cluster_arn: str
-    task_definition: str
-    family: str
-    container_name: str
-    image: str
-    started_by: str | None
-    cpu: str | None
-    memory: str | None
-    tags: list[dict[str, str]] = field(default_factory=list)
-    created_at: datetime = field(default_factory=_now)
-    last_status: str = "PROVISIONING"
-    desired_status: str = "RUNNING"
-    started_at: datetime | None = None
-    stopping_at: datetime | None = None
-    stopped_at: datetime | None = None
-    stopped_reason: str | None = None
-    stop_code: str | None = None
-    exit_code: int | None = None
-    image_digest: str | None = None
-    version: int = 1
-    runner: TaskRunner | None = None
+@dataclass(kw_only=True)
+class OneOffTask(TaskRecord):
+    """A task RunTask started: no service, no health check, no load balancer."""
 
-    def to_api(self) -> dict[str, Any]:
-        container_id = uuid.uuid5(uuid.NAMESPACE_URL, self.arn)
-        container: dict[str, Any] = {
-            "containerArn": f"{self.arn.replace(':task/', ':container/')}/{container_id}",
-            "taskArn": self.arn,
-            "name": self.container_name,
-            "image": self.image,
-            "lastStatus": self.last_status if self.last_status in ("RUNNING", "STOPPED") else "PENDING",
-            "networkInterfaces": [{"privateIpv4Address": "127.0.0.1"}],
-        }
-        if self.image_digest:
-            container["imageDigest"] = self.image_digest
-        if self.exit_code is not None:
-            container["exitCode"] = self.exit_code
-        data: dict[str, Any] = {
-            "taskArn": self.arn,
-            "clusterArn": self.cluster_arn,
-            "taskDefinitionArn": self.task_definition,
-            "lastStatus": self.last_status,
-            "desiredStatus": self.desired_status,
-            "group": f"family:{self.family}",
-            "launchType": "FARGATE",
-            "platformVersion": "1.4.0",
-            "platformFamily": "Linux",
-            "availabilityZone": "sandbox-local",
-            "createdAt": self.created_at,
-            "version": self.version,
-            "containers": [container],
-            "tags": list(self.tags),
-            "attachments": [],
-            "enableExecuteCommand": False,
-        }
-        if self.started_by:
-            data["startedBy"] = self.started_by
-        for key, value in (
-            ("cpu", self.cpu),
-            ("memory", self.memory),
-            ("startedAt", self.started_at),
-            ("stoppingAt", self.stopping_at),
-            ("stoppedAt", self.stopped_at),
-            ("stoppedReason", self.stopped_reason),
-            ("stopCode", self.stop_code),
-        ):
-            if value is not None:
-                data[key] = value
-        return data
+    family: str
 
 
 @dataclass
@@ -194,6 +123,7 @@ class OneOffTasks:
                 cluster_arn=cluster_arn,
                 task_definition=str(definition["taskDefinitionArn"]),
                 family=str(definition["family"]),
+                group=f"family:{definition['family']}",
                 container_name=str(container.get("name")),
                 image=str(container.get("image")),
                 started_by=started_by,
@@ -283,7 +213,7 @@ class OneOffTasks:
         with self.lock:
             if (task := self._find(task_id)) is None:
                 return
-            task.image_digest, task.started_at = image_digest, _now()
+            task.image_digest, task.started_at = image_digest, now()
             if task.desired_status == "RUNNING":
                 task.last_status = "RUNNING"
             task.version += 1
@@ -309,8 +239,8 @@ class OneOffTasks:
             task.desired_status = task.last_status = "STOPPED"
             task.stopped_reason = task.stopped_reason or reason
             task.stop_code = task.stop_code or "TaskFailedToStart"
-            task.stopping_at = task.stopping_at or _now()
-            task.stopped_at = _now()
+            task.stopping_at = task.stopping_at or now()
+            task.stopped_at = now()
             task.version += 1
             self._stopped_at[task.id] = time.monotonic()
             self.announce(f"sandbox: ECS one-off task {task_id} failed to start: {reason}")
@@ -324,8 +254,8 @@ class OneOffTasks:
             if task.exit_code is None:
                 task.exit_code = exit_code
             task.stopped_reason = task.stopped_reason or "Task stopped"
-            task.stopping_at = task.stopping_at or _now()
-            task.stopped_at = _now()
+            task.stopping_at = task.stopping_at or now()
+            task.stopped_at = now()
             task.version += 1
             self._stopped_at[task.id] = time.monotonic()
             self.announce(f"sandbox: ECS one-off task {task_id} stopped (exit {task.exit_code})")
@@ -339,7 +269,7 @@ class OneOffTasks:
             task.last_status = "DEACTIVATING"
         task.stopped_reason = task.stopped_reason or reason
         task.stop_code = task.stop_code or code
-        task.stopping_at = _now()
+        task.stopping_at = now()
         task.version += 1
         if task.runner is not None:
             task.runner.request_stop(drain=False)
