@@ -126,7 +126,7 @@ def start_version_reads(env: Mapping[str, str] | None = None) -> None:
             break
         _widen(proc)
         _started[(where, args)] = (proc, git_env)
-    atexit.register(_stop_started)
+    atexit.register(stop_version_reads)
 
 
 def _widen(proc: subprocess.Popen[bytes]) -> None:
@@ -140,7 +140,8 @@ def _widen(proc: subprocess.Popen[bytes]) -> None:
         pass  # not Linux, or a system limit below 1 MiB: git waits a little, nothing else changes
 
 
-def _stop_started() -> None:
+def stop_version_reads() -> None:
+    """Stop what start_version_reads started and no call took."""
     for proc, _ in _started.values():
         proc.kill()
         proc.communicate()

@@ -350,7 +350,7 @@ def test_a_commit_made_after_the_early_start_is_not_part_of_the_answer(
     try:
         plan = plan_version(context_for(git_repo), offline=True, env={})
     finally:
-        adapter._stop_started()
+        adapter.stop_version_reads()
     assert (plan.head, plan.decision.next, plan.decision.commits) == (started_at, "1.2.4", 1)
 
 
@@ -371,6 +371,6 @@ def test_reads_started_early_and_never_asked_for_are_stopped(
     monkeypatch.chdir(git_repo.path)
     adapter.start_version_reads()
     processes = [proc for proc, _ in adapter._started.values()]
-    adapter._stop_started()
+    adapter.stop_version_reads()
     assert adapter._started == {}
     assert all(proc.returncode is not None for proc in processes)

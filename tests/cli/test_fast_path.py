@@ -11,15 +11,15 @@ import pytest
 
 from tests.support.git import GitRepo
 
-FULL = "import sys; from releasectl.cli.app import run; sys.exit(run(sys.argv[1:]))"
-FAST = "import sys; from releasectl.__main__ import main; sys.exit(main(sys.argv[1:]))"
+FULL = ("-c", "import sys; from releasectl.cli.app import run; sys.exit(run(sys.argv[1:]))")
+# As the script runs: the fast path then ends the process without the interpreter's teardown.
+FAST = ("-m", "releasectl")
 
 
 def both(cwd: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:
-    def go(code: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True, check=False
-        )
+    def go(route: tuple[str, str]) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, *route, *args]
+        return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)
 
     return go(FAST), go(FULL)
 
