@@ -9,7 +9,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,16 @@ class Releases:
         self.images[version] = f"{uri}@{image.digest}"
         self.digests[version] = image.digest
         return self.images[version]
+
+    @classmethod
+    def pushed(cls, sandbox: Sandbox, root: Path, healthy: Sequence[str]) -> Releases:
+        """These healthy versions, then 2.0.0 (healthy, but every `/` is a 500) and 3.0.0 (never healthy)."""
+        found = cls(sandbox, root)
+        for version in healthy:
+            found.push(version)
+        found.push("2.0.0", root_status=500)
+        found.push("3.0.0", healthz_status=500)
+        return found
 
 
 def ecs(env: SandboxEnvironment) -> Any:

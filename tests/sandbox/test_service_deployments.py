@@ -53,12 +53,8 @@ def env(sandbox: Sandbox) -> SandboxEnvironment:
 
 @pytest.fixture(scope="module")
 def releases(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Releases:
-    found = Releases(sandbox, tmp_path_factory.mktemp("releases"))
-    for version in ("1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0"):
-        found.push(version)
-    found.push("2.0.0", root_status=500)  # healthy, but every `/` is a 500
-    found.push("3.0.0", healthz_status=500)  # never healthy
-    return found
+    healthy = ("1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0")
+    return Releases.pushed(sandbox, tmp_path_factory.mktemp("releases"), healthy)
 
 
 @pytest.fixture(scope="module")
