@@ -18,7 +18,9 @@ Rules it keeps:
 - on throttling that outlived botocore's retries it backs off instead of failing (core.backoff);
 - GetLogEvents at most once per `log_interval` (1 s), so a readable line is shown within
   about a second and the average stays at or below one call per second;
-- build status is polled every `status_interval` seconds, not on every log read.
+- build status is polled every `status_interval` seconds, not on every log read; and at once
+  when the output pauses (a read finds nothing new right after one that found lines), since a
+  build's last lines are followed by silence, provided the last poll is `log_interval` old.
 """
 
 from __future__ import annotations
@@ -134,6 +136,8 @@ class FollowState(Generic[BuildInfo]):
     log_backoff: float = 0.0  # 0: not throttled
     status_backoff: float = 0.0
     lines_shown: int = 0
+    last_read_had_lines: bool = False
+    last_status_at: float = float("-inf")
 
 
 def _location_for(build: Followed, current: LogLocation | None) -> LogLocation | None:
@@ -153,6 +157,7 @@ def initial_state(
         deadline=deadline,
         # The caller has just fetched the build, so the first status poll can wait.
         next_status_at=now + policy.status_interval,
+        last_status_at=now,
         next_log_at=now,
     )
 
@@ -195,6 +200,7 @@ def on_status(
         stream_seen=False if moved else state.stream_seen,
         empty_reads_since_terminal=0 if newly_terminal else state.empty_reads_since_terminal,
         next_status_at=now + policy.status_interval,
+        last_status_at=now,
         status_backoff=0.0,
     )
 
@@ -220,14 +226,20 @@ def on_page(
     empty_reads = state.empty_reads_since_terminal
     if state.build.terminal:
         empty_reads = empty_reads + 1 if at_end else 0
+    next_status_at = state.next_status_at
+    paused = at_end and state.last_read_had_lines and not state.build.terminal
+    if paused and started - state.last_status_at >= policy.log_interval and not state.status_backoff:
+        next_status_at = min(next_status_at, started)
     return replace(
         state,
         token=page.next_token or sent_token,
         stream_seen=True,
         empty_reads_since_terminal=empty_reads,
         next_log_at=started + policy.log_interval,
+        next_status_at=next_status_at,
         log_backoff=0.0,
         lines_shown=state.lines_shown + len(page.lines),
+        last_read_had_lines=bool(page.lines),
     )
 
 

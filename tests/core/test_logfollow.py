@@ -144,6 +144,28 @@ def test_build_status_is_polled_every_few_seconds_not_on_every_log_read() -> Non
     assert world.count("BatchGetBuilds") <= world.count("GetLogEvents") / 2.5
 
 
+def test_a_pause_in_the_output_brings_the_status_poll_forward_so_the_end_is_seen_at_once() -> None:
+    world = ScriptedBuild().add_lines(0.0, 6, every=0.5).finish(3.0, "SUCCEEDED")
+
+    result, shown = run(world, policy=FollowPolicy(status_interval=30.0))
+
+    assert texts(shown) == [f"line {i}" for i in range(1, 7)]
+    assert result.build.terminal
+    first_terminal_poll = min(t for t in world.times("BatchGetBuilds") if t >= 3.0)
+    assert first_terminal_poll <= 4.0, "polled when a read found nothing new after lines"
+    assert world.clock.now() <= 6.0
+
+
+def test_a_silent_build_is_polled_once_early_then_at_the_status_interval() -> None:
+    world = ScriptedBuild().add_lines(0.0, 2, every=0.0).finish(40.0, "SUCCEEDED")
+
+    run(world, policy=FollowPolicy(status_interval=10.0))
+
+    polls = [t for t in world.times("BatchGetBuilds") if t < 40.0]
+    assert polls[0] <= 2.0, "the pause after the first lines"
+    assert all(b - a >= 10.0 for a, b in pairwise(polls)), "then the usual cadence: silence is no news"
+
+
 def test_a_terminal_build_that_never_wrote_a_stream_finishes_without_hanging() -> None:
     world = ScriptedBuild(stream_created_at=None).finish(0.0, "SUCCEEDED")
 
