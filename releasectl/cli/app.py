@@ -6,6 +6,7 @@ Handlers live in their own modules and are imported inside each command, so
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -705,11 +706,19 @@ def sandbox_up_cmd(
 # ----------------------------------------------------------------------------- entry point
 
 
+@functools.cache
+def _click_command() -> Any:
+    """Typer's command tree, built once per process. Building it inspects and evaluates every
+    command's signature (~10 ms); a click command is a definition, and each `main` call makes
+    its own context, so one serves every run of a process that runs many (tests, the sandbox)."""
+    return typer.main.get_command(app)
+
+
 def run(args: list[str]) -> int:
     """Run the CLI and return its exit code; errors become one line on stderr."""
     import click
 
-    command = typer.main.get_command(app)
+    command = _click_command()
     # One per run: callers in tests run many commands in one process.
     import time
 
