@@ -21,7 +21,6 @@ import random
 import statistics
 import sys
 import time
-from dataclasses import dataclass, field
 
 from common import ROOT, use_fake_aws_credentials
 
@@ -36,16 +35,17 @@ from releasectl.core.clock import FakeClock  # noqa: E402
 from tests.support.scripted_codebuild import GROUP, STREAM, FakeCodeBuild, ScriptedBuild  # noqa: E402
 
 
-@dataclass
 class WritingClock(FakeClock):
     """Fake time that, as it passes, writes each scheduled line into CloudWatch at its moment."""
 
-    schedule: list[tuple[float, str]] = field(default_factory=list)
-    logs: object = None
-    stream_at: float = 0.0
-    written: int = 0
-    epoch_ms: int = field(default_factory=lambda: int(time.time() * 1000))
-    stream_created: bool = False
+    def __init__(self, *, schedule: list[tuple[float, str]], logs: object, stream_at: float) -> None:
+        super().__init__()
+        self.schedule = schedule
+        self.logs = logs
+        self.stream_at = stream_at
+        self.written = 0
+        self.epoch_ms = int(time.time() * 1000)
+        self.stream_created = False
 
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
