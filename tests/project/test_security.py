@@ -32,6 +32,7 @@ from tests.support.flows import (
     release_world,
     source_repo,
 )
+from tests.support.git import git
 from tests.support.paths import ROOT
 
 BASELINE = ROOT / ".secrets.baseline"
@@ -83,6 +84,35 @@ def test_every_baseline_exclusion_is_explained_and_no_secret_is_accepted() -> No
     baseline = json.loads(BASELINE.read_text())
     assert baseline["results"] == {}  # nothing audited as "a secret, but allowed"
     assert sorted(baseline_exclusions()) == sorted(EXCLUSIONS)
+
+
+def scan_tracked(repo: Path, cache: Path) -> subprocess.CompletedProcess[str]:
+    """`make lint`'s detect-secrets step (scripts/scan-secrets.py) in `repo`."""
+    script = ROOT / "scripts" / "scan-secrets.py"
+    return subprocess.run(
+        [sys.executable, str(script), str(cache)], cwd=repo, capture_output=True, text=True, check=False
+    )
+
+
+def test_the_lint_scan_skips_files_scanned_clean_but_not_a_file_changed_since(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / ".secrets.baseline").write_text(BASELINE.read_text())
+    (repo / "settings.ini").write_text("[app]\nname = shop\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "chore: first")
+    cache = tmp_path / "secrets-clean.json"
+    assert scan_tracked(repo, cache).returncode == 0
+    remembered = cache.read_text()
+
+    # Made up per run: no literal of it exists for a scanner to flag in this file.
+    (repo / "settings.ini").write_text(f"[aws]\naws_access_key_id = AKIA{secrets.token_hex(8).upper()}\n")
+    found = scan_tracked(repo, cache)
+
+    assert found.returncode == 1, found.stdout + found.stderr
+    assert "AWS Access Key" in found.stdout
+    assert cache.read_text() == remembered, "a scan that found something records nothing"
 
 
 def history_scan_settings() -> str:
