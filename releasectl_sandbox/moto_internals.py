@@ -39,11 +39,16 @@ the pinned moto changes what is relied on here:
   logical_resource_id, resource_type)), status and status_reason, serialised from its attributes;
   a ResourceMap evaluates Conditions after load_mapping / load_parameters / load_conditions
   (lazy_condition_map); parsing's NULL_MODELS and get_model_map() say which types it creates;
-- ThreadedMotoServer keeps its werkzeug server in `_server`.
+- ThreadedMotoServer keeps its werkzeug server in `_server`; its dispatcher calls
+  moto.backends.list_of_moto_modules() (a directory listing) on every request;
+- EC2's backend loads moto's catalogue of default AMIs when it is built (for every account and
+  region the CloudFormation stacks' VPCs touch, and again on each reset) unless
+  MOTO_EC2_LOAD_DEFAULT_AMIS is "false".
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -83,6 +88,20 @@ def backend(service: str, region: str, account: str = ACCOUNT_ID) -> Any:
 
 
 # ----------------------------------------------------------------------------- server
+
+
+def trim_server_work() -> None:
+    """Skip what moto's server does on every request or backend that the sandbox never needs.
+
+    The directory listing per request and the AMI catalogue (thousands of images, each with a
+    snapshot and a volume) were a fifth of the sandbox's CPU; nothing the sandbox simulates runs
+    on EC2 instances.
+    """
+    from moto import backends
+
+    os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: iter(modules)
 
 
 def close_server_socket(server: Any) -> None:

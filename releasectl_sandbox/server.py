@@ -43,6 +43,7 @@ class MotoServer:
         check_port_free(self.port, "AWS endpoint")
         # Werkzeug logs every request to stderr; the sandbox reports what it does itself.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        moto_internals.trim_server_work()
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         server.start()
         self._server = server

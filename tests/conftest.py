@@ -56,6 +56,9 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempP
     # No sample hooks copied into each of the thousands of repositories and clones the suite
     # makes (4 ms of a 7 ms `git init`); git needs none of the template's files.
     monkeypatch.setenv("GIT_TEMPLATE_DIR", str(_empty_git_template(tmp_path_factory)))
+    # moto would build its catalogue of default AMIs for every account and region whose EC2
+    # backend a test touches (the stacks' VPCs); nothing here runs EC2 instances.
+    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
 
 def _empty_git_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -132,6 +135,9 @@ def moto_server() -> Iterator[str]:
     """
     from moto.server import ThreadedMotoServer
 
+    from releasectl_sandbox.moto_internals import trim_server_work
+
+    trim_server_work()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

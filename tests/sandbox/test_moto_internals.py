@@ -654,3 +654,29 @@ def test_threaded_server_keeps_its_werkzeug_server_for_closing_the_socket() -> N
     finally:
         server.stop()
         internals.close_server_socket(server)
+
+
+def test_the_server_dispatcher_still_looks_up_moto_modules_through_the_backends_module() -> None:
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    source = inspect.getsource(DomainDispatcherApplication.get_backend_for_host)
+    assert "backends.list_of_moto_modules()" in source, CHANGED
+
+
+def test_trimming_the_server_keeps_the_list_of_moto_modules(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto import backends
+
+    monkeypatch.setattr(backends, "list_of_moto_modules", backends.list_of_moto_modules)
+    before = list(backends.list_of_moto_modules())
+    internals.trim_server_work()
+    assert list(backends.list_of_moto_modules()) == before
+    assert list(backends.list_of_moto_modules()) == before  # asked twice, as per request
+
+
+def test_ec2_loads_no_default_images_when_told_not_to(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto import mock_aws
+
+    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+    with mock_aws():
+        images = boto3.client("ec2", region_name=REGION).describe_images(Owners=["amazon"])["Images"]
+    assert images == [], CHANGED
