@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from releasectl.adapters.aws.clients import AwsClients
-from tests.support.cli import share_botocore_models
+from tests.support.botocore_sharing import share_botocore_work
 from tests.support.git import GIT_IDENTITY, GitRepo
 from tests.support.release_world import World, make_world
 from tests.support.service_world import ServiceWorld, make_service_world
@@ -30,7 +30,7 @@ REGION = "us-east-1"
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    share_botocore_models()
+    share_botocore_work()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.support.botocore_sharing import share_botocore_work
 from tests.support.paths import ROOT
 
 
@@ -47,7 +48,7 @@ def run_cli(
         return _in_a_process(args, cwd or ROOT, env or {}, timeout)
     from releasectl.cli.app import run
 
-    share_botocore_models()
+    share_botocore_work()
     out, err = _Stream(), _Stream()
     previous = Path.cwd()
     try:
@@ -102,46 +103,6 @@ def _environment(env: Mapping[str, str | None]) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-
-
-_shared_models: dict[tuple[str, ...], Any] = {}
-
-
-def share_botocore_models() -> None:
-    """Every CLI run and every Context makes a new boto3 session, and each session loads and
-    parses the same service models and endpoint data again (~half of a short run's CPU).
-    botocore already hands one parsed model to every client of a session; this hands it to
-    every session of this test process (conftest turns it on for the whole session)."""
-    from botocore.loaders import Loader
-
-    if getattr(Loader, "_models_shared", False):
-        return
-    load_service_model, load_data = Loader.load_service_model, Loader.load_data
-    load_data_with_path = Loader.load_data_with_path
-
-    def shared_service_model(self: Any, service_name: str, type_name: str, api_version: Any = None) -> Any:
-        key = ("service", service_name, type_name, str(api_version))
-        if key not in _shared_models:
-            _shared_models[key] = load_service_model(self, service_name, type_name, api_version)
-        return _shared_models[key]
-
-    def shared_data(self: Any, name: str) -> Any:
-        key = ("data", name)
-        if key not in _shared_models:
-            _shared_models[key] = load_data(self, name)
-        return _shared_models[key]
-
-    def shared_data_with_path(self: Any, name: str) -> Any:
-        # A session's endpoint resolver reads endpoints.json (~70 ms of parsing) this way.
-        key = ("data_with_path", name)
-        if key not in _shared_models:
-            _shared_models[key] = load_data_with_path(self, name)
-        return _shared_models[key]
-
-    Loader.load_service_model = shared_service_model  # type: ignore[method-assign]
-    Loader.load_data = shared_data  # type: ignore[method-assign]
-    Loader.load_data_with_path = shared_data_with_path  # type: ignore[method-assign]
-    Loader._models_shared = True  # type: ignore[attr-defined]
 
 
 # ----------------------------------------------------------------------------- processes left running
