@@ -21,14 +21,18 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # where the environment turns bytecode caching off, each would compile every module it imports
 # again. The caches go to __pycache__/, which git ignores.
 unexport PYTHONDONTWRITEBYTECODE
-INSTALL = $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python
+# The editable install of this repository as a plain path in a .pth file: setuptools' default for a
+# flat layout is an import finder whose own imports (pathlib, re, importlib.util) cost each of
+# those processes 12 ms before it runs a line (26 ms against 14 ms for `python -c pass`).
+INSTALL = $(BIN)/uv pip install --quiet --compile-bytecode --config-setting editable_mode=compat \
+	--python $(BIN)/python
 
-# Stamp files record what was installed; they go stale when pyproject.toml changes.
-$(VENV)/.installed-demo: pyproject.toml | $(BIN)/uv
+# Stamp files record what was installed; they go stale when pyproject.toml or this file changes.
+$(VENV)/.installed-demo: pyproject.toml Makefile | $(BIN)/uv
 	$(INSTALL) -e '.[demo]'
 	@touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/uv
+$(VENV)/.installed-test: pyproject.toml Makefile | $(BIN)/uv
 	$(INSTALL) -e '.[test,dev]'
 	@touch $@ $(VENV)/.installed-demo
 
