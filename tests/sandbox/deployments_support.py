@@ -307,6 +307,19 @@ def rule_weights(env: SandboxEnvironment, output: str) -> dict[str, int]:
     return {names[g["TargetGroupArn"]]: int(g["Weight"]) for g in groups}
 
 
+def alarm_states(env: SandboxEnvironment) -> list[tuple[str, str]]:
+    """Each state the 5xx alarm has been in, oldest first, with its reason.
+
+    Its window is a few sandbox seconds, so it may be back to OK by the time a rollback has been
+    seen; moto keeps the history DescribeAlarmHistory would show, though it serves no such call."""
+    from releasectl_sandbox import moto_internals
+
+    cloudwatch = moto_internals.backend("cloudwatch", env.resources.region, env.ecs.account)
+    alarm = cloudwatch.alarms[env.outputs["Target5xxAlarm"]]
+    past = [(str(item[3]), str(item[1])) for item in alarm.history if item[0] == "StateUpdate"]
+    return [*past, (str(alarm.state_value), str(alarm.state_reason))]
+
+
 def wait_alarm_ok(env: SandboxEnvironment, timeout: float = 15.0) -> None:
     """The 5xx alarm back to OK, so the next deployment does not start with it firing."""
     cloudwatch = env.session.client("cloudwatch", endpoint_url=env.endpoint)
