@@ -240,7 +240,10 @@ def check_template_syntax(body: str, path: str) -> None:
     CloudFormation would refuse it too, and moto (so the sandbox) answers it with an HTTP 500."""
     import yaml
 
-    class _AnyTag(yaml.SafeLoader):
+    # libyaml's loader where PyYAML has it: a platform template parses ~10x faster.
+    safe_loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class _AnyTag(safe_loader):  # type: ignore[valid-type,misc]
         """Accepts CloudFormation's short forms (!Ref, !Sub, ...) without knowing them."""
 
     _AnyTag.add_multi_constructor("!", lambda loader, suffix, node: None)
