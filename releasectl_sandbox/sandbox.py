@@ -487,8 +487,13 @@ class Sandbox:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
 
-    def _sweep(self) -> None:
-        """Anything carrying our marker that survived the orderly stop is killed now."""
-        for pid in processes_with_marker(self.marker):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
+    def _sweep(self, timeout: float = 5.0) -> None:
+        """Anything carrying our marker that survived the orderly stop is killed now, and waited
+        for: a process SIGKILLed is still listed until the kernel has torn it down, which on a
+        busy host takes a while, and whoever stopped the sandbox may check for leftovers next."""
+        deadline = time.monotonic() + timeout
+        while (left := processes_with_marker(self.marker)) and time.monotonic() < deadline:
+            for pid in left:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.05)

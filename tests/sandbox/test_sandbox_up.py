@@ -23,7 +23,7 @@ from releasectl.core.errors import EnvironmentProblem
 from releasectl_sandbox.command import sandbox_up
 from releasectl_sandbox.process import SandboxProcess
 from releasectl_sandbox.sandbox import Sandbox
-from releasectl_sandbox.state import StateDir, pid_alive, processes_with_marker, read_env_file
+from releasectl_sandbox.state import ID_ENV, StateDir, pid_alive, processes_with_marker, read_env_file
 from tests.support.sandbox_projects import CONFIG, get, init_repo, project_config, service_files, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -132,6 +132,24 @@ def test_leaving_an_in_process_sandbox_ends_its_tasks_and_builds(project: Path, 
         pids = StateDir(tmp_path / "state").recorded_pids()
     assert processes_with_marker(sandbox.marker) == []
     assert [pid for pid in pids if pid_alive(pid)] == []
+
+
+def test_stopping_returns_only_once_a_stray_process_carrying_its_marker_is_gone(
+    project: Path, tmp_path: Path
+) -> None:
+    sandbox = Sandbox(project, config=project_config(project), state_dir=tmp_path / "state", env_file=None)
+    # Nothing the orderly stop knows of: only the marker in its environment ties it to the sandbox.
+    stray = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"], env={**os.environ, ID_ENV: sandbox.marker}
+    )
+    try:
+        wait_for(lambda: processes_with_marker(sandbox.marker) == [stray.pid], 10, "the stray process")
+        sandbox.stop()
+        assert processes_with_marker(sandbox.marker) == []
+        assert stray.wait(timeout=5) == -signal.SIGKILL
+    finally:
+        stray.kill()
+        stray.wait()
 
 
 def test_sandbox_up_prints_the_env_and_returns_0_when_stopped(
