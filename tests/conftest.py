@@ -34,10 +34,36 @@ def pytest_configure(config: pytest.Config) -> None:
     share_botocore_work()
 
 
+# After the end-to-end runs, the folders whose files wait longest on what they start (fault
+# injection, simulators, CLI processes) before those that only compute, so that the suite ends
+# on many short files that keep both cores busy instead of one long file running alone.
+_FOLDER_ORDER = (
+    "reliability",
+    "sandbox",
+    "commands",
+    "cli",
+    "adapters",
+    "project",
+    "image",
+    "localbuild",
+    "core",
+)
+
+
+def _folder_rank(item: pytest.Item) -> int:
+    folder = item.path.relative_to(item.config.rootpath).parts[1]
+    return _FOLDER_ORDER.index(folder) if folder in _FOLDER_ORDER else len(_FOLDER_ORDER)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The end-to-end runs first: each is long, so starting them last would leave one worker
-    finishing alone. The order within each kind stays the collection order."""
-    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
+    finishing alone. The order within a folder stays the collection order."""
+
+    def order(item: pytest.Item) -> tuple[bool, int]:
+        e2e = item.get_closest_marker("e2e") is not None
+        return (not e2e, 0 if e2e else _folder_rank(item))
+
+    items.sort(key=order)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
