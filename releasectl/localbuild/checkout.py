@@ -173,6 +173,12 @@ def run_build_in_checkout(
         environment = dict(os.environ if base_env is None else base_env)
         for name in (*_GIT_LOCATION_VARS, "VIRTUAL_ENV"):
             environment.pop(name, None)
+        # A temporary directory of the build's own, removed with its checkout, as a CodeBuild
+        # container's /tmp starts empty: what the build's tools keep there (pytest's numbered
+        # directories, which it prunes synchronously at start) is neither read nor left behind.
+        tmp = src.parent / "tmp"
+        tmp.mkdir()
+        environment["TMPDIR"] = str(tmp)
         return run_buildspec(
             spec,
             workdir=src,

@@ -67,6 +67,8 @@ phases:
       - echo "region=$AWS_REGION/$AWS_DEFAULT_REGION"
       - echo "srcdir=$CODEBUILD_SRC_DIR"
       - echo "pwd=$PWD"
+      - echo "tmpdir=$TMPDIR"
+      - echo "tmpfile=$(mktemp)"
       - echo "head=$(git rev-parse HEAD)"
       - echo "branch=$(git rev-parse --abbrev-ref HEAD)"
       - echo "describe=$(git describe --tags --abbrev=0)"
@@ -232,6 +234,18 @@ def test_local_build_removes_its_checkout_afterwards(git_repo: GitRepo) -> None:
     srcdir = Path(values(ctx)["srcdir"])
     assert not srcdir.exists()
     assert not srcdir.parent.exists()
+
+
+def test_local_build_keeps_its_temporary_files_beside_its_checkout_and_removes_them(
+    git_repo: GitRepo,
+) -> None:
+    commit_buildspec(git_repo, SHOW_ENV)
+    ctx = context(git_repo)
+    local_build(ctx, ref=None)
+    seen = values(ctx)
+    assert Path(seen["tmpdir"]).parent == Path(seen["srcdir"]).parent
+    assert Path(seen["tmpfile"]).parent == Path(seen["tmpdir"])
+    assert not Path(seen["tmpfile"]).exists()
 
 
 def test_local_build_removes_its_checkout_when_the_build_fails(git_repo: GitRepo) -> None:
