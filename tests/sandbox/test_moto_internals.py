@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -680,3 +681,19 @@ def test_ec2_loads_no_default_images_when_told_not_to(monkeypatch: pytest.Monkey
     with mock_aws():
         images = boto3.client("ec2", region_name=REGION).describe_images(Owners=["amazon"])["Images"]
     assert images == [], CHANGED
+
+
+def test_ec2s_region_catalogue_imported_through_one_session_lists_every_partitions_regions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delitem(sys.modules, internals.EC2_REGIONS_MODULE, raising=False)
+    internals.import_ec2_regions_with_one_session()
+    module = sys.modules[internals.EC2_REGIONS_MODULE]
+    assert "Session().get_available_regions" in inspect.getsource(module), CHANGED
+    expected = [
+        region
+        for partition in ("aws", "aws-us-gov", "aws-cn")
+        for region in boto3.Session().get_available_regions("ec2", partition_name=partition)
+    ]
+    assert [region.name for region in module.RegionsAndZonesBackend.regions] == expected
+    assert module.Session is boto3.Session
