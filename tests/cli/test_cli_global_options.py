@@ -14,12 +14,11 @@ from typing import Any
 
 import click
 import pytest
-import typer
 
 from releasectl import __version__
-from releasectl.cli import app as cli
 from releasectl.cli.options import GLOBAL_NAMES, GlobalOptions, record_global_option, walk
 from tests.support.cli import run_cli
+from tests.support.click_tree import command_tree, parse_to_leaf
 from tests.support.moto_fixtures import create_fargate_service
 
 GLOBALS = (
@@ -44,18 +43,12 @@ EXPECTED = GlobalOptions(
 )
 
 
-def tree() -> click.Group:
-    command = typer.main.get_command(cli.app)
-    assert isinstance(command, click.Group)
-    return command
-
-
 def leaf_paths() -> list[tuple[str, ...]]:
-    return [path for path, command in walk(tree()) if path and not isinstance(command, click.Group)]
+    return [path for path, command in walk(command_tree()) if path and not isinstance(command, click.Group)]
 
 
 def required_arguments(path: Sequence[str]) -> list[str]:
-    command: click.Command = tree()
+    command: click.Command = command_tree()
     for name in path:
         assert isinstance(command, click.Group)
         command = command.commands[name]
@@ -65,14 +58,7 @@ def required_arguments(path: Sequence[str]) -> list[str]:
 def parse(args: Sequence[str]) -> tuple[GlobalOptions, click.Context]:
     """Parse like `releasectl ARGS` down to the leaf command, without invoking anything."""
     options = GlobalOptions()
-    ctx = tree().make_context("releasectl", list(args), obj=options)
-    while isinstance(ctx.command, click.Group):
-        # Click keeps the subcommand name apart from its arguments (click 9 merges them).
-        rest = [*getattr(ctx, "_protected_args", []), *ctx.args]
-        name, sub, rest = ctx.command.resolve_command(ctx, rest)
-        assert name is not None and sub is not None
-        ctx = sub.make_context(name, rest, parent=ctx)
-    return options, ctx
+    return options, parse_to_leaf(args, obj=options)
 
 
 def without_command(options: GlobalOptions) -> GlobalOptions:
@@ -103,7 +89,7 @@ def test_no_command_gives_a_global_option_a_meaning_of_its_own() -> None:
     # `demo -v` must mean what `-v demo` means: a command reads context.verbose, not its own -v.
     own = {
         (" ".join(path), opt)
-        for path, command in walk(tree())
+        for path, command in walk(command_tree())
         for param in command.params
         if param.callback is not record_global_option
         for opt in getattr(param, "opts", ())

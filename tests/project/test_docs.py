@@ -25,9 +25,9 @@ from pathlib import Path
 
 import click
 import pytest
-import typer
 
 from releasectl.cli import app as cli
+from tests.support.click_tree import parse_to_leaf
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -209,28 +209,9 @@ def shown_commands() -> list[Shown]:
     return shown
 
 
-def parse_against_cli(args: Sequence[str]) -> click.Context:
-    """Parse like `releasectl ARGS` would, down to the leaf command, without invoking anything.
-
-    make_context parses and converts every option and argument (so an unknown option, a
-    missing argument or a bad value raises click's UsageError); invoke() is never called.
-    """
-    command = typer.main.get_command(cli.app)
-    ctx = command.make_context("releasectl", list(args), resilient_parsing=False)
-    while isinstance(ctx.command, click.Group):
-        # Click keeps the subcommand name apart from its arguments (click 9 merges them).
-        rest = [*getattr(ctx, "_protected_args", []), *ctx.args]
-        if not rest:
-            raise click.UsageError("a command is missing", ctx=ctx)
-        name, sub, rest = ctx.command.resolve_command(ctx, rest)
-        assert name is not None and sub is not None
-        ctx = sub.make_context(name, rest, parent=ctx)
-    return ctx
-
-
 def check_parses(args: Sequence[str]) -> None:
     try:
-        parse_against_cli(args)
+        parse_to_leaf(args)
     except click.exceptions.Exit as stop:  # --help or --version: parsed, then answered
         assert stop.exit_code == 0
 
