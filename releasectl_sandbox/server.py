@@ -14,6 +14,7 @@ from typing import Any
 
 from releasectl.core.errors import EnvironmentProblem
 from releasectl_sandbox import moto_internals
+from releasectl_sandbox.botocore_sharing import share_botocore_work
 
 
 def check_port_free(port: int, what: str) -> None:
@@ -44,6 +45,7 @@ class MotoServer:
         # Werkzeug logs every request to stderr; the sandbox reports what it does itself.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         moto_internals.trim_server_work()
+        share_botocore_work()
         moto_internals.import_ec2_regions_with_one_session()
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         server.start()

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from releasectl.adapters.aws.clients import AwsClients
-from tests.support.botocore_sharing import share_botocore_work
+from releasectl_sandbox.botocore_sharing import share_botocore_work
 from tests.support.git import GIT_IDENTITY, GitRepo
 from tests.support.release_world import World, make_world
 from tests.support.service_world import ServiceWorld, make_service_world

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.support.botocore_sharing import share_botocore_work
+from releasectl_sandbox.botocore_sharing import share_botocore_work
 from tests.support.paths import ROOT
 
 

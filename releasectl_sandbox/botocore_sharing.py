@@ -1,12 +1,15 @@
-"""botocore work that every new session and client of a test process would repeat, done once.
+"""botocore work that every new session and client of a process would repeat, done once.
 
-Every in-process CLI run and every Context makes a new boto3 session and new clients, as a
-`releasectl` process does once. What botocore computes for them depends only on its own data
-and code, so this test process computes it once (conftest turns it on for the whole session):
+A sandbox process (the demo, `sandbox up`) loads each service's model several times over:
+moto for its responses and again for each backend's list of regions, the simulators and the
+demo for their clients. A test process makes a new boto3 session and new clients for every
+in-process CLI run and every Context, as a `releasectl` process does once. What botocore
+computes for them depends only on its own data and code, so such a process computes it once:
 the parsed service models and endpoint data, each handler's signature check and event-name
 aliasing (nine tenths of a new session's CPU), and each service's client class (a third of a
 new client's). What a session or a client holds of its own (credentials, endpoint, config,
-event handlers registered on it) stays its own.
+event handlers registered on it) stays its own. The product's own processes make one session
+each and do not use this.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ _shared_models: dict[tuple[str, ...], Any] = {}
 def _share_models() -> None:
     """Each session loads and parses the same service models and endpoint data again (~half of
     a short run's CPU). botocore already hands one parsed model to every client of a session;
-    this hands it to every session of this test process."""
+    this hands it to every session and loader of the process."""
     from botocore.loaders import Loader
 
     if getattr(Loader, "_models_shared", False):
@@ -101,7 +104,7 @@ def _share_client_classes() -> None:
 
     if getattr(ClientCreator, "_classes_shared", False):
         return
-    create = ClientCreator._create_client_class
+    create = ClientCreator._create_client_class  # type: ignore[attr-defined]
     classes: dict[tuple[str, int], Any] = {}
 
     def shared_client_class(self: Any, service_name: str, service_model: Any) -> Any:
@@ -110,5 +113,5 @@ def _share_client_classes() -> None:
             classes[key] = (create(self, service_name, service_model), service_model._service_description)
         return classes[key][0]
 
-    ClientCreator._create_client_class = shared_client_class  # type: ignore[method-assign]
+    ClientCreator._create_client_class = shared_client_class  # type: ignore[attr-defined]
     ClientCreator._classes_shared = True  # type: ignore[attr-defined]
