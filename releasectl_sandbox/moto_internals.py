@@ -43,7 +43,10 @@ the pinned moto changes what is relied on here:
   moto.backends.list_of_moto_modules() (a directory listing) on every request;
 - EC2's backend loads moto's catalogue of default AMIs when it is built (for every account and
   region the CloudFormation stacks' VPCs touch, and again on each reset) unless
-  MOTO_EC2_LOAD_DEFAULT_AMIS is "false".
+  MOTO_EC2_LOAD_DEFAULT_AMIS is "false";
+- ECRBackend.put_image checks for an image holding the tag and then adds it without a lock, and
+  calls batch_delete_image itself; the EC2 region catalogue is built at import through
+  `Session()` from boto3.
 """
 
 from __future__ import annotations
@@ -103,6 +106,34 @@ def trim_server_work() -> None:
     os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
     modules = tuple(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: iter(modules)
+
+
+# Reentrant: moto's put_image calls batch_delete_image itself.
+_ecr_writes = threading.RLock()
+
+
+def make_ecr_tag_writes_atomic() -> None:
+    """One ECR image write at a time, as ECR itself decides each one alone.
+
+    moto's put_image looks for an image holding the tag, then adds the tag, with no lock; its
+    server answers each request on a thread of its own, so two puts of one immutable tag on two
+    images at once could both succeed where ECR refuses the second. `releasectl release` claims
+    a version by that refusal (docs/design.md §4), so racing releases through the sandbox could
+    both claim it.
+    """
+    from moto.ecr.models import ECRBackend
+
+    if getattr(ECRBackend, "_writes_atomic", False):
+        return
+    for name in ("put_image", "batch_delete_image"):
+        original = getattr(ECRBackend, name)
+
+        def locked(self: Any, *args: Any, _original: Callable[..., Any] = original, **kwargs: Any) -> Any:
+            with _ecr_writes:
+                return _original(self, *args, **kwargs)
+
+        setattr(ECRBackend, name, locked)
+    ECRBackend._writes_atomic = True  # type: ignore[attr-defined]
 
 
 EC2_REGIONS_MODULE = "moto.ec2.models.availability_zones_and_regions"

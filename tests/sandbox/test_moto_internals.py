@@ -4,6 +4,7 @@ or keep moto pinned at PINNED_MOTO."""
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 import sys
@@ -697,3 +698,54 @@ def test_ec2s_region_catalogue_imported_through_one_session_lists_every_partitio
     ]
     assert [region.name for region in module.RegionsAndZonesBackend.regions] == expected
     assert module.Session is boto3.Session
+
+
+def test_puts_of_one_immutable_tag_on_different_images_at_once_let_exactly_one_win() -> None:
+    from moto import mock_aws
+    from moto.ecr.exceptions import ImageAlreadyExistsException
+    from moto.ecr.models import ecr_backends
+
+    internals.make_ecr_tag_writes_atomic()
+
+    def manifest(n: int) -> str:
+        config = {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1}
+        config["digest"] = "sha256:" + hashlib.sha256(str(n).encode()).hexdigest()
+        media_type = "application/vnd.docker.distribution.manifest.v2+json"
+        return json.dumps({"schemaVersion": 2, "mediaType": media_type, "config": config, "layers": []})
+
+    racers, rounds = 4, 100
+    contested: list[int] = []
+    interval = sys.getswitchinterval()
+    # Threads switch as often as the interpreter can, so an unlocked check-then-write in moto
+    # interleaves in several rounds of a hundred (5 to 13 of them without make_ecr_tag_writes_atomic).
+    sys.setswitchinterval(1e-6)
+    try:
+        with mock_aws():
+            boto3.client("ecr", region_name=REGION).create_repository(
+                repositoryName="claims", imageTagMutability="IMMUTABLE"
+            )
+            backend = ecr_backends["123456789012"][REGION]
+            for round_ in range(rounds):
+                barrier = threading.Barrier(racers)
+                won: list[int] = []
+
+                def put(n: int, round_: int, barrier: threading.Barrier, won: list[int]) -> None:
+                    barrier.wait()
+                    try:
+                        backend.put_image("claims", manifest(round_ * racers + n), f"{round_}.0.0")
+                    except ImageAlreadyExistsException:  # the tag is taken: this racer lost
+                        return
+                    won.append(n)
+
+                threads = [
+                    threading.Thread(target=put, args=(n, round_, barrier, won)) for n in range(racers)
+                ]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+                if len(won) != 1:
+                    contested.append(round_)
+    finally:
+        sys.setswitchinterval(interval)
+    assert contested == []
