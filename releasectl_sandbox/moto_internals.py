@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -92,6 +93,13 @@ def backend(service: str, region: str, account: str = ACCOUNT_ID) -> Any:
 
 
 # ----------------------------------------------------------------------------- server
+
+
+def prepare_server() -> None:
+    """What every moto server the sandbox or the tests start needs before it answers: less
+    repeated work per request, and ECR image writes decided one at a time."""
+    trim_server_work()
+    make_ecr_tag_writes_atomic()
 
 
 def trim_server_work() -> None:
@@ -147,8 +155,6 @@ def import_ec2_regions_with_one_session() -> None:
     CPU on the sandbox's start-up path, against 0.1 s through one session. The sandbox's stacks
     always create a VPC, so it always needs the module.
     """
-    import sys
-
     if EC2_REGIONS_MODULE in sys.modules:
         return
     import boto3

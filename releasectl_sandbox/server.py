@@ -44,8 +44,7 @@ class MotoServer:
         check_port_free(self.port, "AWS endpoint")
         # Werkzeug logs every request to stderr; the sandbox reports what it does itself.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        moto_internals.trim_server_work()
-        moto_internals.make_ecr_tag_writes_atomic()
+        moto_internals.prepare_server()
         share_botocore_work()
         moto_internals.import_ec2_regions_with_one_session()
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)

@@ -171,10 +171,9 @@ def moto_server() -> Iterator[str]:
     """
     from moto.server import ThreadedMotoServer
 
-    from releasectl_sandbox.moto_internals import make_ecr_tag_writes_atomic, trim_server_work
+    from releasectl_sandbox.moto_internals import prepare_server
 
-    trim_server_work()
-    make_ecr_tag_writes_atomic()
+    prepare_server()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
