@@ -1,10 +1,13 @@
 """CloudWatch Logs writing for the simulators: lines in, put_log_events out, in batches.
 
 Build and task output arrives line by line from reader threads; one shipper thread sends
-what has accumulated every `interval` seconds through the sandbox endpoint, creating the log
-group and stream on first use, in timestamp order, within PutLogEvents' limits. The same
-API calls an awslogs driver or the CodeBuild agent makes, so readers (`releasectl logs`,
-the AWS CLI) see nothing special.
+what has accumulated every `interval` seconds, creating the log group and stream on first use,
+in timestamp order, within PutLogEvents' limits: the calls an awslogs driver or the CodeBuild
+agent makes, so readers (`releasectl logs`, the AWS CLI) see nothing special.
+
+The shipper runs in the moto server's process, so it makes those calls on moto's logs backend
+(`MotoLogs`) rather than over HTTP: a batch costs 0.02 ms of CPU there against 2.4 ms through a
+client and the server, and a sandbox's tasks and builds send a few every second.
 """
 
 from __future__ import annotations
@@ -22,9 +25,46 @@ _MAX_BYTES = 1_000_000  # PutLogEvents takes up to 1,048,576 bytes, 26 bytes of 
 _MAX_LINE = 256_000
 
 
+class AlreadyExists(Exception):
+    """What `MotoLogs` raises for a log group or stream that exists (ResourceAlreadyExists)."""
+
+
+class MotoLogs:
+    """The three CloudWatch Logs writes the shipper makes, on moto's backend of one account and
+    region, looked up on every call: a reset (POST /moto-api/reset) replaces the backends."""
+
+    def __init__(self, account: str, region: str) -> None:
+        self.account = account
+        self.region = region
+
+    def _backend(self) -> Any:
+        from releasectl_sandbox.moto_internals import backend
+
+        return backend("logs", self.region, self.account)
+
+    def create_log_group(self, group: str) -> None:
+        from moto.logs.exceptions import ResourceAlreadyExistsException
+
+        try:
+            self._backend().create_log_group(group, tags={})
+        except ResourceAlreadyExistsException:
+            raise AlreadyExists(group) from None
+
+    def create_log_stream(self, group: str, stream: str) -> None:
+        from moto.logs.exceptions import ResourceAlreadyExistsException
+
+        try:
+            self._backend().create_log_stream(group, stream)
+        except ResourceAlreadyExistsException:
+            raise AlreadyExists(f"{group}/{stream}") from None
+
+    def put_log_events(self, group: str, stream: str, events: list[dict[str, Any]]) -> None:
+        self._backend().put_log_events(group, stream, events)
+
+
 @dataclass
 class LogShipper:
-    client: Any  # a boto3 "logs" client aimed at the sandbox endpoint
+    logs: MotoLogs
     interval: float = 0.2
     on_error: Callable[[str], None] | None = None
     _pending: dict[tuple[str, str], list[tuple[int, str]]] = field(default_factory=lambda: defaultdict(list))
@@ -73,13 +113,12 @@ class LogShipper:
     def _ensure(self, group: str, stream: str) -> None:
         if (group, stream) in self._streams:
             return
-        errors = self.client.exceptions
         if group not in self._groups:
-            with contextlib.suppress(errors.ResourceAlreadyExistsException):
-                self.client.create_log_group(logGroupName=group)
+            with contextlib.suppress(AlreadyExists):
+                self.logs.create_log_group(group)
             self._groups.add(group)
-        with contextlib.suppress(errors.ResourceAlreadyExistsException):
-            self.client.create_log_stream(logGroupName=group, logStreamName=stream)
+        with contextlib.suppress(AlreadyExists):
+            self.logs.create_log_stream(group, stream)
         self._streams.add((group, stream))
 
     def _send(self, group: str, stream: str, events: list[tuple[int, str]]) -> None:
@@ -92,8 +131,8 @@ class LogShipper:
         for stamp, message in events:
             cost = len(message.encode()) + 26
             if batch and (len(batch) >= _MAX_EVENTS or size + cost > _MAX_BYTES):
-                self.client.put_log_events(logGroupName=group, logStreamName=stream, logEvents=batch)
+                self.logs.put_log_events(group, stream, batch)
                 batch, size = [], 0
             batch.append({"timestamp": stamp, "message": message})
             size += cost
-        self.client.put_log_events(logGroupName=group, logStreamName=stream, logEvents=batch)
+        self.logs.put_log_events(group, stream, batch)

@@ -218,7 +218,7 @@ class Sandbox:
         from releasectl_sandbox import provision
         from releasectl_sandbox.alarms import RateAlarm
         from releasectl_sandbox.codebuild_sim import CodeBuildSimulator
-        from releasectl_sandbox.logship import LogShipper
+        from releasectl_sandbox.logship import LogShipper, MotoLogs
         from releasectl_sandbox.server import MotoServer, check_port_free
 
         internals.check_moto_version()
@@ -240,7 +240,7 @@ class Sandbox:
         self.announce(f"sandbox: AWS endpoint (moto {internals.PINNED_MOTO}) on {self.endpoint}")
         clients = self.clients()
 
-        shipper = LogShipper(clients.client("logs"), on_error=self.announce)
+        shipper = LogShipper(MotoLogs(self.account, self.region), on_error=self.announce)
         shipper.start()
         self._stack.callback(shipper.close)
         codebuild = CodeBuildSimulator(
@@ -259,7 +259,7 @@ class Sandbox:
 
         for port, test_port, env_res in zip(alb_ports, test_ports, res.environments, strict=True):
             session = self._session(env_res)
-            sim = self._simulator(patches, env_res, session, clients)
+            sim = self._simulator(patches, env_res, clients)
             env = SandboxEnvironment(env_res, session, self.endpoint, sim)
             # Listening before the stack is made: its ServiceUrl output is the load balancer's URL.
             alb = self._balancer(port, sim)
@@ -373,18 +373,18 @@ class Sandbox:
             region_name=env.region,
         )
 
-    def _simulator(self, patches: Any, env: Any, session: Any, clients: Any) -> Any:
+    def _simulator(self, patches: Any, env: Any, clients: Any) -> Any:
         """The ECS simulator of the environment's account and region, started on first use. Images
         are pulled from the release repository's account, as a cross-account ECR pull does."""
         from releasectl_sandbox.ecs_sim import EcsSimulator
-        from releasectl_sandbox.logship import LogShipper
+        from releasectl_sandbox.logship import LogShipper, MotoLogs
         from releasectl_sandbox.tasks import ImageResolver
 
         key = (env.account, env.region)
         if key in self._simulators:
             return self._simulators[key]
         # Task output goes to the log group of the task's own account.
-        shipper = LogShipper(session.client("logs", endpoint_url=self.endpoint), on_error=self.announce)
+        shipper = LogShipper(MotoLogs(env.account, env.region), on_error=self.announce)
         shipper.start()
         self._stack.callback(shipper.close)
         sim = EcsSimulator(

@@ -76,6 +76,20 @@ def test_create_service_keeps_its_leading_parameters() -> None:
     assert parameters(EC2ContainerServiceResponse.create_service) == ["self"], CHANGED
 
 
+def test_logs_backend_writes_keep_their_parameters() -> None:
+    """releasectl_sandbox.logship.MotoLogs writes build and task output on the backend itself."""
+    from moto.logs.models import LogsBackend
+
+    assert parameters(LogsBackend.create_log_group)[:3] == ["self", "log_group_name", "tags"], CHANGED
+    assert parameters(LogsBackend.create_log_stream) == ["self", "log_group_name", "log_stream_name"], CHANGED
+    assert parameters(LogsBackend.put_log_events) == [
+        "self",
+        "log_group_name",
+        "log_stream_name",
+        "log_events",
+    ], CHANGED
+
+
 def test_codebuild_methods_keep_their_parameters() -> None:
     from moto.codebuild.models import CodeBuildBackend
     from moto.codebuild.responses import CodeBuildResponse
