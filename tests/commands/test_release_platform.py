@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support import fake_docker
+from tests.support.cli import CliResult, run_cli
 from tests.support.ecr_fixtures import create_repository, snapshot
 from tests.support.git import GitRepo
 from tests.support.paths import ROOT
@@ -46,17 +45,9 @@ def make_world(moto_endpoint: str, repo: GitRepo, tmp_path: Path, *, architectur
     return {"ecr": ecr, "repo": repo, "env": env, "docker": tmp_path / "docker-state"}
 
 
-def release(
-    world: dict[str, Any], *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "releasectl", "--json", "release", "--no-wait", *args],
-        cwd=world["repo"].path,
-        env={**os.environ, **world["env"], **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+def release(world: dict[str, Any], *args: str, env: dict[str, str] | None = None) -> CliResult:
+    return run_cli(
+        "--json", "release", "--no-wait", *args, cwd=world["repo"].path, env={**world["env"], **(env or {})}
     )
 
 
@@ -71,7 +62,7 @@ def test_the_build_follows_the_service_task_definition(
 ) -> None:
     world = make_world(moto_endpoint, git_repo, tmp_path, architecture=architecture)
     proc = release(world)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.code == 0, proc.stderr
     assert build_platforms(world) == [platform]
 
 
@@ -80,7 +71,7 @@ def test_a_platform_setting_that_agrees_with_the_service_is_used(
 ) -> None:
     world = make_world(moto_endpoint, git_repo, tmp_path, architecture="ARM64")
     proc = release(world, env={"RELEASECTL_PLATFORM": "arm64"})
-    assert proc.returncode == 0, proc.stderr
+    assert proc.code == 0, proc.stderr
     assert build_platforms(world) == ["linux/arm64"]
 
 
@@ -90,7 +81,7 @@ def test_a_platform_the_service_cannot_run_is_exit_4_naming_both_with_nothing_pu
     world = make_world(moto_endpoint, git_repo, tmp_path, architecture="X86_64")
     before = snapshot(world["ecr"], NAME)
     proc = release(world, env={"RELEASECTL_PLATFORM": "linux/arm64"})
-    assert proc.returncode == 4, proc.stderr
+    assert proc.code == 4, proc.stderr
     assert "linux/arm64" in proc.stderr and f"service {NAME} runs linux/amd64" in proc.stderr
     assert build_platforms(world) == []
     assert snapshot(world["ecr"], NAME) == before
@@ -101,5 +92,5 @@ def test_without_a_deployment_the_setting_decides(
 ) -> None:
     world = make_world(moto_endpoint, git_repo, tmp_path, architecture="X86_64")
     proc = release(world, "--no-deploy", env={"RELEASECTL_PLATFORM": "linux/arm64"})
-    assert proc.returncode == 0, proc.stderr
+    assert proc.code == 0, proc.stderr
     assert build_platforms(world) == ["linux/arm64"]
