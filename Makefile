@@ -93,8 +93,9 @@ lock-check: $(VENV)/.installed-test
 # at once for over a minute with one core idle; with four, the other workers keep both cores busy.
 TEST_WORKERS ?= $(shell echo $$(( $$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1) * 4 )))
 
+# The suite's temporary files in RAM where /dev/shm allows it (scripts/test-tmpdir.sh says when).
 unit: $(VENV)/.installed-test
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) -p tests.image.report $(PYTEST_ARGS)
+	TMPDIR="$$(scripts/test-tmpdir.sh)" $(BIN)/python -m pytest -n $(TEST_WORKERS) -p tests.image.report $(PYTEST_ARGS)
 
 # Lint and the tests at once: while the sandbox's rollouts wait on real time the workers leave
 # part of both cores idle, and lint (about 30 s of one core) fills it. Each prints its output
