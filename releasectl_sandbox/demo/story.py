@@ -97,7 +97,8 @@ def run_demo(ctx: Context, *, record: Path | None, verbose: bool = False) -> int
                 "The sandbox: moto on 127.0.0.1 plus CodeBuild, ECS and ALB simulators; no AWS account, "
                 "nothing leaves this machine; all it fakes says 'sandbox'."
             )
-            narrator.note(f"Full log: {log.name} (--verbose shows it here)")
+            # The hint first: where the line wraps, it wraps before the path, which stays whole to copy.
+            narrator.note(f"Full log (--verbose shows it here): {log.name}")
             scratch = Scratch(clean_environment())
             copied = scratch.populate(project)
             narrator.note(f"Scratch copy of {project.name!r} ({copied} tracked files) -> {scratch.repo}")
