@@ -193,8 +193,11 @@ def test_admitted_files_does_not_walk_into_a_directory_nothing_can_re_include(
         visited.append(Path(path).relative_to(tmp_path).as_posix())
         return real_scandir(path)
 
-    monkeypatch.setattr(os, "scandir", recording_scandir)
-    assert admitted_files(tmp_path, DockerIgnore(["*", "!keep"])) == ["keep/file"]
+    # Undone before the test ends: pytest removes tmp_path at teardown, through os.scandir too.
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "scandir", recording_scandir)
+        admitted = admitted_files(tmp_path, DockerIgnore(["*", "!keep"]))
+    assert admitted == ["keep/file"]
     assert visited == [".", "keep"]
 
 
