@@ -20,43 +20,36 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from releasectl_sandbox.moto_internals import backend
+
 _MAX_EVENTS = 10_000
 _MAX_BYTES = 1_000_000  # PutLogEvents takes up to 1,048,576 bytes, 26 bytes of overhead each
 _MAX_LINE = 256_000
 
 
-class AlreadyExists(Exception):
-    """What `MotoLogs` raises for a log group or stream that exists (ResourceAlreadyExists)."""
-
-
 class MotoLogs:
-    """The three CloudWatch Logs writes the shipper makes, on moto's backend of one account and
-    region, looked up on every call: a reset (POST /moto-api/reset) replaces the backends."""
+    """The CloudWatch Logs writes the shipper makes, on moto's backend of one account and region,
+    looked up on every call: a reset (POST /moto-api/reset) replaces the backends. Creating a
+    group or stream that exists already is no error here: the shipper only needs it to exist."""
 
     def __init__(self, account: str, region: str) -> None:
         self.account = account
         self.region = region
 
     def _backend(self) -> Any:
-        from releasectl_sandbox.moto_internals import backend
-
         return backend("logs", self.region, self.account)
 
-    def create_log_group(self, group: str) -> None:
+    def ensure_log_group(self, group: str) -> None:
         from moto.logs.exceptions import ResourceAlreadyExistsException
 
-        try:
+        with contextlib.suppress(ResourceAlreadyExistsException):
             self._backend().create_log_group(group, tags={})
-        except ResourceAlreadyExistsException:
-            raise AlreadyExists(group) from None
 
-    def create_log_stream(self, group: str, stream: str) -> None:
+    def ensure_log_stream(self, group: str, stream: str) -> None:
         from moto.logs.exceptions import ResourceAlreadyExistsException
 
-        try:
+        with contextlib.suppress(ResourceAlreadyExistsException):
             self._backend().create_log_stream(group, stream)
-        except ResourceAlreadyExistsException:
-            raise AlreadyExists(f"{group}/{stream}") from None
 
     def put_log_events(self, group: str, stream: str, events: list[dict[str, Any]]) -> None:
         self._backend().put_log_events(group, stream, events)
@@ -114,11 +107,9 @@ class LogShipper:
         if (group, stream) in self._streams:
             return
         if group not in self._groups:
-            with contextlib.suppress(AlreadyExists):
-                self.logs.create_log_group(group)
+            self.logs.ensure_log_group(group)
             self._groups.add(group)
-        with contextlib.suppress(AlreadyExists):
-            self.logs.create_log_stream(group, stream)
+        self.logs.ensure_log_stream(group, stream)
         self._streams.add((group, stream))
 
     def _send(self, group: str, stream: str, events: list[tuple[int, str]]) -> None:
