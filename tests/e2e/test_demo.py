@@ -16,7 +16,6 @@ import os
 import re
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -323,15 +322,6 @@ def test_at_most_15_percent_of_the_requests_sent_during_the_canary_reached_the_b
     assert good + bad == total and 0 < bad <= 0.15 * total, found.group(0)
     assert f"{good} of {total} requests never reached 0.1.3" in demo.payload["steps"][-1]["checks"]
     assert re.search(r"✓ caught at 10 %: \d+ % of the requests sent during it never saw 0\.1\.3", story)
-
-
-def test_the_canary_act_takes_under_15_seconds(demo: DemoRun) -> None:
-    lines = re.findall(r"^(\d\d:\d\d:\d\d\.\d{3})  (.*)$", demo.log, re.MULTILINE)
-    stamps = [(datetime.strptime(stamp, "%H:%M:%S.%f"), text) for stamp, text in lines]
-    # From its first commit to the closing table.
-    started = next(when for when, text in stamps if text.endswith("] fix: /healthz answers 200 again"))
-    ended = next(when for when, text in stamps if text.startswith("── Summary"))
-    assert (ended - started).total_seconds() < 15
 
 
 def test_the_demo_says_it_runs_locally_against_the_sandbox(demo: DemoRun) -> None:
