@@ -9,6 +9,7 @@ otherwise, no user or group names, gzip without a timestamp or file name.
 
 from __future__ import annotations
 
+import copy
 import gzip
 import io
 import os
@@ -176,8 +177,46 @@ def gzip_layer(tar_bytes: bytes) -> bytes:
     return gzip.compress(tar_bytes, compresslevel=6, mtime=0)
 
 
+class UnsafeLayer(tarfile.TarError):
+    """A layer member that would land outside the target or is not a file, directory or link."""
+
+
 def unpack(layer_gz: bytes, target: Path) -> None:
     """Extract a layer into `target` (no absolute paths, no escapes, no device files)."""
     target.mkdir(parents=True, exist_ok=True)
     with tarfile.open(fileobj=io.BytesIO(layer_gz), mode="r:gz") as tar:
-        tar.extractall(target, filter="data")
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(target, filter="data")
+        else:
+            # Python 3.11.0-3.11.3 (Debian 12 ships 3.11.2) predate tarfile's extraction filters.
+            tar.extractall(target, members=_data_members(tar.getmembers(), target))  # noqa: S202  # checked
+
+
+def _data_members(members: Iterable[tarfile.TarInfo], target: Path) -> list[tarfile.TarInfo]:
+    """What tarfile's "data" filter admits, refusing what it refuses: leading slashes dropped,
+    every path and link target inside `target`, only files, directories and links, no setuid,
+    setgid or write for others, owned by whoever extracts."""
+    root = os.path.realpath(target)
+
+    def inside(path: str) -> bool:
+        return os.path.commonpath([root, os.path.realpath(path)]) == root
+
+    admitted = []
+    for original in members:
+        member = copy.copy(original)
+        member.name = member.name.lstrip("/")
+        where = os.path.join(root, member.name)
+        if not inside(where):
+            raise UnsafeLayer(f"{original.name!r} would be extracted outside the image root")
+        if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
+            raise UnsafeLayer(f"{original.name!r} is a special file")
+        if member.issym() or member.islnk():
+            base = os.path.dirname(where) if member.issym() else root
+            if os.path.isabs(member.linkname) or not inside(os.path.join(base, member.linkname)):
+                raise UnsafeLayer(f"{original.name!r} links outside the image root")
+        member.uid, member.gid, member.uname, member.gname = os.getuid(), os.getgid(), "", ""
+        member.mode &= 0o755
+        if member.isfile() or member.islnk():
+            member.mode = (member.mode if member.mode & 0o100 else member.mode & ~0o111) | 0o600
+        admitted.append(member)
+    return admitted

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -65,3 +68,86 @@ def test_a_layer_unpacks_to_the_copied_files(context: Path, tmp_path: Path) -> N
     entries = copy_entries(context, [CopyStep(("app",), "/srv/", 1)], ADMITTED, "/")
     unpack(gzip_layer(layer_tar(entries)), tmp_path / "root")
     assert (tmp_path / "root" / "srv" / "lib" / "util.py").read_text() == "app/lib/util.py"
+
+
+# ----------------------------------------------------------------------------- unpacking what is unsafe
+
+
+# The stdlib's "data" extraction filter where tarfile has one (3.11.4 and newer); the sandbox's own
+# check of the same rules on the 3.11 releases before it. Both must refuse and admit alike.
+@pytest.fixture(params=["tarfile's data filter", "the check for Pythons without it"])
+def extraction(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "tarfile's data filter":
+        if not hasattr(tarfile, "data_filter"):
+            pytest.skip(f"this Python's tarfile has no extraction filters ({sys.version.split()[0]})")
+    else:
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    return str(request.param)
+
+
+def layer_of(*members: tuple[tarfile.TarInfo, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for info, data in members:
+            info.size = len(data) if info.isfile() else 0
+            tar.addfile(info, io.BytesIO(data) if info.isfile() else None)
+    return gzip_layer(buffer.getvalue())
+
+
+def member(name: str, kind: bytes = tarfile.REGTYPE, *, mode: int = 0o644, link: str = "") -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.mode, info.linkname = kind, mode, link
+    return info
+
+
+def test_a_regular_layer_unpacks_the_same_either_way(extraction: str, context: Path, tmp_path: Path) -> None:
+    entries = copy_entries(context, [CopyStep(("run.sh", "conf"), "/srv/", 1)], ADMITTED, "/")
+    unpack(gzip_layer(layer_tar(entries)), tmp_path / "root")
+    assert (tmp_path / "root" / "srv" / "a.ini").read_text() == "conf/a.ini"
+    assert (tmp_path / "root" / "srv" / "run.sh").stat().st_mode & 0o777 == 0o755
+
+
+@pytest.mark.parametrize(
+    "unsafe",
+    [
+        member("../outside.txt"),
+        member("srv/../../outside.txt"),
+        member("srv/link", tarfile.SYMTYPE, link="/etc/passwd"),
+        member("srv/link", tarfile.SYMTYPE, link="../../outside.txt"),
+        member("srv/hard", tarfile.LNKTYPE, link="../outside.txt"),
+        member("srv/fifo", tarfile.FIFOTYPE),
+        member("srv/dev", tarfile.CHRTYPE),
+    ],
+    ids=[
+        "parent",
+        "nested-parent",
+        "absolute-symlink",
+        "escaping-symlink",
+        "escaping-hardlink",
+        "fifo",
+        "device",
+    ],
+)
+def test_a_member_outside_the_root_or_not_a_file_is_refused_and_nothing_lands_outside(
+    extraction: str, unsafe: tarfile.TarInfo, tmp_path: Path
+) -> None:
+    root = tmp_path / "images" / "root"
+    with pytest.raises(tarfile.TarError):
+        unpack(layer_of((unsafe, b"x")), root)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["images", "root"]
+
+
+def test_a_leading_slash_is_dropped_not_followed(extraction: str, tmp_path: Path) -> None:
+    unpack(layer_of((member("/srv/app.txt"), b"app")), tmp_path / "root")
+    assert (tmp_path / "root" / "srv" / "app.txt").read_bytes() == b"app"
+
+
+def test_setuid_and_write_for_others_are_dropped_and_the_owner_can_read_and_write(
+    extraction: str, tmp_path: Path
+) -> None:
+    unpack(
+        layer_of((member("tool", mode=0o4777), b"#!/bin/sh\n"), (member("data.txt", mode=0o444), b"d")),
+        tmp_path / "root",
+    )
+    assert (tmp_path / "root" / "tool").stat().st_mode & 0o7777 == 0o755
+    assert (tmp_path / "root" / "data.txt").stat().st_mode & 0o7777 == 0o644
