@@ -763,3 +763,46 @@ def test_puts_of_one_immutable_tag_on_different_images_at_once_let_exactly_one_w
     finally:
         sys.setswitchinterval(interval)
     assert contested == []
+
+
+def read_one_build_three_times() -> list[str]:
+    """The phase types of one build moto runs itself, as its third BatchGetBuilds lists them."""
+    from moto import mock_aws
+
+    with mock_aws():
+        # Not REGION: the simulator's hooks there answer for builds in place of moto.
+        codebuild = boto3.client("codebuild", region_name="ap-south-1")
+        codebuild.create_project(
+            name="phases",
+            source={"type": "S3", "location": "bucket/source.zip"},
+            artifacts={"type": "NO_ARTIFACTS"},
+            environment={
+                "type": "LINUX_CONTAINER",
+                "image": "aws/codebuild/standard:7.0",
+                "computeType": "BUILD_GENERAL1_SMALL",
+            },
+            serviceRole="arn:aws:iam::123456789012:role/codebuild",
+        )
+        build_id = codebuild.start_build(projectName="phases")["build"]["id"]
+        for _ in range(2):
+            codebuild.batch_get_builds(ids=[build_id])
+        return [
+            phase["phaseType"] for phase in codebuild.batch_get_builds(ids=[build_id])["builds"][0]["phases"]
+        ]
+
+
+def test_moto_appends_a_builds_phases_again_on_every_batch_get_builds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from moto.codebuild.models import CodeBuildBackend
+
+    own = CodeBuildBackend._set_phases
+    monkeypatch.setattr(CodeBuildBackend, "_set_phases", getattr(own, "__wrapped__", own))
+    assert read_one_build_three_times().count("COMPLETED") == 3, CHANGED
+
+
+def test_a_build_moto_runs_lists_each_phase_once_however_often_it_is_read() -> None:
+    internals.list_build_phases_once()
+    phases = read_one_build_three_times()
+    assert phases[:2] == ["SUBMITTED", "QUEUED"] and phases[-1] == "COMPLETED"
+    assert len(phases) == len(set(phases)) == 11
