@@ -164,7 +164,7 @@ def list_build_phases_once() -> None:
     def set_phases(self: Any, phases: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if any(phase.get("phaseType") == "COMPLETED" for phase in phases):
             return phases
-        return original(self, phases)  # type: ignore[no-any-return]
+        return original(self, phases)
 
     CodeBuildBackend._set_phases = set_phases  # type: ignore[method-assign]
     CodeBuildBackend._phases_once = True  # type: ignore[attr-defined]
