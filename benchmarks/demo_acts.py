@@ -100,7 +100,7 @@ def main() -> None:
         short = title.split(" (")[0].replace("|", "\\|")
         cells = " | ".join(f"{acts[index][1]:.1f}" if index < len(acts) else "-" for *_, acts in runs)
         rows.append(f"| {short}, s | {cells} |")
-    rows.append(f"| floor: `releasectl --version`, s (best of 5) | {floor:.2f}" + " |" * len(runs))
+    rows.append(f"| floor: `releasectl --version`, s (best of 5) | {floor:.3f}" + " |" * len(runs))
     table = "\n".join(rows)
     print(table)
 
