@@ -16,6 +16,7 @@ import boto3
 import pytest
 
 from releasectl_sandbox import moto_internals as internals
+from tests.support.moto_fixtures import create_codebuild_project
 
 REGION = "eu-west-3"  # a region no other test uses: hooks here touch nobody else's state
 CHANGED = "moto changed what releasectl_sandbox/moto_internals.py relies on"
@@ -772,17 +773,7 @@ def read_one_build_three_times() -> list[str]:
     with mock_aws():
         # Not REGION: the simulator's hooks there answer for builds in place of moto.
         codebuild = boto3.client("codebuild", region_name="ap-south-1")
-        codebuild.create_project(
-            name="phases",
-            source={"type": "S3", "location": "bucket/source.zip"},
-            artifacts={"type": "NO_ARTIFACTS"},
-            environment={
-                "type": "LINUX_CONTAINER",
-                "image": "aws/codebuild/standard:7.0",
-                "computeType": "BUILD_GENERAL1_SMALL",
-            },
-            serviceRole="arn:aws:iam::123456789012:role/codebuild",
-        )
+        create_codebuild_project(codebuild, "phases")
         build_id = codebuild.start_build(projectName="phases")["build"]["id"]
         for _ in range(2):
             codebuild.batch_get_builds(ids=[build_id])
